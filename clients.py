@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+"""Clients kept for the life of a warm container: the HTTP session for OMS and the COS client.
+
+The COS client is rebuilt when what it was built from changes (the execution role's temporary keys rotate;
+the region or address changes). The HTTP session keeps its connections to OMS open between invocations.
+"""
+import requests
+from requests.adapters import HTTPAdapter
+
+import log_bucket
+
+#: Connections kept per host; replay's workers share the session.
+POOL_SIZE = 16
+
+
+def new_session():
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class ClientCache(object):
+    def __init__(self, session_factory=new_session, cos_factory=log_bucket.build_client):
+        self._session_factory = session_factory
+        self._cos_factory = cos_factory
+        self._session = None
+        self._cos = None
+        self._cos_built_from = None
+
+    def session(self):
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    def cos(self, settings):
+        built_from = settings.cos_client_key()
+        if self._cos is None or built_from != self._cos_built_from:
+            self._cos = self._cos_factory(settings)
+            self._cos_built_from = built_from
+        return self._cos

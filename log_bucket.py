@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+"""The COS log bucket: the client, and the marker objects that record each key's outcome.
+
+Markers are empty objects named as the guide names them:
+``oms_source_record/{task_id}/success_object/{event key}`` and ``.../failed_object/{event key}``.
+
+Works with both SDK lines: ``qcloud_cos`` (cos-python-sdk-v5, vendored for Python 3.7+) and
+``qcloud_cos_v5`` (the 1.6.6 copy built into SCF's Python 3.6 runtime). They count retries differently
+(1.6.6: ``retry`` attempts in all, and ``retry=0`` breaks; 1.8.3+: ``retry + 1`` attempts with
+``sleep(j)`` between), so the client is built to make exactly one attempt per call, with a short timeout,
+and the few retries a marker write deserves are made here, within the invocation's time.
+"""
+import logging
+import random
+import re
+import sys
+import time
+
+try:
+    from qcloud_cos import CosConfig, CosS3Client
+    from qcloud_cos.cos_exception import CosClientError, CosServiceError
+except ImportError:  # SCF's Python 3.6 runtime
+    from qcloud_cos_v5 import CosConfig, CosS3Client
+    from qcloud_cos_v5.cos_exception import CosClientError, CosServiceError
+
+MARKER_ROOT = "oms_source_record/"
+SUCCESS = "success_object"
+FAILED = "failed_object"
+#: Seconds per COS request (connect, and each read): one marker write cannot eat SCF's default 3 s.
+COS_TIMEOUT = 2.0
+#: Attempts per marker write, while the invocation has time.
+MARKER_ATTEMPTS = 2
+#: COS lists and batch-deletes at most this many keys per request.
+COS_PAGE = 1000
+#: SDK versions from which ``retry=N`` means N+1 attempts.
+_RETRY_PLUS_ONE_SINCE = (1, 8, 3)
+
+logger = logging.getLogger("cos2oms.log_bucket")
+
+
+def sdk_version():
+    """The COS SDK's version as a tuple, e.g. (1, 6, 6); its ``__version__`` reads ``5.1.6.6``."""
+    module = sys.modules[CosS3Client.__module__]
+    numbers = [int(n) for n in re.findall(r"\d+", getattr(module, "__version__", ""))]
+    if len(numbers) == 4 and numbers[0] == 5:
+        numbers = numbers[1:]
+    return tuple(numbers)
+
+
+def single_attempt_retry(version=None):
+    """The ``CosS3Client(retry=...)`` value that makes exactly one attempt with this SDK."""
+    version = sdk_version() if version is None else version
+    if version and version >= _RETRY_PLUS_ONE_SINCE:
+        return 0
+    return 1
+
+
+def build_client(settings):
+    """A COS client for the log bucket (one attempt per call, ``COS_TIMEOUT`` seconds)."""
+    options = dict(Region=settings.cos_region, SecretId=settings.cos_secret_id, SecretKey=settings.cos_secret_key,
+                   Token=settings.cos_token, Scheme=settings.cos_scheme, Timeout=COS_TIMEOUT)
+    if settings.cos_endpoint:
+        options["Endpoint"] = settings.cos_endpoint
+    if settings.cos_address:
+        options["IP"], options["Port"] = settings.cos_address
+    return CosS3Client(CosConfig(**options), retry=single_attempt_retry())
+
+
+def marker_prefix(task_id, kind):
+    return "%s%s/%s/" % (MARKER_ROOT, task_id, kind)
+
+
+def marker_key(task_id, kind, event_key):
+    """The guide's marker name: the prefix, then the event key as delivered (it starts with ``/``)."""
+    return marker_prefix(task_id, kind) + event_key
+
+
+def describe_error(exc):
+    """A short, secret-free cause for a log line."""
+    if isinstance(exc, CosServiceError):
+        return "COS answered %s %s" % (exc.get_status_code(), exc.get_error_code() or "")
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+def _retryable(exc):
+    if isinstance(exc, CosServiceError):
+        status = exc.get_status_code()
+        return status == 429 or status >= 500
+    return isinstance(exc, CosClientError)
+
+
+class MarkerStore(object):
+    """Markers of one task in the log bucket."""
+
+    def __init__(self, client, bucket, task_id, sleep=time.sleep):
+        self.client = client
+        self.bucket = bucket
+        self.task_id = task_id
+        self._sleep = sleep
+
+    def key(self, kind, event_key):
+        return marker_key(self.task_id, kind, event_key)
+
+    def write(self, kind, event_key, deadline=None):
+        """Write one marker; returns None on success, else the cause (already logged as an error)."""
+        key = self.key(kind, event_key)
+        cause = None
+        for attempt in range(1, MARKER_ATTEMPTS + 1):
+            try:
+                self.client.put_object(Bucket=self.bucket, Body=b"", Key=key)  # returns headers; raises on failure
+                return None
+            except (CosClientError, CosServiceError) as exc:
+                cause = describe_error(exc)
+                again = _retryable(exc) and attempt < MARKER_ATTEMPTS
+                if again and (deadline is None or deadline.remaining() > COS_TIMEOUT + 0.2):
+                    self._sleep(0.05 + random.random() * 0.1)
+                    continue
+                break
+            except Exception as exc:  # the SDK raises others too (e.g. on a malformed answer)
+                cause = describe_error(exc)
+                break
+        logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", event_key, key, self.bucket, cause)
+        return cause
+
+    def list_page(self, kind, marker="", max_keys=COS_PAGE):
+        """One page of marker object keys: (keys, next_marker or None when this was the last page)."""
+        answer = self.client.list_objects(Bucket=self.bucket, Prefix=marker_prefix(self.task_id, kind),
+                                          Marker=marker, MaxKeys=max_keys)
+        keys = [item["Key"] for item in answer.get("Contents", [])]
+        truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
+        if not truncated or not keys:
+            return keys, None
+        return keys, answer.get("NextMarker") or keys[-1]
+
+    def delete(self, keys):
+        """Batch-delete object keys (at most ``COS_PAGE``); returns {key: cause} for those not deleted."""
+        if not keys:
+            return {}
+        answer = self.client.delete_objects(Bucket=self.bucket, Delete={
+            "Object": [{"Key": k} for k in keys], "Quiet": "true"})
+        errors = answer.get("Error", []) if isinstance(answer, dict) else []
+        if isinstance(errors, dict):
+            errors = [errors]
+        return dict((e.get("Key"), "%s %s" % (e.get("Code"), e.get("Message"))) for e in errors)

@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+"""Configuration: environment variables, validated once per invocation.
+
+Each setting is read, in order, from the environment, from a constant at the top of ``index.py`` (unless it
+still holds a placeholder such as the guide's ``"***Access Key***"``), from the runtime's ``TENCENTCLOUD_*``
+variables where that applies, and finally from its default. A missing or invalid setting raises
+``ConfigError`` naming the variable.
+"""
+import logging
+import re
+from urllib.parse import urlsplit
+
+KEY_ENCODINGS = ("url", "raw")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_REGION = "ap-beijing"
+DEFAULT_OMS_TIMEOUT = 5.0
+DEFAULT_OMS_MAX_ATTEMPTS = 3
+
+#: Every variable the function reads, for documentation and deployment files.
+VARIABLES = (
+    "SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET", "COS_REGION",
+    "COS_SECRET_ID", "COS_SECRET_KEY", "COS_TOKEN", "COS_SCHEME", "COS_ENDPOINT", "COS_ADDRESS",
+    "OMS_TIMEOUT", "OMS_MAX_ATTEMPTS", "OMS_KEY_ENCODING", "RAISE_ON_FAILURE", "LOG_LEVEL",
+)
+#: The execution role's temporary credentials and region, set by SCF.
+ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
+
+_PLACEHOLDER = re.compile(r"^\*\*\*.*\*\*\*$", re.S)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+    def __init__(self, variable, problem):
+        ValueError.__init__(self, "%s: %s" % (variable, problem))
+        self.variable = variable
+
+
+class Settings(object):
+    """The validated configuration of one invocation. ``repr`` never shows a secret."""
+
+    _secret = ("hw_sk", "cos_secret_key", "cos_token")
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+    def __repr__(self):
+        shown = ", ".join("%s=%r" % (k, "<redacted>" if k in self._secret and v else v)
+                          for k, v in sorted(self.__dict__.items()))
+        return "Settings(%s)" % shown
+
+    def secrets(self):
+        """The secret values, for tests and log scrubbing."""
+        return [v for v in (self.hw_sk, self.cos_secret_key, self.cos_token) if v]
+
+    def cos_client_key(self):
+        """What a COS client is built from: a new value means a new client."""
+        return (self.cos_region, self.cos_secret_id, self.cos_secret_key, self.cos_token, self.cos_scheme,
+                self.cos_endpoint, self.cos_address)
+
+
+class _Source(object):
+    """Looks a variable up in the environment, then in the code's constants."""
+
+    def __init__(self, environ, constants):
+        self.environ = environ
+        self.constants = constants or {}
+
+    def get(self, name, default=None):
+        value = self.environ.get(name)
+        if value is not None and value.strip() != "":
+            return value.strip()
+        value = self.constants.get(name)
+        if isinstance(value, str) and value.strip() != "" and not _PLACEHOLDER.match(value.strip()):
+            return value.strip()
+        return default
+
+    def required(self, name):
+        value = self.get(name)
+        if value is None:
+            raise ConfigError(name, "is required (set it in the function's environment variables)")
+        return value
+
+
+def task_id_from_url(sync_url):
+    """The path segment after ``sync-tasks`` in the OMS sync request receiving address."""
+    segments = urlsplit(sync_url).path.split("/")
+    for i, segment in enumerate(segments[:-1]):
+        if segment == "sync-tasks" and segments[i + 1]:
+            return segments[i + 1]
+    return None
+
+
+def _sync_url(source):
+    url = source.required("SYNC_URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError("SYNC_URL", "must be an http(s) URL, got %r" % url)
+    if task_id_from_url(url) is None:
+        raise ConfigError("SYNC_URL", "must look like https://.../v2/{project_id}/sync-tasks/{task_id}/events, "
+                                      "got %r" % url)
+    return url
+
+
+def _number(source, name, default, kind, minimum):
+    raw = source.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(name, "must be a number, got %r" % raw)
+    if not value >= minimum:
+        raise ConfigError(name, "must be at least %s, got %r" % (minimum, raw))
+    return value
+
+
+def _choice(source, name, choices, default, normalise=str.lower):
+    value = normalise(source.get(name, default))
+    if value not in choices:
+        raise ConfigError(name, "must be one of %s, got %r" % ("/".join(choices), value))
+    return value
+
+
+def _flag(source, name):
+    raw = source.get(name, "")
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(name, "must be true/false (1/0, yes/no, on/off), got %r" % raw)
+
+
+def _cos_credentials(source):
+    """One group: a fixed key pair (and optional COS_TOKEN), or all three from the execution role."""
+    secret_id, secret_key = source.get("COS_SECRET_ID"), source.get("COS_SECRET_KEY")
+    if secret_id or secret_key:
+        if not secret_id:
+            raise ConfigError("COS_SECRET_ID", "is required when COS_SECRET_KEY is set")
+        if not secret_key:
+            raise ConfigError("COS_SECRET_KEY", "is required when COS_SECRET_ID is set")
+        return secret_id, secret_key, source.get("COS_TOKEN")
+    role = [source.environ.get(name) or None for name in ROLE_VARIABLES]
+    if not (role[0] and role[1]):
+        raise ConfigError("COS_SECRET_ID", "no COS credentials: set COS_SECRET_ID and COS_SECRET_KEY, or give the "
+                                           "function an execution role (TENCENTCLOUD_SECRETID/SECRETKEY)")
+    return role[0], role[1], role[2]
+
+
+def _address(source):
+    raw = source.get("COS_ADDRESS")
+    if raw is None:
+        return None
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("COS_ADDRESS", "must be host:port, got %r" % raw)
+    return host, int(port)
+
+
+def load(environ, constants=None):
+    """Validate the configuration. ``environ`` is a mapping such as ``os.environ``; ``constants`` maps
+    variable names to the values written at the top of ``index.py``."""
+    source = _Source(environ, constants)
+    sync_url = _sync_url(source)
+    log_bucket = source.required("LOG_BUCKET")
+    if not _BUCKET.match(log_bucket):
+        raise ConfigError("LOG_BUCKET", "must be BucketName-APPID (e.g. oms-log-1250000000), got %r" % log_bucket)
+    secret_id, secret_key, token = _cos_credentials(source)
+    return Settings(
+        sync_url=sync_url,
+        task_id=task_id_from_url(sync_url),
+        hw_ak=source.required("HW_AK"),
+        hw_sk=source.required("HW_SK"),
+        log_bucket=log_bucket,
+        cos_region=source.get("COS_REGION") or source.environ.get("TENCENTCLOUD_REGION") or DEFAULT_REGION,
+        cos_secret_id=secret_id,
+        cos_secret_key=secret_key,
+        cos_token=token,
+        cos_scheme=_choice(source, "COS_SCHEME", ("https", "http"), "https"),
+        cos_endpoint=source.get("COS_ENDPOINT"),
+        cos_address=_address(source),
+        oms_timeout=_number(source, "OMS_TIMEOUT", DEFAULT_OMS_TIMEOUT, float, 0.1),
+        oms_max_attempts=_number(source, "OMS_MAX_ATTEMPTS", DEFAULT_OMS_MAX_ATTEMPTS, int, 1),
+        key_encoding=_choice(source, "OMS_KEY_ENCODING", KEY_ENCODINGS, "url"),
+        raise_on_failure=_flag(source, "RAISE_ON_FAILURE"),
+        log_level=getattr(logging, _choice(source, "LOG_LEVEL", LOG_LEVELS, "INFO", str.upper)),
+    )

@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+"""Submitting keys to OMS and recording each key's outcome: shared by the function and ``replay.py``.
+
+Every key ends in one of two visible states: accepted by OMS (a success marker), or not (a failed marker,
+and an error line naming it). A key's outcome is logged before its marker is written, so even a marker
+that cannot be written leaves the key in the log.
+"""
+import logging
+
+import cos_event
+import log_bucket
+import oms
+
+logger = logging.getLogger("cos2oms.sync")
+
+AUTH_BLOCKED = "not sent: OMS refused the credentials earlier in this run (401/403); fix HW_AK/HW_SK"
+
+
+class Report(object):
+    """Counts for one invocation."""
+
+    def __init__(self):
+        self.accepted = 0
+        self.failed = 0
+        self.skipped = 0
+        self.malformed = 0
+        self.marker_errors = 0
+        self.requests = 0
+
+    @property
+    def ok(self):
+        """True when every created object was accepted (also when there was nothing to send)."""
+        return self.failed == 0 and self.malformed == 0
+
+    def __repr__(self):
+        return ("Report(accepted=%d, failed=%d, skipped=%d, malformed=%d, marker_errors=%d, requests=%d)"
+                % (self.accepted, self.failed, self.skipped, self.malformed, self.marker_errors, self.requests))
+
+
+def keys_to_send(records, log_bucket_name, report, request_id="-"):
+    """The event keys of the created objects, in event order; logs and counts the others."""
+    keys = []
+    for record in records:
+        problem = record.problem
+        if problem:
+            report.malformed += 1
+            logger.error("record skipped: malformed record=%d problem=%s request_id=%s",
+                         record.position, problem, request_id)
+        elif not record.is_created:
+            report.skipped += 1
+            logger.info("record skipped: not a creation key=%s event=%s request_id=%s",
+                        record.key, record.event_name, request_id)
+        elif record.is_marker_of(log_bucket_name, log_bucket.MARKER_ROOT):
+            report.skipped += 1
+            logger.info("record skipped: one of our own markers key=%s request_id=%s", record.key, request_id)
+        else:
+            keys.append(record.key)
+    return keys
+
+
+class Submitter(object):
+    """Sends keys to OMS in batches and writes their markers.
+
+    After a 401/403 nothing more is sent in this run: the remaining keys get failed markers.
+    """
+
+    def __init__(self, oms_client, markers, deadline, request_id="-"):
+        self.oms = oms_client
+        self.markers = markers
+        self.deadline = deadline
+        self.request_id = request_id
+        self.auth_refused = False
+
+    def send(self, keys):
+        """One OMS request for at most ``oms.MAX_KEYS_PER_REQUEST`` keys; returns its ``OmsResult``."""
+        if self.auth_refused:
+            return oms.OmsResult.not_sent(AUTH_BLOCKED)
+        try:
+            result = self.oms.submit(keys, self.deadline, self.request_id)
+        except Exception as exc:  # never lose keys to an unexpected error: they get failed markers
+            logger.exception("oms request raised keys=%d request_id=%s", len(keys), self.request_id)
+            result = oms.OmsResult(False, reason="unexpected %s: %s" % (type(exc).__name__, exc))
+        self.auth_refused = self.auth_refused or result.auth_refused
+        level = logging.INFO if result.accepted else logging.ERROR
+        logger.log(level, "oms request %s task=%s keys=%d %s request_id=%s",
+                   "accepted" if result.accepted else "failed", self.markers.task_id, len(keys), result.describe(),
+                   self.request_id)
+        return result
+
+    def record(self, key, result):
+        """Log the key's outcome, then write its marker. Returns True when the marker was written."""
+        kind = log_bucket.SUCCESS if result.accepted else log_bucket.FAILED
+        level = logging.INFO if result.accepted else logging.ERROR
+        logger.log(level, "object %s key=%s task=%s %s request_id=%s",
+                   "accepted" if result.accepted else "failed", key, self.markers.task_id, result.describe(),
+                   self.request_id)
+        return self.markers.write(kind, key, self.deadline) is None
+
+    def run(self, keys, report):
+        """Send every key and record every outcome, counting into ``report``."""
+        for batch in oms.batches(keys):
+            result = self.send(batch)
+            report.requests += 1 if result.attempts else 0
+            for key in batch:
+                if result.accepted:
+                    report.accepted += 1
+                else:
+                    report.failed += 1
+                if not self.record(key, result):
+                    report.marker_errors += 1
+        return report
+
+
+def sync_event(event, log_bucket_name, submitter, request_id="-"):
+    """Migrate every created object of a COS event. ``ValueError`` when the event is not one."""
+    report = Report()
+    keys = keys_to_send(cos_event.records(event), log_bucket_name, report, request_id)
+    return submitter.run(keys, report)
