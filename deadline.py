@@ -33,7 +33,7 @@ class Deadline(object):
 
     def __init__(self, limit_seconds=None, clock=None, started=None):
         self._clock = clock or time.monotonic
-        self._started = clock() if started is None else started
+        self._started = self._clock() if started is None else started
         self.limit = limit_seconds
         if limit_seconds is None:
             self.reserve = 0.0

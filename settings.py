@@ -112,7 +112,7 @@ def _number(source, name, default, kind, minimum):
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(name, "must be a number, got %r" % raw)
+        raise ConfigError(name, "must be a number, got %r" % raw) from None
     if not value >= minimum:
         raise ConfigError(name, "must be at least %s, got %r" % (minimum, raw))
     return value

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+"""log_bucket: marker names, one SDK attempt per call whatever the SDK line, the client's options."""
+import pytest
+
+import log_bucket
+import settings
+from tests import support
+
+
+def test_marker_names_are_the_guides():
+    assert log_bucket.marker_key("t1", log_bucket.SUCCESS, "/125/b/a b") == \
+        "oms_source_record/t1/success_object//125/b/a b"
+    assert log_bucket.marker_key("t1", log_bucket.FAILED, "/125/b/x") == "oms_source_record/t1/failed_object//125/b/x"
+
+
+@pytest.mark.parametrize("version,retry", [((1, 6, 6), 1), ((1, 8, 2), 1), ((1, 8, 3), 0), ((1, 9, 44), 0),
+                                           ((), 1)])
+def test_one_attempt_whatever_the_sdk_line(version, retry):
+    assert log_bucket.single_attempt_retry(version) == retry
+
+
+def test_sdk_version_is_read():
+    assert len(log_bucket.sdk_version()) == 3 and log_bucket.sdk_version() >= (1, 6, 6)
+
+
+def test_client_options(monkeypatch):
+    built = {}
+
+    class Config(object):
+        def __init__(self, **kwargs):
+            built["config"] = kwargs
+
+    monkeypatch.setattr(log_bucket, "CosConfig", Config)
+    monkeypatch.setattr(log_bucket, "CosS3Client", lambda conf, retry: built.setdefault("retry", retry))
+    s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http", COS_ENDPOINT="cos.internal"))
+    log_bucket.build_client(s)
+    assert built["config"] == dict(Region="ap-guangzhou", SecretId=support.COS_ID, SecretKey=support.COS_KEY,
+                                   Token=support.COS_TOKEN, Scheme="http", Timeout=log_bucket.COS_TIMEOUT,
+                                   Endpoint="cos.internal", IP="127.0.0.1", Port=9000)
+
+
+def test_real_client_is_built_with_the_installed_sdk():
+    s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http"))
+    client = log_bucket.build_client(s)
+    assert isinstance(client, log_bucket.CosS3Client)

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+"""oms: encoding, batching, the retry policy and its time bounds, error fields."""
+import json
+import string
+from urllib.parse import unquote, unquote_plus
+
+import pytest
+import requests
+import responses
+from hypothesis import given, settings, strategies as st
+
+import oms
+from deadline import Deadline
+from tests import support
+
+
+class FakeDeadline(object):
+    def __init__(self, budget):
+        self.budget = budget
+
+    def remaining_for_requests(self):
+        return self.budget
+
+
+def client(session=None, max_attempts=3, sleeps=None, encoding="url", timeout=5.0):
+    sleeps = [] if sleeps is None else sleeps
+    return oms.OmsClient(session or requests.Session(), support.SYNC_URL, support.HW_AK, support.HW_SK, timeout,
+                         max_attempts, encoding, sleep=sleeps.append, rand=lambda: 0.5)
+
+
+@settings(max_examples=500, deadline=None)
+@given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1))
+def test_url_encoding_survives_either_single_decode(key):
+    encoded = oms.encode_key(key, "url")
+    assert unquote(encoded) == key and unquote_plus(encoded) == key
+    assert set(encoded) <= set(string.ascii_letters + string.digits + "-._~/%")  # nothing OMS could misread
+
+
+def test_encoding_examples():
+    assert oms.encode_key("/1/b/a b+c%41中?#&=~'\"", "url") == "/1/b/a%20b%2Bc%2541%E4%B8%AD%3F%23%26%3D~%27%22"
+    assert oms.encode_key("/1/b/a b", "raw") == "/1/b/a b"
+
+
+def test_batches_keep_order_and_size():
+    keys = list(range(23))
+    assert oms.batches(keys) == [keys[:10], keys[10:20], keys[20:]]
+    assert oms.batches([]) == []
+
+
+def test_body_is_the_guides_json():
+    body = client().body(["/1/b/a b"])
+    assert json.loads(body.decode("utf-8")) == {"object_keys": ["/1/b/a%20b"]}
+
+
+def test_backoff_grows_and_is_capped():
+    assert [oms.backoff_delay(n, rand=lambda: 1.0) for n in (1, 2, 3, 10)] == [0.25, 0.5, 1.0, oms.BACKOFF_CAP]
+    assert oms.backoff_delay(3, rand=lambda: 0.0) == 0.0
+
+
+@responses.activate
+def test_sleeps_between_retries_with_jitter():
+    for status in (500, 503):
+        responses.add(responses.POST, support.SYNC_URL, status=status)
+    responses.add(responses.POST, support.SYNC_URL, status=200, json={})
+    sleeps = []
+    result = client(sleeps=sleeps).submit(["k"], FakeDeadline(100))
+    assert result.accepted and result.attempts == 3
+    assert sleeps == [0.125, 0.25]
+
+
+@responses.activate
+def test_retry_after_is_honoured_when_reasonable():
+    responses.add(responses.POST, support.SYNC_URL, status=429, headers={"Retry-After": "1"})
+    responses.add(responses.POST, support.SYNC_URL, status=429, headers={"Retry-After": "3600"})
+    responses.add(responses.POST, support.SYNC_URL, status=200, json={})
+    sleeps = []
+    assert client(sleeps=sleeps).submit(["k"], FakeDeadline(100)).accepted
+    assert sleeps == [1.0, 0.25]  # an hour is not waited for: back-off instead
+
+
+@responses.activate
+def test_no_sleep_that_would_overrun_the_deadline():
+    responses.add(responses.POST, support.SYNC_URL, status=500)
+    sleeps = []
+    result = client(sleeps=sleeps).submit(["k"], FakeDeadline(0.15))
+    assert result.attempts == 1 and sleeps == [] and "out of time" in result.reason
+
+
+def test_no_attempt_without_time():
+    result = client().submit(["k"], FakeDeadline(0.01))
+    assert not result.accepted and result.attempts == 0 and "no time" in result.reason
+
+
+@responses.activate
+def test_attempt_timeout_is_bounded_by_the_deadline(monkeypatch):
+    seen = []
+    session = requests.Session()
+    real_post = session.post
+    monkeypatch.setattr(session, "post", lambda *a, **kw: seen.append(kw["timeout"]) or real_post(*a, **kw))
+    responses.add(responses.POST, support.SYNC_URL, status=200, json={})
+    client(session=session, timeout=5.0).submit(["k"], FakeDeadline(1.5))
+    client(session=session, timeout=0.7).submit(["k"], FakeDeadline(100))
+    assert seen == [1.5, 0.7]
+
+
+@responses.activate
+def test_error_fields_from_json_and_text():
+    responses.add(responses.POST, support.SYNC_URL, status=400, json={"error_code": "OMS.1", "error_msg": "nope"},
+                  headers={"X-Request-Id": "oms-req-1"})
+    responses.add(responses.POST, support.SYNC_URL, status=404, body="<html>not here</html>")
+    first = client().submit(["k"], FakeDeadline(100))
+    second = client().submit(["k"], FakeDeadline(100))
+    assert (first.status, first.error_code, first.error_msg, first.oms_request_id) == (400, "OMS.1", "nope",
+                                                                                        "oms-req-1")
+    assert (second.error_code, second.error_msg) == (None, "<html>not here</html>")
+    assert 'error_msg="nope"' in first.describe()
+
+
+@pytest.mark.parametrize("status,auth", [(401, True), (403, True), (400, False), (500, False), (200, False)])
+def test_auth_refused(status, auth):
+    assert oms.OmsResult(status == 200, status).auth_refused is auth
+
+
+def test_unbounded_deadline_without_context():
+    d = Deadline.from_context(None)
+    assert d.remaining() == float("inf") and d.remaining_for_requests() == float("inf")
+    assert Deadline.from_context({"time_limit_in_ms": "bad"}).bounded is False
+
+
+def test_deadline_reserve_scales_with_the_limit():
+    assert Deadline(3.0).reserve == pytest.approx(0.6)
+    assert Deadline(1.0).reserve == 0.5
+    assert Deadline(900.0).reserve == 10.0

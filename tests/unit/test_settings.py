@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+"""settings.load: sources in order, validation errors that name the variable, credentials as one group."""
+import logging
+
+import pytest
+
+import index
+import settings
+from tests import support
+
+
+def load(**overrides):
+    return settings.load(support.env(**overrides), index.CONSTANTS)
+
+
+def test_defaults():
+    s = load()
+    assert s.task_id == support.TASK
+    assert s.cos_region == "ap-guangzhou"  # from TENCENTCLOUD_REGION
+    assert (s.cos_secret_id, s.cos_secret_key, s.cos_token) == (support.COS_ID, support.COS_KEY, support.COS_TOKEN)
+    assert (s.cos_scheme, s.cos_endpoint, s.cos_address) == ("https", None, None)
+    assert (s.oms_timeout, s.oms_max_attempts, s.key_encoding) == (5.0, 3, "url")
+    assert (s.raise_on_failure, s.log_level) == (False, logging.INFO)
+
+
+def test_region_falls_back_to_ap_beijing():
+    assert load(TENCENTCLOUD_REGION=None).cos_region == "ap-beijing"
+    assert load(COS_REGION="ap-shanghai").cos_region == "ap-shanghai"
+
+
+@pytest.mark.parametrize("variable", ["SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET"])
+def test_required_settings_name_the_variable(variable):
+    with pytest.raises(settings.ConfigError, match=variable) as info:
+        load(**{variable: None})
+    assert info.value.variable == variable
+
+
+def test_guide_placeholders_count_as_unset():
+    constants = dict(index.CONSTANTS)
+    with pytest.raises(settings.ConfigError, match="HW_AK"):
+        settings.load(support.env(HW_AK=None), constants)
+
+
+def test_constants_are_a_fallback_for_the_environment():
+    constants = dict(index.CONSTANTS, HW_AK="AK-FROM-CODE", SYNC_URL="https://x.example/v2/p/sync-tasks/t9/events")
+    s = settings.load(support.env(HW_AK=None, SYNC_URL=None), constants)
+    assert (s.hw_ak, s.task_id) == ("AK-FROM-CODE", "t9")
+    assert settings.load(support.env(HW_AK="AK-FROM-ENV"), constants).hw_ak == "AK-FROM-ENV"
+
+
+def test_fixed_cos_key_pair_never_mixes_with_the_roles_token():
+    s = load(COS_SECRET_ID="AKIDfixed", COS_SECRET_KEY="fixed-key")
+    assert (s.cos_secret_id, s.cos_secret_key, s.cos_token) == ("AKIDfixed", "fixed-key", None)
+    assert load(COS_SECRET_ID="AKIDfixed", COS_SECRET_KEY="k", COS_TOKEN="t").cos_token == "t"
+
+
+@pytest.mark.parametrize("given,missing", [({"COS_SECRET_ID": "AKIDx"}, "COS_SECRET_KEY"),
+                                           ({"COS_SECRET_KEY": "k"}, "COS_SECRET_ID")])
+def test_half_a_cos_key_pair_is_an_error(given, missing):
+    with pytest.raises(settings.ConfigError, match=missing):
+        load(**given)
+
+
+def test_no_cos_credentials_at_all():
+    with pytest.raises(settings.ConfigError, match="COS_SECRET_ID"):
+        load(TENCENTCLOUD_SECRETID=None, TENCENTCLOUD_SECRETKEY=None, TENCENTCLOUD_SESSIONTOKEN=None)
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("SYNC_URL", "oms.example/v2/p/sync-tasks/t/events"), ("SYNC_URL", "https://oms.example/v2/p/events"),
+    ("LOG_BUCKET", "nobucketappid"), ("LOG_BUCKET", "Upper-125"), ("COS_SCHEME", "ftp"),
+    ("COS_ADDRESS", "127.0.0.1"), ("COS_ADDRESS", "127.0.0.1:http"), ("COS_ADDRESS", "h:70000"),
+    ("OMS_TIMEOUT", "soon"), ("OMS_TIMEOUT", "0"), ("OMS_TIMEOUT", "nan"), ("OMS_MAX_ATTEMPTS", "0"),
+    ("OMS_MAX_ATTEMPTS", "2.5"), ("OMS_KEY_ENCODING", "base64"), ("RAISE_ON_FAILURE", "maybe"),
+    ("LOG_LEVEL", "LOUD"),
+])
+def test_invalid_values_name_the_variable(variable, value):
+    with pytest.raises(settings.ConfigError, match=variable):
+        load(**{variable: value})
+
+
+def test_parsed_values():
+    s = load(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="HTTP", OMS_TIMEOUT="1.5", OMS_MAX_ATTEMPTS="5",
+             OMS_KEY_ENCODING="RAW", RAISE_ON_FAILURE="Yes", LOG_LEVEL="debug", COS_ENDPOINT="cos.internal")
+    assert s.cos_address == ("127.0.0.1", 9000) and s.cos_scheme == "http" and s.cos_endpoint == "cos.internal"
+    assert (s.oms_timeout, s.oms_max_attempts, s.key_encoding) == (1.5, 5, "raw")
+    assert (s.raise_on_failure, s.log_level) == (True, logging.DEBUG)
+
+
+def test_task_id_is_the_segment_after_sync_tasks():
+    assert settings.task_id_from_url("https://h/v2/p/sync-tasks/abc/events") == "abc"
+    assert settings.task_id_from_url("https://h/v2/p/sync-tasks/abc/events/") == "abc"
+    assert settings.task_id_from_url("https://h/v2/p/sync-tasks/") is None
+
+
+def test_repr_hides_secrets():
+    text = repr(load(COS_SECRET_ID="AKIDfixed", COS_SECRET_KEY=support.COS_KEY, COS_TOKEN=support.COS_TOKEN))
+    for secret in (support.HW_SK, support.COS_KEY, support.COS_TOKEN):
+        assert secret not in text
+    assert support.HW_AK in text
+
+
+def test_every_variable_read_is_documented():
+    """VARIABLES is what README and serverless.yml are checked against: it must cover what load() reads."""
+    read = set()
+
+    class Spy(dict):
+        def get(self, name, default=None):
+            read.add(name)
+            return dict.get(self, name, default)
+
+    settings.load(Spy(support.env()), {})
+    settings.load(Spy(support.env(COS_SECRET_ID="AKIDx", COS_SECRET_KEY="k")), {})  # COS_TOKEN goes with them
+    assert read - set(settings.ROLE_VARIABLES) - {"TENCENTCLOUD_REGION"} == set(settings.VARIABLES)
