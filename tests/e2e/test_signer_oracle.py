@@ -22,7 +22,8 @@ ids = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1,
 keys = st.lists(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30), min_size=1,
                 max_size=10)
 hosts = st.sampled_from(["oms.cn-north-4.myhuaweicloud.com", "127.0.0.1:8443", "oms.ap-southeast-1.example"])
-dates = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(lambda d: d.strftime(signer.BasicDateFormat))
+dates = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(
+    lambda d: d.strftime(signer.BasicDateFormat))
 
 
 def huawei_authorization(prepared, ak, sk):
