@@ -28,8 +28,8 @@ SUCCESS = "success_object"
 FAILED = "failed_object"
 #: Seconds per COS request (connect, and each read): one marker write cannot eat SCF's default 3 s.
 COS_TIMEOUT = 2.0
-#: Attempts per marker write, while the invocation has time.
-MARKER_ATTEMPTS = 2
+#: Attempts per COS call (marker write, list, batch delete), while the invocation has time.
+COS_ATTEMPTS = 2
 #: COS lists and batch-deletes at most this many keys per request.
 COS_PAGE = 1000
 #: SDK versions from which ``retry=N`` means N+1 attempts.
@@ -101,43 +101,61 @@ class MarkerStore(object):
     def key(self, kind, event_key):
         return marker_key(self.task_id, kind, event_key)
 
-    def write(self, kind, event_key, deadline=None):
-        """Write one marker; returns None on success, else the cause (already logged as an error)."""
-        key = self.key(kind, event_key)
+    def _call(self, deadline, method, **kwargs):
+        """One SDK call, tried again once on a network error, 429 or 5xx while the invocation has time.
+        Returns (answer, None) or (None, cause)."""
         cause = None
-        for attempt in range(1, MARKER_ATTEMPTS + 1):
+        for attempt in range(1, COS_ATTEMPTS + 1):
             try:
-                self.client.put_object(Bucket=self.bucket, Body=b"", Key=key)  # returns headers; raises on failure
-                return None
+                return getattr(self.client, method)(Bucket=self.bucket, **kwargs), None
             except (CosClientError, CosServiceError) as exc:
                 cause = describe_error(exc)
-                again = _retryable(exc) and attempt < MARKER_ATTEMPTS
-                if again and (deadline is None or deadline.remaining() > COS_TIMEOUT + 0.2):
-                    self._sleep(0.05 + random.random() * 0.1)
-                    continue
-                break
+                again = _retryable(exc) and attempt < COS_ATTEMPTS
+                if not again or (deadline is not None and deadline.remaining() < COS_TIMEOUT + 0.2):
+                    break
+                self._sleep(0.05 + random.random() * 0.1)
             except Exception as exc:  # the SDK raises others too (e.g. on a malformed answer)
                 cause = describe_error(exc)
                 break
-        logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", event_key, key, self.bucket, cause)
+        return None, cause
+
+    def write(self, kind, event_key, deadline=None):
+        """Write one marker; returns None on success, else the cause (already logged as an error)."""
+        key = self.key(kind, event_key)
+        # put_object returns the response headers and raises on failure: success is "no exception".
+        _, cause = self._call(deadline, "put_object", Body=b"", Key=key)
+        if cause is not None:
+            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", event_key, key, self.bucket,
+                         cause)
         return cause
 
-    def list_page(self, kind, marker="", max_keys=COS_PAGE):
-        """One page of marker object keys: (keys, next_marker or None when this was the last page)."""
-        answer = self.client.list_objects(Bucket=self.bucket, Prefix=marker_prefix(self.task_id, kind),
-                                          Marker=marker, MaxKeys=max_keys)
+    def event_key(self, kind, marker):
+        """The event key a marker was named after, or None when ``marker`` is not one of this task's."""
+        prefix = marker_prefix(self.task_id, kind)
+        if not marker.startswith(prefix) or marker == prefix:
+            return None
+        return marker[len(prefix):]
+
+    def list_page(self, kind, marker="", max_keys=COS_PAGE, deadline=None):
+        """One page of marker object keys: (keys, next_marker or None after the last page, cause or None)."""
+        answer, cause = self._call(deadline, "list_objects", Prefix=marker_prefix(self.task_id, kind),
+                                   Marker=marker, MaxKeys=max_keys)
+        if cause is not None:
+            return [], None, cause
         keys = [item["Key"] for item in answer.get("Contents", [])]
         truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
         if not truncated or not keys:
-            return keys, None
-        return keys, answer.get("NextMarker") or keys[-1]
+            return keys, None, None
+        return keys, answer.get("NextMarker") or keys[-1], None
 
-    def delete(self, keys):
+    def delete(self, keys, deadline=None):
         """Batch-delete object keys (at most ``COS_PAGE``); returns {key: cause} for those not deleted."""
         if not keys:
             return {}
-        answer = self.client.delete_objects(Bucket=self.bucket, Delete={
-            "Object": [{"Key": k} for k in keys], "Quiet": "true"})
+        answer, cause = self._call(deadline, "delete_objects",
+                                   Delete={"Object": [{"Key": k} for k in keys], "Quiet": "true"})
+        if cause is not None:
+            return dict((k, cause) for k in keys)
         errors = answer.get("Error", []) if isinstance(answer, dict) else []
         if isinstance(errors, dict):
             errors = [errors]
