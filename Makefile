@@ -14,7 +14,7 @@ FUNCTION_MODULES := $(filter-out setup.py,$(wildcard *.py))
 
 .PHONY: test lint unit py36 zip demo clean
 
-test: lint unit py36
+test: lint py36 unit
 	@echo "make test: all green"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -36,7 +36,8 @@ lint: $(VENV)/.installed
 	@# The function's modules must run on SCF's Python 3.6 runtime.
 	$(VENV)/bin/vermin --no-tips --violations -t=3.6- $(FUNCTION_MODULES)
 
-unit: $(VENV)/.installed
+# The end-to-end tests also drive the emulated 3.6 runtime (.venv36) as a subprocess.
+unit: $(VENV)/.installed $(VENV36)/.installed
 	$(PY) -m pytest -q tests
 
 py36: $(VENV36)/.installed

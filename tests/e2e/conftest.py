@@ -1,0 +1,39 @@
+"""Fixtures for end-to-end tests: fresh loopback OMS and COS servers per test.
+
+Start-up is cheap (OMS: about 1 ms; COS: about 2 ms once moto is imported, which costs about 0.7 s once
+per session), so every test gets its own servers and nothing leaks between tests.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+# Fake credentials, shaped like the real ones (Huawei AK: 20 upper-case characters; SK: 40).
+OMS_AK = "HWTESTAK0000000000AA"
+OMS_SK = "hwtestsk00000000000000000000000000000000"
+COS_SECRET_ID = "AKIDtest0000000000000000000000000000"
+COS_SECRET_KEY = "costestsecretkey000000000000000000"
+LOG_BUCKET = "logs-1250000000"
+
+
+@pytest.fixture
+def oms_server():
+    """A running ``local.oms_server.OmsServer`` (ak ``OMS_AK``, sk ``OMS_SK``)."""
+    from local.oms_server import OmsServer
+
+    with OmsServer(ak=OMS_AK, sk=OMS_SK) as server:
+        yield server
+
+
+@pytest.fixture
+def cos_server():
+    """A running ``local.cos_server.CosServer`` (``COS_SECRET_ID`` / ``COS_SECRET_KEY``, no token)."""
+    from local.cos_server import CosServer
+
+    with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
+        yield server
