@@ -35,7 +35,7 @@ HeaderHost = "host"
 HeaderAuthorization = "Authorization"
 HeaderContentSha256 = "x-sdk-content-sha256"
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("cos2oms.signer")  # under the function's logger, so LOG_LEVEL applies
 
 
 # --------------------------------------------------------------------------------------------------
