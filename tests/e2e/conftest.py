@@ -37,3 +37,8 @@ def cos_server():
 
     with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
         yield server
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "zip: runs build_zip.sh for every runtime (downloads wheels on the first "
+                                       "run); select with -m zip / -m 'not zip'")

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Build the code package to upload to Tencent SCF ("本地上传zip包").
+#
+#   ./build_zip.sh [python3.6|python3.7|python3.9|python3.10]     (default: python3.6)
+#
+# Writes dist/cos2oms-<runtime>.zip and, with the same files, the folder
+# dist/cos2oms-<runtime>/ (what serverless.yml deploys). Prints the zip's size in bytes and
+# its file count, then its path as the last line.
+#
+# What goes in, at the zip root:
+#   - the function's own modules: every top-level *.py of the repo, tracked or not,
+#     except conftest.py and setup.py (test and packaging configuration);
+#     nothing else from the repo: no tests/, local/, bench/, .ci/, requirements*.txt,
+#     Makefile, README, serverless.yml, this script, packaging/, dotfiles;
+#   - python3.6: nothing more. SCF's Python 3.6 runtime has cos-python-sdk-v5 (as
+#     qcloud_cos_v5) and requests built in;
+#   - python3.7/3.9/3.10: requirements.txt vendored as manylinux2014_x86_64 wheels for
+#     that CPython (SCF runs CentOS x86_64), at the versions pinned in
+#     packaging/constraints-<runtime>.txt. The build fails if a wheel's own METADATA
+#     says Requires-Python excludes the runtime. crcmod has no wheel: its pure-Python
+#     modules are vendored (cos-python-sdk-v5 uses it only to check the CRC64 of
+#     resumable downloads, which the function does not make).
+#     *.dist-info folders are kept, minus RECORD: they carry the licences the vendored
+#     packages ask to be redistributed with them, and importlib.metadata reads them.
+#     Never shipped: the packages' test suites (certifi/tests, pycryptodome's
+#     Crypto/SelfTest), __pycache__/*.pyc, *.pyi stubs, bin/ scripts.
+#
+# The zip is reproducible: sorted entries, one timestamp (SOURCE_DATE_EPOCH, else
+# 1980-01-01), modes 0644/0755 (packaging/mkzip.py).
+#
+# Needs python3 (3.8 or later) with pip; nothing is installed into it. Downloads go to
+# build/cache/ (override with COS2OMS_CACHE=dir); once the wheels are there, rebuilding
+# makes no network request. PYTHON=/path/to/python3 picks the interpreter that runs pip.
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+}
+log() { printf 'build_zip: %s\n' "$*" >&2; }
+die() { printf 'build_zip: error: %s\n' "$*" >&2; exit 1; }
+
+runtime="${1:-python3.6}"
+case "$runtime" in
+    -h|--help) usage; exit 0 ;;
+    python3.6|python3.7|python3.9|python3.10) ;;
+    *) usage >&2; die "unknown runtime '$runtime' (expected python3.6, python3.7, python3.9 or python3.10)" ;;
+esac
+[ $# -le 1 ] || { usage >&2; die "expected at most one argument"; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+py="${PYTHON:-python3}"
+cache="${COS2OMS_CACHE:-$repo/build/cache}"
+work="$repo/build/$runtime"            # scratch: resolved wheels and the staging folder
+stage="$work/stage"
+out_dir="$repo/dist/cos2oms-$runtime"
+zip="$repo/dist/cos2oms-$runtime.zip"
+
+"$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null \
+    || die "'$py' must be Python 3.8 or later (set PYTHON=/path/to/python3)"
+
+# ---- the function's own modules: top-level *.py, nothing else --------------------------
+modules=()
+shopt -s nullglob
+for path in "$repo"/*.py; do                     # the glob skips dotfiles
+    name="${path##*/}"
+    case "$name" in
+        conftest.py|setup.py) continue ;;        # test and packaging configuration, not code
+    esac
+    modules+=("$name")
+done
+shopt -u nullglob
+[ -f "$repo/index.py" ] || die "no index.py in $repo: SCF runs index.main_handler, there is nothing to package"
+
+rm -rf "$work"
+mkdir -p "$stage" "$repo/dist"
+for name in "${modules[@]}"; do
+    cp "$repo/$name" "$stage/$name"
+done
+log "$runtime: function modules: ${modules[*]}"
+
+# ---- vendored dependencies (python3.7 and later) ----------------------------------------
+if [ "$runtime" != python3.6 ]; then
+    version="${runtime#python}"                  # 3.9
+    abi="cp${version/./}"                        # cp39
+    [ "$version" = 3.7 ] && abi=cp37m            # 3.7 is the last ABI with the "m" flag
+    constraints="$repo/packaging/constraints-$runtime.txt"
+    [ -f "$constraints" ] || die "$constraints is missing: it pins what gets vendored for $runtime"
+    "$py" -c 'import pip' 2>/dev/null || die "'$py' has no pip: pip is needed to fetch the wheels"
+
+    wheels="$cache/wheels"                       # every wheel ever fetched, all runtimes
+    local_wheels="$cache/local-wheels"           # wheels built here (crcmod)
+    mkdir -p "$wheels" "$local_wheels" "$cache/sdists"
+
+    # crcmod: sdist only. Make a py3-none-any wheel of its pure-Python package, so pip can
+    # resolve everything else with --only-binary and the pin applies to it like the rest.
+    crcmod_version="$(sed -n 's/^crcmod==\([^ #]*\).*/\1/p' "$constraints")"
+    [ -n "$crcmod_version" ] || die "$constraints must pin crcmod (cos-python-sdk-v5 depends on it)"
+    crcmod_wheel="$local_wheels/crcmod-$crcmod_version-py3-none-any.whl"
+    if [ ! -f "$crcmod_wheel" ]; then
+        crcmod_sdist="$cache/sdists/crcmod-$crcmod_version.tar.gz"
+        if [ ! -f "$crcmod_sdist" ]; then
+            log "downloading the crcmod $crcmod_version sdist"
+            "$py" -m pip download --quiet --no-deps --no-binary=:all: --progress-bar off \
+                -d "$cache/sdists" "crcmod==$crcmod_version" >&2 \
+                || die "could not download the crcmod $crcmod_version sdist"
+        fi
+        "$py" "$repo/packaging/wheels.py" crcmod-wheel "$crcmod_sdist" "$local_wheels" >/dev/null
+    fi
+
+    resolved="$work/wheels"
+    download=(
+        "$py" -m pip download --quiet --progress-bar off
+        --only-binary=:all: --platform manylinux2014_x86_64
+        --implementation cp --python-version "$version" --abi "$abi"
+        -r "$repo/requirements.txt" -c "$constraints"
+        --find-links "$local_wheels" -d "$resolved"
+    )
+    # Offline first, from the wheels already fetched; the index only when that fails.
+    if "${download[@]}" --no-index --find-links "$wheels" >/dev/null 2>&1; then
+        log "$runtime: wheels resolved offline from $wheels"
+    else
+        log "$runtime: fetching wheels (first build, or the pins changed)"
+        rm -rf "$resolved"
+        "${download[@]}" >&2 \
+            || die "pip could not get wheels for $runtime matching requirements.txt and $constraints (pip's reason above)"
+        cp -p "$resolved"/*.whl "$wheels"/
+    fi
+
+    resolved_wheels=("$resolved"/*.whl)
+    "$py" "$repo/packaging/wheels.py" check --python "$version" --constraints "$constraints" \
+        "${resolved_wheels[@]}" || die "vendored packages do not fit $runtime (see above)"
+    "$py" "$repo/packaging/wheels.py" unpack "$stage" "${resolved_wheels[@]}"
+fi
+
+# ---- the zip, and the same tree for serverless.yml --------------------------------------
+stats="$("$py" "$repo/packaging/mkzip.py" "$stage" "$zip")" || die "could not write $zip"
+size="${stats%%$'\n'*}"
+count="${stats##*$'\n'}"
+rm -rf "$out_dir"
+mv "$stage" "$out_dir"
+rm -rf "$work"
+
+case "$zip" in
+    "$PWD"/*) shown="${zip#"$PWD"/}" ;;
+    *) shown="$zip" ;;
+esac
+echo "size: $size bytes"
+echo "files: $count"
+echo "$shown"

@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+"""build_zip.sh, end to end: what each runtime's zip holds, that it imports on that runtime, that it is reproducible.
+
+Marked ``zip`` (select with ``-m zip``, leave out with ``-m "not zip"``). The builds run in a scratch copy of
+the repository, with decoy files that must stay out of the zip, and share the repository's wheel cache
+(build/cache): the first run downloads the wheels, later runs make no network request.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.zip
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUNTIMES = ["python3.6", "python3.7", "python3.9", "python3.10"]
+VENDORING = [r for r in RUNTIMES if r != "python3.6"]
+# Top-level names every vendored zip must hold: requirements.txt and its dependencies.
+VENDORED = ["qcloud_cos", "requests", "urllib3", "crcmod", "Crypto", "six", "xmltodict", "idna", "certifi",
+            "charset_normalizer"]
+NOT_FUNCTION_MODULES = {"conftest.py", "setup.py"}
+# Files planted in the scratch copy; none may reach the zip.
+DECOYS = ["local/decoy.py", "bench/decoy.py", ".ci/decoy.py", ".decoy.py", "conftest.py", "tests/decoy_test.py",
+          "__pycache__/index.cpython-311.pyc", "packaging/decoy.py", "dist/stale.py", ".env"]
+FORBIDDEN_PARTS = {"tests", "test", "SelfTest", "local", "bench", "dist", "build", "packaging", "bin", "__pycache__"}
+FORBIDDEN_NAMES = {"Makefile", "build_zip.sh", "serverless.yml", "README.md", "requirements.txt",
+                   "requirements-dev.txt", "conftest.py", "RECORD", "decoy.py"}
+FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".pyi")
+BUILD_TIMEOUT = 900  # seconds: the first build of a runtime downloads its wheels
+
+
+def pyenv_python(runtime):
+    """The pyenv interpreter for `python3.X`, or None."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    try:
+        root = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, universal_newlines=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    version = runtime[len("python"):]
+    candidates = sorted(Path(root, "versions").glob(version + ".*/bin/" + runtime))
+    return str(candidates[-1]) if candidates else None
+
+
+def require_python(runtime):
+    python = pyenv_python(runtime)
+    if python is None:
+        pytest.skip("%s not found under $(pyenv root)/versions: `pyenv install %s`" % (runtime, runtime[6:]))
+    return python
+
+
+def function_modules(repo):
+    return sorted(p.name for p in repo.glob("*.py") if not p.name.startswith(".") and p.name not in
+                  NOT_FUNCTION_MODULES)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A copy of the repository's work tree (no .git, build or dist) plus decoys."""
+    repo = tmp_path_factory.mktemp("repo") / "cos2oms"
+    shutil.copytree(str(REPO_ROOT), str(repo), ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", ".venv*", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"))
+    for entry_point in ("index.py", "replay.py"):  # placeholders only while the real modules are missing
+        if not (repo / entry_point).exists():
+            (repo / entry_point).write_text("def main_handler(event, context):\n    return True\n")
+    for decoy in DECOYS:
+        path = repo / decoy
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("raise SystemExit('decoy: must not be in the zip')\n")
+    return repo
+
+
+def run_build(repo, runtime, **env_overrides):
+    env = dict(os.environ, COS2OMS_CACHE=str(REPO_ROOT / "build" / "cache"))
+    env.pop("SOURCE_DATE_EPOCH", None)
+    env.update(env_overrides)
+    result = subprocess.run(["./build_zip.sh", runtime], cwd=str(repo), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=BUILD_TIMEOUT)
+    assert result.returncode == 0, "build_zip.sh %s failed:\n%s%s" % (runtime, result.stdout, result.stderr)
+    return result
+
+
+class Build(object):
+    def __init__(self, repo, runtime, result):
+        self.runtime = runtime
+        self.result = result
+        self.lines = result.stdout.splitlines()
+        self.zip_path = repo / self.lines[-1]
+        self.tree = repo / "dist" / ("cos2oms-" + runtime)
+        with zipfile.ZipFile(str(self.zip_path)) as zf:
+            self.infos = zf.infolist()
+        self.names = [i.filename for i in self.infos]
+        self.files = [n for n in self.names if not n.endswith("/")]
+        self.top_level = {n.split("/")[0] for n in self.names}
+
+    def sha256(self):
+        return hashlib.sha256(self.zip_path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def build(scratch):
+    built = {}
+
+    def get(runtime):
+        if runtime not in built:
+            built[runtime] = Build(scratch, runtime, run_build(scratch, runtime))
+        return built[runtime]
+
+    return get
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_reports_size_count_and_path_last(build, runtime):
+    b = build(runtime)
+    assert b.lines[-1] == "dist/cos2oms-%s.zip" % runtime
+    assert "size: %d bytes" % b.zip_path.stat().st_size in b.lines[:-1]
+    assert "files: %d" % len(b.files) in b.lines[:-1]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_function_modules_at_the_root(build, scratch, runtime):
+    b = build(runtime)
+    root_files = {n for n in b.files if "/" not in n and n.endswith(".py")}
+    expected = set(function_modules(scratch))
+    assert {"index.py", "replay.py"} <= expected
+    assert expected <= root_files
+    if runtime == "python3.6":  # SCF's 3.6 runtime has the SDK and requests built in: only our modules
+        assert sorted(b.names) == sorted(expected)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_nothing_that_is_not_the_function(build, runtime):
+    b = build(runtime)
+    bad = []
+    for name in b.names:
+        parts = name.rstrip("/").split("/")
+        stems = {p.rsplit(".", 1)[0] if p.endswith(".py") else p for p in parts}
+        if (stems & FORBIDDEN_PARTS or parts[-1] in FORBIDDEN_NAMES or name.endswith(FORBIDDEN_SUFFIXES)
+                or any(p.startswith(".") for p in parts)):
+            bad.append(name)
+    assert bad == []
+
+
+@pytest.mark.parametrize("runtime", VENDORING)
+def test_dependencies_vendored(build, runtime):
+    b = build(runtime)
+    for name in VENDORED:
+        assert name in b.top_level or name + ".py" in b.top_level, "%s missing from the %s zip" % (name, runtime)
+    own_tag = "cpython-%s" % runtime[len("python"):].replace(".", "")  # cpython-39, cpython-37(m)
+    foreign = [n for n in b.files if n.endswith(".so") and "cpython-" in n and own_tag not in n]
+    assert foreign == [], "extension modules built for another Python"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_entries_are_normalised(build, runtime):
+    b = build(runtime)
+    assert b.names == sorted(b.names)
+    for info in b.infos:
+        assert info.date_time == (1980, 1, 1, 0, 0, 0), info.filename
+        assert info.extra == b"" and info.comment == b"", info.filename
+        assert info.create_system == 3, info.filename
+        mode = info.external_attr >> 16
+        assert mode == (0o40755 if info.is_dir() else 0o100644), (info.filename, oct(mode))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_dist_folder_holds_the_zip_s_files(build, runtime):
+    b = build(runtime)
+    on_disk = sorted(str(p.relative_to(b.tree)).replace(os.sep, "/") for p in b.tree.rglob("*") if p.is_file())
+    assert on_disk == sorted(b.files)
+
+
+@pytest.mark.parametrize("runtime", VENDORING)
+def test_vendored_packages_import_on_their_runtime(build, runtime, tmp_path):
+    python = require_python(runtime)
+    b = build(runtime)
+    with zipfile.ZipFile(str(b.zip_path)) as zf:
+        zf.extractall(str(tmp_path))
+    probe = r"""
+import json, os, sys
+sys.path.insert(0, '.')
+import qcloud_cos, requests, crcmod, crcmod.predefined, urllib3, Crypto, six, xmltodict
+from qcloud_cos import CosConfig, CosS3Client
+from Crypto.Cipher import AES
+client = CosS3Client(CosConfig(Region='ap-beijing', SecretId='id', SecretKey='key'), retry=1)
+crc64 = crcmod.predefined.mkCrcFun('crc-64-jones')(b'123456789')
+aes = AES.new(b'k' * 16, AES.MODE_ECB)
+modules = [qcloud_cos, requests, crcmod, urllib3, Crypto, six, xmltodict]
+print(json.dumps({
+    'files': [os.path.relpath(m.__file__) for m in modules],
+    'requests': requests.__version__,
+    'urllib3': urllib3.__version__,
+    'crc64': crc64,
+    'aes': aes.decrypt(aes.encrypt(b'x' * 16)).decode(),
+    'pycache': sys.dont_write_bytecode,
+}))
+"""
+    result = subprocess.run([python, "-S", "-B", "-c", probe], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert all(not f.startswith("..") and not os.path.isabs(f) for f in report["files"]), report["files"]
+    assert report["requests"] == "2.31.0"
+    assert report["urllib3"].startswith("1.")
+    assert report["crc64"] == 0xCAA717168609F281  # CRC-64/Jones check value, from crcmod's pure-Python code
+    assert report["aes"] == "x" * 16
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_entry_points_import_on_their_runtime(build, scratch, runtime, tmp_path):
+    b = build(runtime)
+    with zipfile.ZipFile(str(b.zip_path)) as zf:
+        zf.extractall(str(tmp_path))
+    if runtime == "python3.6":
+        # The zip relies on SCF's built-in qcloud_cos_v5 and requests: the emulated runtime (make py36) has them.
+        python = REPO_ROOT / ".venv36" / "bin" / "python"
+        if not python.exists():
+            pytest.skip(".venv36 not found: `make py36` builds the emulated SCF Python 3.6 runtime")
+        command = [str(python), "-B"]
+    else:
+        command = [require_python(runtime), "-S", "-B"]  # -S: nothing but the zip's own files
+    probe = "import sys; sys.path.insert(0, '.'); import index, replay; " \
+            "assert callable(index.main_handler) and callable(replay.main_handler)"
+    result = subprocess.run(command + ["-c", probe], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_rebuild_is_identical_and_offline(build, scratch, runtime):
+    first = build(runtime).sha256()
+    # An unreachable index: the second build must come from the wheel cache alone.
+    result = run_build(scratch, runtime, PIP_INDEX_URL="http://127.0.0.1:9/simple")
+    if runtime in VENDORING:
+        assert "resolved offline" in result.stderr
+    assert Build(scratch, runtime, result).sha256() == first
+
+
+def test_unknown_runtime_is_refused(scratch):
+    result = subprocess.run(["./build_zip.sh", "python3.8"], cwd=str(scratch), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode != 0
+    assert "python3.6, python3.7, python3.9 or python3.10" in result.stderr
+
+
+def test_no_index_py_no_zip(tmp_path):
+    shutil.copy(str(REPO_ROOT / "build_zip.sh"), str(tmp_path))
+    shutil.copytree(str(REPO_ROOT / "packaging"), str(tmp_path / "packaging"))
+    result = subprocess.run(["./build_zip.sh"], cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.returncode != 0
+    assert "no index.py" in result.stderr
+    assert not (tmp_path / "dist" / "cos2oms-python3.6.zip").exists()
+
+
+def make_wheel(directory, name, version, requires_python):
+    path = directory / ("%s-%s-py3-none-any.whl" % (name, version))
+    with zipfile.ZipFile(str(path), "w") as zf:
+        zf.writestr("%s.py" % name, "")
+        zf.writestr("%s-%s.dist-info/METADATA" % (name, version),
+                    "Metadata-Version: 2.1\nName: %s\nVersion: %s\nRequires-Python: %s\n"
+                    % (name, version, requires_python))
+    return path
+
+
+def test_requires_python_check_refuses_a_wheel_for_a_newer_python(tmp_path):
+    """The guard behind the build: a wheel whose own METADATA excludes the target fails it, by name."""
+    wheel = make_wheel(tmp_path, "newish", "3.20", ">=3.9")
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("newish==3.20\n")
+    check = [sys.executable, str(REPO_ROOT / "packaging" / "wheels.py"), "check", "--constraints", str(constraints)]
+
+    refused = subprocess.run(check + ["--python", "3.7", str(wheel)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True, timeout=60)
+    assert refused.returncode == 1
+    assert "newish 3.20" in refused.stderr and ">=3.9" in refused.stderr and "3.7" in refused.stderr
+
+    accepted = subprocess.run(check + ["--python", "3.9", str(wheel)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert accepted.returncode == 0, accepted.stderr
+
+    for pins, message in [("newish==3.19\n", "pins 3.19"), ("other==1.0\n", "newish 3.20 is not pinned")]:
+        constraints.write_text(pins)
+        unpinned = subprocess.run(check + ["--python", "3.9", str(wheel)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert unpinned.returncode == 1 and message in unpinned.stderr
