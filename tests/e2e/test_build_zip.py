@@ -66,9 +66,6 @@ def scratch(tmp_path_factory):
     repo = tmp_path_factory.mktemp("repo") / "cos2oms"
     shutil.copytree(str(REPO_ROOT), str(repo), ignore=shutil.ignore_patterns(
         ".git", "build", "dist", ".venv*", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"))
-    for entry_point in ("index.py", "replay.py"):  # placeholders only while the real modules are missing
-        if not (repo / entry_point).exists():
-            (repo / entry_point).write_text("def main_handler(event, context):\n    return True\n")
     for decoy in DECOYS:
         path = repo / decoy
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,3 +287,43 @@ def test_requires_python_check_refuses_a_wheel_for_a_newer_python(tmp_path):
         unpinned = subprocess.run(check + ["--python", "3.9", str(wheel)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         assert unpinned.returncode == 1 and message in unpinned.stderr
+
+
+INVOKE_HANDLER = REPO_ROOT / "tests" / "e2e" / "invoke_handler.py"
+CONSOLE_PUT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
+
+
+def runtime_command(runtime):
+    """How to run the unzipped function on `runtime`: 3.6 is the emulated SCF runtime (built-in
+    qcloud_cos_v5 and requests); 3.7+ run with -S, so nothing but the zip's own files is importable."""
+    if runtime == "python3.6":
+        python = REPO_ROOT / ".venv36" / "bin" / "python"
+        if not python.exists():
+            pytest.skip(".venv36 not found: `make py36` builds the emulated SCF Python 3.6 runtime")
+        return [str(python), "-B"]
+    return [require_python(runtime), "-S", "-B"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_unzipped_artifact_syncs_the_console_put_event(build, runtime, tmp_path, oms_server, cos_server):
+    from tests.e2e.conftest import COS_SECRET_ID, COS_SECRET_KEY, LOG_BUCKET, OMS_AK, OMS_SK
+
+    command = runtime_command(runtime)
+    with zipfile.ZipFile(str(build(runtime).zip_path)) as zf:
+        zf.extractall(str(tmp_path))
+    env = {"PATH": os.environ.get("PATH", ""), "SYNC_URL": oms_server.sync_url(project="proj", task="task-1"),
+           "HW_AK": OMS_AK, "HW_SK": OMS_SK, "LOG_BUCKET": LOG_BUCKET, "COS_ADDRESS": cos_server.address,
+           "COS_SCHEME": "http", "COS_SECRET_ID": COS_SECRET_ID, "COS_SECRET_KEY": COS_SECRET_KEY}
+    result = subprocess.run(command + ["-c", INVOKE_HANDLER.read_text(encoding="utf-8"), str(CONSOLE_PUT)],
+                            cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["result"] is True, result.stderr
+    assert report["python"] == [3, int(runtime[len("python3."):])]
+    assert Path(report["index"]).parent == tmp_path  # the unzipped copy ran, not the repository's
+    assert (report["qcloud_cos"], report["qcloud_cos_v5"]) == ((False, True) if runtime == "python3.6"
+                                                               else (True, False))
+    [request] = oms_server.requests
+    assert request.verified and request.keys_unquote == ["/1253970026/testpic/testfile"]
+    assert cos_server.keys(LOG_BUCKET) == ["oms_source_record/task-1/success_object//1253970026/testpic/testfile"]
