@@ -329,7 +329,8 @@ def _python36():
     return next((str(p) for p in candidates if p and Path(p).exists()), None)
 
 
-@pytest.mark.skipif(_python36() is None, reason="no Python 3.6 interpreter with cos-python-sdk-v5 1.6.6: run `make py36` (or set COS_SDK_PY36)")
+@pytest.mark.skipif(_python36() is None, reason="no Python 3.6 interpreter with cos-python-sdk-v5 1.6.6: "
+                                                        "run `make py36` (or set COS_SDK_PY36)")
 def test_sdk_1_6_6_on_python_3_6_round_trip(cos_server):
     done = subprocess.run([_python36(), str(HERE / "cos_sdk_probe.py"), cos_server.address,
                            cos_server.secret_id, cos_server.secret_key],
