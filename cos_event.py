@@ -63,6 +63,10 @@ class CosRecord(object):
             return "record is a %s, not an object" % type(self.raw).__name__
         if self.key is None:
             return "record has no string cos.cosObject.key"
+        try:
+            self.key.encode("utf-8")
+        except UnicodeError:
+            return "cos.cosObject.key is not valid Unicode (a lone surrogate)"
         return None
 
     @property

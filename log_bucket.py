@@ -10,6 +10,7 @@ Works with both SDK lines: ``qcloud_cos`` (cos-python-sdk-v5, vendored for Pytho
 ``sleep(j)`` between), so the client is built to make exactly one attempt per call, with a short timeout,
 and the few retries a marker write deserves are made here, within the invocation's time.
 """
+import json
 import logging
 import random
 import re
@@ -28,6 +29,10 @@ SUCCESS = "success_object"
 FAILED = "failed_object"
 #: Seconds per COS request (connect, and each read): one marker write cannot eat SCF's default 3 s.
 COS_TIMEOUT = 2.0
+#: A COS call with less time than this left in the invocation is not started.
+MIN_COS_SECONDS = 0.05
+#: Seconds kept at the very end of the invocation, to return before SCF stops it.
+END_MARGIN = 0.1
 #: Attempts per COS call (marker write, list, batch delete), while the invocation has time.
 COS_ATTEMPTS = 2
 #: COS lists and batch-deletes at most this many keys per request.
@@ -75,6 +80,12 @@ def marker_key(task_id, kind, event_key):
     return marker_prefix(task_id, kind) + event_key
 
 
+def show(key):
+    """A key as it appears in log lines: quoted, control characters escaped (a newline in an object name
+    cannot split a line)."""
+    return json.dumps(key, ensure_ascii=False)
+
+
 def describe_error(exc):
     """A short, secret-free cause for a log line."""
     if isinstance(exc, CosServiceError):
@@ -101,19 +112,38 @@ class MarkerStore(object):
     def key(self, kind, event_key):
         return marker_key(self.task_id, kind, event_key)
 
+    def _attempt_timeout(self, deadline):
+        """Seconds the next SDK call may take (None: no time left), applied to the client.
+
+        Both SDK lines read the timeout from the config's ``_timeout`` at each request; setting it there
+        keeps a hung log bucket from running the invocation past its limit, one marker after another.
+        """
+        timeout = COS_TIMEOUT
+        if deadline is not None and deadline.bounded:
+            timeout = min(timeout, deadline.remaining() - END_MARGIN)
+            if timeout < MIN_COS_SECONDS:
+                return None
+        conf = getattr(self.client, "_conf", None)
+        if conf is not None and hasattr(conf, "_timeout"):
+            conf._timeout = timeout
+        return timeout
+
     def _call(self, deadline, method, **kwargs):
         """One SDK call, tried again once on a network error, 429 or 5xx while the invocation has time.
         Returns (answer, None) or (None, cause)."""
         cause = None
         for attempt in range(1, COS_ATTEMPTS + 1):
+            if attempt > 1:
+                self._sleep(0.05 + random.random() * 0.1)
+            if self._attempt_timeout(deadline) is None:
+                cause = (cause + "; " if cause else "") + "no time left in the invocation"
+                break
             try:
                 return getattr(self.client, method)(Bucket=self.bucket, **kwargs), None
             except (CosClientError, CosServiceError) as exc:
                 cause = describe_error(exc)
-                again = _retryable(exc) and attempt < COS_ATTEMPTS
-                if not again or (deadline is not None and deadline.remaining() < COS_TIMEOUT + 0.2):
+                if not _retryable(exc):
                     break
-                self._sleep(0.05 + random.random() * 0.1)
             except Exception as exc:  # the SDK raises others too (e.g. on a malformed answer)
                 cause = describe_error(exc)
                 break
@@ -125,8 +155,8 @@ class MarkerStore(object):
         # put_object returns the response headers and raises on failure: success is "no exception".
         _, cause = self._call(deadline, "put_object", Body=b"", Key=key)
         if cause is not None:
-            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", event_key, key, self.bucket,
-                         cause)
+            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", show(event_key), show(key),
+                         self.bucket, cause)
         return cause
 
     def event_key(self, kind, marker):

@@ -122,7 +122,7 @@ class Replayer(object):
         for marker in markers:
             key = self.markers.event_key(log_bucket.FAILED, marker)
             if key is None:
-                logger.error("unreadable failed marker=%s", marker)
+                logger.error("unreadable failed marker=%s", log_bucket.show(marker))
                 self.summary.add(errors=1, key_errors=1)
             else:
                 keys.append(key)
@@ -156,7 +156,7 @@ class Replayer(object):
         for chunk in oms.batches(markers, log_bucket.COS_PAGE):
             failures = self.markers.delete(chunk, self.deadline)
             for marker, cause in sorted(failures.items()):
-                logger.error("failed marker not removed marker=%s cause=%s", marker, cause)
+                logger.error("failed marker not removed marker=%s cause=%s", log_bucket.show(marker), cause)
             self.summary.add(replayed=len(chunk) - len(failures), errors=len(failures), key_errors=len(failures))
 
     def run(self):

@@ -49,10 +49,11 @@ def keys_to_send(records, log_bucket_name, report, request_id="-"):
         elif not record.is_created:
             report.skipped += 1
             logger.info("record skipped: not a creation key=%s event=%s request_id=%s",
-                        record.key, record.event_name, request_id)
+                        log_bucket.show(record.key), record.event_name, request_id)
         elif record.is_marker_of(log_bucket_name, log_bucket.MARKER_ROOT):
             report.skipped += 1
-            logger.info("record skipped: one of our own markers key=%s request_id=%s", record.key, request_id)
+            logger.info("record skipped: one of our own markers key=%s request_id=%s", log_bucket.show(record.key),
+                        request_id)
         else:
             keys.append(record.key)
     return keys
@@ -87,27 +88,30 @@ class Submitter(object):
                    self.request_id)
         return result
 
-    def record(self, key, result):
-        """Log the key's outcome, then write its marker. Returns True when the marker was written."""
-        kind = log_bucket.SUCCESS if result.accepted else log_bucket.FAILED
+    def log_outcome(self, key, result):
         level = logging.INFO if result.accepted else logging.ERROR
         logger.log(level, "object %s key=%s task=%s %s request_id=%s",
-                   "accepted" if result.accepted else "failed", key, self.markers.task_id, result.describe(),
-                   self.request_id)
-        return self.markers.write(kind, key, self.deadline) is None
+                   "accepted" if result.accepted else "failed", log_bucket.show(key), self.markers.task_id,
+                   result.describe(), self.request_id)
+
+    def record(self, keys, result):
+        """Log each key's outcome, then write the markers: a key whose marker the invocation has no time
+        left to write is still in the log. Returns how many markers could not be written."""
+        for key in keys:
+            self.log_outcome(key, result)
+        kind = log_bucket.SUCCESS if result.accepted else log_bucket.FAILED
+        return sum(1 for key in keys if self.markers.write(kind, key, self.deadline) is not None)
 
     def run(self, keys, report):
         """Send every key and record every outcome, counting into ``report``."""
         for batch in oms.batches(keys):
             result = self.send(batch)
             report.requests += 1 if result.attempts else 0
-            for key in batch:
-                if result.accepted:
-                    report.accepted += 1
-                else:
-                    report.failed += 1
-                if not self.record(key, result):
-                    report.marker_errors += 1
+            if result.accepted:
+                report.accepted += len(batch)
+            else:
+                report.failed += len(batch)
+            report.marker_errors += self.record(batch, result)
         return report
 
 

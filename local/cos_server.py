@@ -291,6 +291,8 @@ class CosServer:
         def answer(status: int, code: str, message: str):
             return self._error(request, start_response, status, code, message, host + raw_path)
 
+        if self._server is None:  # stopped while this request waited: leave moto's shared state alone
+            return answer(503, "ServiceUnavailable", "the loopback COS server is stopping")
         fault = self._take_fault(request)
         if fault:
             return answer(fault.status, fault.code or ERROR_CODES.get(fault.status, "InternalError"),

@@ -52,3 +52,8 @@ def test_malformed_records_say_why(raw, problem):
 def test_not_an_event(event):
     with pytest.raises(ValueError, match="Records"):
         cos_event.records(event)
+
+
+def test_a_key_that_is_not_valid_unicode_is_malformed_not_a_batch_killer():
+    [rec] = cos_event.records(support.event(support.record("bad\udcff.txt")))
+    assert "Unicode" in rec.problem

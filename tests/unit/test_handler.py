@@ -267,3 +267,26 @@ def test_no_secret_in_logs_at_debug(handler_env, oms_mock, fake_cos, caplog):
     assert "canonical request" in text  # DEBUG really was on
     for secret in (support.HW_SK, support.COS_KEY, support.COS_TOKEN, "Signature=", "SDK-HMAC-SHA256 Access"):
         assert secret not in text
+
+
+def test_outcomes_are_logged_before_any_marker_is_written(handler_env, oms_mock, fake_cos, caplog):
+    """A marker that the invocation cannot write in time must not take the key's log line with it."""
+    oms_mock.add(responses.POST, support.SYNC_URL, status=400)
+    order = []
+    real_put = fake_cos.put_object
+    fake_cos.put_object = lambda **kw: order.append("put") or real_put(**kw)
+    handler = logging.Handler()
+    handler.emit = lambda record: order.append("log") if record.getMessage().startswith("object failed") else None
+    logging.getLogger("cos2oms").addHandler(handler)
+    try:
+        index.main_handler(support.event(support.record("a"), support.record("b"), support.record("c")), None)
+    finally:
+        logging.getLogger("cos2oms").removeHandler(handler)
+    assert order == ["log", "log", "log", "put", "put", "put"]
+
+
+def test_an_invalid_unicode_key_fails_alone(handler_env, oms_mock, fake_cos):
+    accept_all(oms_mock)
+    event = support.event(support.record("good.txt"), support.record("bad\udcff.txt"))
+    assert index.main_handler(event, None) is False
+    assert [unquote(k) for k in sent_batches(oms_mock)[0]] == [support.event_key("good.txt")]

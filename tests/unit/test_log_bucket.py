@@ -43,3 +43,48 @@ def test_real_client_is_built_with_the_installed_sdk():
     s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http"))
     client = log_bucket.build_client(s)
     assert isinstance(client, log_bucket.CosS3Client)
+
+
+class Conf(object):
+    _timeout = None
+
+
+class HangingCos(object):
+    """A client whose calls each take the whole timeout they are given, on a fake clock."""
+
+    def __init__(self, clock):
+        self._conf = Conf()
+        self.clock = clock
+        self.calls = []
+
+    def put_object(self, Bucket, Body, Key):
+        self.calls.append((Key, self._conf._timeout))
+        self.clock[0] += self._conf._timeout
+        raise log_bucket.CosClientError("Read timed out")
+
+
+def test_marker_writes_stay_within_the_invocation(caplog):
+    from deadline import Deadline
+    clock = [0.0]
+    client = HangingCos(clock)
+    store = log_bucket.MarkerStore(client, support.LOG_BUCKET, support.TASK, sleep=lambda s: None)
+    deadline = Deadline(3.0, clock=lambda: clock[0], started=0.0)
+    clock[0] = 2.4  # OMS used the request budget
+    causes = [store.write(log_bucket.FAILED, "/1/b/k%d" % i, deadline) for i in range(5)]
+    assert clock[0] <= 3.0 - log_bucket.END_MARGIN + 1e-9
+    assert all(timeout <= log_bucket.COS_TIMEOUT for _, timeout in client.calls)
+    assert causes[-1] == "no time left in the invocation"
+    assert all(cause for cause in causes)
+    assert len([r for r in caplog.records if "marker not written" in r.getMessage()]) == 5
+
+
+def test_unbounded_calls_get_the_full_cos_timeout():
+    clock = [0.0]
+    client = HangingCos(clock)
+    store = log_bucket.MarkerStore(client, support.LOG_BUCKET, support.TASK, sleep=lambda s: None)
+    store.write(log_bucket.FAILED, "/1/b/k", None)
+    assert [t for _, t in client.calls] == [log_bucket.COS_TIMEOUT] * log_bucket.COS_ATTEMPTS
+
+
+def test_keys_in_log_lines_cannot_split_a_line():
+    assert log_bucket.show("/1/b/a\nb 中") == '"/1/b/a\\nb 中"'

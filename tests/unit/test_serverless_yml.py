@@ -4,9 +4,8 @@ import copy
 import re
 from pathlib import Path
 
-import pytest
 
-yaml = pytest.importorskip("yaml")  # PyYAML: a dev dependency, absent from the emulated 3.6 runtime
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVERLESS_YML = REPO_ROOT / "serverless.yml"
