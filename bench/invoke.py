@@ -14,10 +14,6 @@ prints one cold invocation, then the median of N warm ones, beside:
 The loopback COS server (werkzeug) answers every request with ``Connection: close``, so each marker PUT
 opens a new TCP connection whatever the client does (it charges nothing for it). Connections are counted on
 the client side, per server, and the COS ones are reported apart: they say nothing about the function.
-
-The loopback OMS server writes an answer's headers and body separately without TCP_NODELAY, which on a
-kept-alive connection meets the client's delayed ACK: about 40 ms per request that are not the function's.
-The bench sets ``disable_nagle_algorithm`` on its handler (``--as-is`` to see the difference).
 """
 
 import argparse
@@ -37,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 
 import clients  # noqa: E402
 import index  # noqa: E402
-import local.oms_server  # noqa: E402
 import log_bucket  # noqa: E402
 import oms as oms_module  # noqa: E402
 from local.cos_server import CosServer  # noqa: E402
@@ -121,9 +116,7 @@ def run(label, event, invocations, oms, cos):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--invocations", type=int, default=200, help="warm invocations per event")
-    parser.add_argument("--as-is", action="store_true", help="leave the loopback OMS server's Nagle on")
     args = parser.parse_args(argv)
-    local.oms_server._Handler.disable_nagle_algorithm = not args.as_is
     # The function logs at INFO as on SCF: its lines are formatted, then written nowhere.
     logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)
 
@@ -138,9 +131,8 @@ def main(argv=None):
         rows = run("console PUT", support.load_event("cos_put_console.json"), args.invocations, oms, cos)
         rows += run("23 records", support.event(*[support.record(n) for n in names]), args.invocations, oms, cos)
 
-    print("Loopback latency: OMS %.0f ms per answer + %.0f ms per new connection%s; COS %.0f ms per answer."
-          % (OMS_LATENCY * 1000, NEW_CONNECTION_DELAY * 1000, " (Nagle left on)" if args.as_is else "",
-             COS_LATENCY * 1000))
+    print("Loopback latency: OMS %.0f ms per answer + %.0f ms per new connection; COS %.0f ms per answer."
+          % (OMS_LATENCY * 1000, NEW_CONNECTION_DELAY * 1000, COS_LATENCY * 1000))
     print()
     line = "%-11s %-4s %4s %9s %7s %8s %10s %8s %7s %9s %8s"
     print(line % ("event", "", "n", "median ms", "wire ms", "floor ms", "med - flr", "OMS req", "markers",
