@@ -21,8 +21,13 @@ def new_session():
     return session
 
 
+def new_cos_client(settings):
+    """The log bucket's client, on a session whose pool fits replay's workers."""
+    return log_bucket.build_client(settings, session=new_session())
+
+
 class ClientCache(object):
-    def __init__(self, session_factory=new_session, cos_factory=log_bucket.build_client):
+    def __init__(self, session_factory=new_session, cos_factory=new_cos_client):
         self._session_factory = session_factory
         self._cos_factory = cos_factory
         self._session = None

@@ -60,15 +60,16 @@ def single_attempt_retry(version=None):
     return 1
 
 
-def build_client(settings):
-    """A COS client for the log bucket (one attempt per call, ``COS_TIMEOUT`` seconds)."""
+def build_client(settings, session=None):
+    """A COS client for the log bucket (one attempt per call, ``COS_TIMEOUT`` seconds). ``session``: the
+    ``requests.Session`` it sends with (both SDK lines take one; their own pools hold 10 connections)."""
     options = dict(Region=settings.cos_region, SecretId=settings.cos_secret_id, SecretKey=settings.cos_secret_key,
                    Token=settings.cos_token, Scheme=settings.cos_scheme, Timeout=COS_TIMEOUT)
     if settings.cos_endpoint:
         options["Endpoint"] = settings.cos_endpoint
     if settings.cos_address:
         options["IP"], options["Port"] = settings.cos_address
-    return CosS3Client(CosConfig(**options), retry=single_attempt_retry())
+    return CosS3Client(CosConfig(**options), retry=single_attempt_retry(), session=session)
 
 
 def marker_prefix(task_id, kind):

@@ -93,7 +93,7 @@ class Replayer(object):
         self.workers = max(1, workers)
         self.dry_run = dry_run
         self.limit = limit
-        self.progress = progress or _NoProgress()
+        self.progress = progress if progress is not None else _NoProgress()
         self.stopping = threading.Event()
         self._probed = False
 
@@ -132,20 +132,23 @@ class Replayer(object):
             return
         batches = oms.batches(keys)
         removable = []
-        if batches and not self._probed:
-            # One request alone first: wrong credentials then cost a single refusal, not one per worker.
-            self._probed = True
-            first = batches.pop(0)
-            removable.extend(self._replay_batch(first))
-            self.progress.update(len(first))
-        futures = [(len(batch), pool.submit(self._replay_batch, batch)) for batch in batches]
+        futures = []
+        collected = 0  # futures whose result is already in ``removable``
         try:
+            if batches and not self._probed:
+                # One request alone first: wrong credentials then cost a single refusal, not one per worker.
+                self._probed = True
+                first = batches.pop(0)
+                removable.extend(self._replay_batch(first))
+                self.progress.update(len(first))
+            futures = [(len(batch), pool.submit(self._replay_batch, batch)) for batch in batches]
             for size, future in futures:
                 removable.extend(future.result())
+                collected += 1
                 self.progress.update(size)
         except KeyboardInterrupt:
             self.stopping.set()  # batches not yet sent return at once, counted as still failed
-            for _, future in futures:
+            for _, future in futures[collected:]:
                 removable.extend(future.result())
             raise
         finally:
@@ -225,14 +228,16 @@ def main(argv=None, environ=None, out=sys.stdout):
         return EXIT_CONFIG
     index.configure_logging(settings.log_level)
     summary = Summary()
+    interrupted = False
     try:
         replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
                progress=progress_bar(sys.stderr.isatty()), summary=summary)
     except KeyboardInterrupt:
+        interrupted = True  # markers not yet listed may still be failed: never report "nothing left"
         logger.warning("replay interrupted: keys not yet replayed keep their failed markers")
         summary.add(still_failed=summary.uncounted())
     print(json.dumps(summary.as_dict()), file=out)
-    return summary.exit_status
+    return EXIT_FAILED if interrupted else summary.exit_status
 
 
 if __name__ == "__main__":

@@ -31,9 +31,12 @@ def test_client_options(monkeypatch):
             built["config"] = kwargs
 
     monkeypatch.setattr(log_bucket, "CosConfig", Config)
-    monkeypatch.setattr(log_bucket, "CosS3Client", lambda conf, retry: built.setdefault("retry", retry))
+    monkeypatch.setattr(log_bucket, "CosS3Client",
+                        lambda conf, retry, session: built.update(retry=retry, session=session))
     s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http", COS_ENDPOINT="cos.internal"))
-    log_bucket.build_client(s)
+    session = object()
+    log_bucket.build_client(s, session)
+    assert built["session"] is session
     assert built["config"] == dict(Region="ap-guangzhou", SecretId=support.COS_ID, SecretKey=support.COS_KEY,
                                    Token=support.COS_TOKEN, Scheme="http", Timeout=log_bucket.COS_TIMEOUT,
                                    Endpoint="cos.internal", IP="127.0.0.1", Port=9000)

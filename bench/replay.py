@@ -1,0 +1,206 @@
+"""Replay throughput against the loopback servers, by hand: ``python bench/replay.py [--keys 10000] [--workers N]``.
+
+Seeds ``--keys`` failed markers in a loopback COS log bucket, runs one replay with the default workers (the
+engine of ``replay.py``: the same listing, OMS requests, marker writes and batch deletes, without the
+progress bar) and prints keys per second, the requests each server received by kind, the wall time, and
+where the time went:
+
+- per operation of the replay (OMS request, marker PUT, listing, batch delete): calls and seconds summed
+  over threads; the listings and batch deletes run on the main thread between pages, so their time adds
+  to the wall time whatever the number of workers;
+- CPU seconds of each process: the replay (this process) and the two servers, each in a process of its
+  own (``bench/replay_servers.py``) so that they do not take the GIL from the replay.
+
+``--profile`` adds cProfile's top functions over the replay's threads (main thread and workers).
+
+Artifacts of the loopback servers, not of the replay: moto lists about 1,000 keys in 0.35 s; werkzeug
+closes every COS connection after one answer, so each marker PUT opens a new TCP connection (real COS keeps
+them alive). Target: at least 1,000 keys/s on two cores with the default workers.
+"""
+
+import argparse
+import collections
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the repository root first: ``import replay`` is the project's, not this
+
+import clients  # noqa: E402
+import index  # noqa: E402
+import log_bucket  # noqa: E402
+import oms  # noqa: E402
+import replay  # noqa: E402
+from deadline import Deadline  # noqa: E402
+
+TARGET_KEYS_PER_SECOND = 1000
+
+
+class ServerProcess(object):
+    """``bench/replay_servers.py ROLE``: its first line of output says how to reach it."""
+
+    def __init__(self, role, *args):
+        self.process = subprocess.Popen([sys.executable, str(HERE / "replay_servers.py"), role] + list(args),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the %s server did not start" % role)
+        self.hello = json.loads(line)
+
+    def report(self):
+        self.process.stdin.write("report\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self):
+        try:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+
+
+class Timings(object):
+    """Calls and seconds (summed over threads) of the replay's operations."""
+
+    OPERATIONS = [("OMS request", oms.OmsClient, "submit"), ("marker PUT", log_bucket.MarkerStore, "write"),
+                  ("listing", log_bucket.MarkerStore, "list_page"), ("batch delete", log_bucket.MarkerStore, "delete")]
+
+    def __init__(self):
+        self.calls = collections.Counter()
+        self.seconds = collections.Counter()
+        self._lock = threading.Lock()
+        for label, owner, name in self.OPERATIONS:
+            setattr(owner, name, self._timed(label, getattr(owner, name)))
+
+    def _timed(self, label, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.calls[label] += 1
+                    self.seconds[label] += time.perf_counter() - started
+        return timed
+
+
+class ThreadProfiles(object):
+    """cProfile for the main thread and, one profiler each, for the worker threads."""
+
+    def __init__(self):
+        self.profiles = [cProfile.Profile()]
+        self._local = threading.local()
+        real = replay.Replayer._replay_batch
+
+        def profiled(replayer, keys):
+            if threading.current_thread() is threading.main_thread():
+                return real(replayer, keys)  # already under the main profiler
+            profile = getattr(self._local, "profile", None)
+            if profile is None:
+                profile = self._local.profile = cProfile.Profile()
+                self.profiles.append(profile)
+            return profile.runcall(real, replayer, keys)
+
+        replay.Replayer._replay_batch = profiled
+
+    def print_top(self, n=30):
+        out = io.StringIO()
+        stats = pstats.Stats(self.profiles[0], stream=out)
+        for profile in self.profiles[1:]:
+            stats.add(profile)
+        stats.sort_stats("tottime").print_stats(n)
+        print(out.getvalue())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (default 10000)")
+    parser.add_argument("--workers", type=int, default=replay.DEFAULT_WORKERS,
+                        help="replay workers (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
+    parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds OMS adds to every answer")
+    parser.add_argument("--cos-latency", type=float, default=0.0, help="seconds COS adds to every request")
+    parser.add_argument("--cos", choices=["moto", "thin"], default="moto",
+                        help="COS stand-in: local.cos_server (moto, default) or a thin in-memory one that shows "
+                             "the replay's own cost")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of the replay")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    cos = ServerProcess("cos" if args.cos == "moto" else "thin-cos", "--keys", str(args.keys),
+                        "--latency", str(args.cos_latency))
+    oms_server = ServerProcess("oms", "--latency", str(args.oms_latency))
+    try:
+        print("servers up, %d failed markers seeded in %.1f s" % (args.keys, time.perf_counter() - started))
+        environ = {
+            "SYNC_URL": oms_server.hello["sync_url"], "HW_AK": oms_server.hello["ak"],
+            "HW_SK": oms_server.hello["sk"], "LOG_BUCKET": cos.hello["bucket"],
+            "COS_SECRET_ID": cos.hello["secret_id"], "COS_SECRET_KEY": cos.hello["secret_key"],
+            "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http",
+        }
+        # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
+        logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        settings = index.load_settings(environ)
+        index.configure_logging(settings.log_level)
+        index._clients = clients.ClientCache()
+        timings = Timings()
+        profiles = ThreadProfiles() if args.profile else None
+        before = {"cos": cos.report(), "oms": oms_server.report()}
+
+        cpu_started, started = time.process_time(), time.perf_counter()
+        if profiles:
+            profiles.profiles[0].enable()
+        summary = replay.replay(settings, Deadline(None), workers=args.workers)
+        if profiles:
+            profiles.profiles[0].disable()
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+
+        after = {"cos": cos.report(), "oms": oms_server.report()}
+    finally:
+        cos.close()
+        oms_server.close()
+
+    result = summary.as_dict()
+    rate = result["replayed"] / wall if wall else 0.0
+    cos_counts = after["cos"]["counts"]
+    print(json.dumps(result))
+    print("COS stand-in: %s" % ("local.cos_server (moto)" if args.cos == "moto" else "thin (bench/replay_servers.py)"))
+    print("workers %d, wall %.2f s, %.0f keys/s (target %d: %s)" % (
+        args.workers, wall, rate, TARGET_KEYS_PER_SECOND,
+        "met" if rate >= TARGET_KEYS_PER_SECOND else "missed by %.0f%%" % (100 - 100 * rate / TARGET_KEYS_PER_SECOND)))
+    print("requests: OMS %d %s; COS put %d, list %d, batch_delete %d, delete %d" % (
+        after["oms"]["requests"], after["oms"]["statuses"], cos_counts.get("put", 0), cos_counts.get("list", 0),
+        cos_counts.get("batch_delete", 0), cos_counts.get("delete", 0)))
+    print("markers left: %s" % after["cos"]["markers"])
+    print("\nwhere the time went (seconds summed over threads; wall %.2f s):" % wall)
+    for label, _, _ in Timings.OPERATIONS:
+        calls, seconds = timings.calls[label], timings.seconds[label]
+        per_call = 1000 * seconds / calls if calls else 0.0
+        print("  %-13s %6d calls %8.2f s %8.2f ms/call" % (label, calls, seconds, per_call))
+    serial = timings.seconds["listing"] + timings.seconds["batch delete"]
+    print("  listings + batch deletes (main thread, between pages): %.2f s = %.0f%% of the wall time"
+          % (serial, 100 * serial / wall if wall else 0))
+    print("\nCPU seconds during the run (%d cores):" % (os.cpu_count() or 0))
+    print("  replay process %.2f (%.2f ms/key)" % (cpu, 1000 * cpu / max(1, result["replayed"])))
+    for name in ("cos", "oms"):
+        used = after[name]["cpu_seconds"] - before[name]["cpu_seconds"]
+        print("  %s server     %.2f (%.2f ms/key)" % (name.upper(), used, 1000 * used / max(1, result["replayed"])))
+    if profiles:
+        print("\ncProfile of the replay's threads (tottime):")
+        profiles.print_top()
+    return 0 if rate >= TARGET_KEYS_PER_SECOND else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The loopback servers for ``bench/replay.py``, in a process of their own (so they do not take the GIL from
+the replay being measured): ``python bench/replay_servers.py {oms|cos|thin-cos} [--keys N] [--latency S]``.
+
+- ``oms``: ``local.oms_server.OmsServer`` (every signature checked);
+- ``cos``: ``local.cos_server.CosServer`` (moto behind the COS adapter; ``--keys`` failed markers seeded
+  straight into moto);
+- ``thin-cos``: a minimal COS stand-in for measuring the replay rather than moto: the three requests the
+  replay makes (PUT object, GET bucket with prefix/marker/max-keys, POST ?delete), objects in a dict,
+  HTTP/1.1 keep-alive, signatures not checked.
+
+Prints one JSON line with what a client needs (the sync URL and AK/SK; the COS address and credentials),
+then reads commands on stdin, one a line, answering each with one JSON line:
+
+- ``report``: what the server saw (``oms``: requests by status; ``cos``: requests by kind, markers left),
+  and the CPU seconds this process used;
+- ``quit`` (or end of input): stop.
+"""
+
+import argparse
+import bisect
+import collections
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
+
+import local.oms_server  # noqa: E402
+from local.cos_server import CosServer  # noqa: E402
+from local.oms_server import OmsServer  # noqa: E402
+
+OMS_AK = "HWBENCHAK00000000000"
+OMS_SK = "hwbenchsk0000000000000000000000000000000"
+COS_SECRET_ID = "AKIDbench000000000000000000000000000"
+COS_SECRET_KEY = "cosbenchsecretkey00000000000000000"
+BUCKET = "omslog-1250000000"
+PROJECT = "proj"
+TASK = "bench-task"
+EVENT_KEY = "/1250000000/source/bench/%06d a+b%%41 中文?#&=.jpg"
+
+
+def failed_marker(i):
+    return "oms_source_record/%s/failed_object/%s" % (TASK, EVENT_KEY % i)
+
+
+def cpu_seconds():
+    times = os.times()
+    return round(times.user + times.system, 3)
+
+
+def serve_oms(args):
+    # http.server writes the headers and the body of an answer in two send() calls; with Nagle's algorithm
+    # the body then waits for the client's delayed ACK (about 40 ms on Linux). Real gateways do not do that.
+    local.oms_server._Handler.disable_nagle_algorithm = True
+    server = OmsServer(OMS_AK, OMS_SK, latency=args.latency).start()
+
+    def report():
+        statuses = collections.Counter(str(r.status) for r in server.requests)
+        return {"requests": sum(statuses.values()), "statuses": dict(statuses),
+                "new_connections": server.new_connections}
+
+    hello = {"sync_url": server.sync_url(PROJECT, TASK), "ak": OMS_AK, "sk": OMS_SK}
+    return server, hello, report
+
+
+def serve_cos(args):
+    server = CosServer(COS_SECRET_ID, COS_SECRET_KEY, latency=args.latency).start()
+    server.put_keys(BUCKET, [failed_marker(i) for i in range(args.keys)])
+    prefix = "oms_source_record/%s/" % TASK
+
+    def report():
+        markers = collections.Counter(k[len(prefix):].split("/", 1)[0] for k in server.keys(BUCKET, prefix))
+        return {"counts": server.counts, "markers": dict(markers)}
+
+    hello = {"address": server.address, "secret_id": COS_SECRET_ID, "secret_key": COS_SECRET_KEY,
+             "bucket": BUCKET, "keys": args.keys}
+    return server, hello, report
+
+
+class ThinCos(object):
+    """Objects of one bucket in memory; the requests replay.py makes, nothing else."""
+
+    def __init__(self, keys, latency=0.0):
+        self.keys = sorted(keys)
+        self.latency = latency
+        self.counts = collections.Counter()
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.put(unquote(urlsplit(self.path).path[1:]))
+                self.answer(200, b"", {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'})
+
+            def do_GET(self):
+                params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+                self.answer(200, owner.listing(params), {"Content-Type": "application/xml"})
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                owner.delete(re.findall(r"<Key>(.*?)</Key>", body, re.S))
+                self.answer(200, b"<?xml version='1.0' encoding='utf-8' ?><DeleteResult></DeleteResult>",
+                            {"Content-Type": "application/xml"})
+
+            def answer(self, status, body, headers):
+                if owner.latency:
+                    threading.Event().wait(owner.latency)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-cos-request-id", "thin")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.server.server_address[1]
+
+    def put(self, key):
+        with self.lock:
+            self.counts["put"] += 1
+            i = bisect.bisect_left(self.keys, key)
+            if i == len(self.keys) or self.keys[i] != key:
+                self.keys.insert(i, key)
+
+    def delete(self, keys):
+        from xml.sax.saxutils import unescape
+        with self.lock:
+            self.counts["batch_delete"] += 1
+            gone = set(unescape(k, {"&quot;": '"', "&apos;": "'"}) for k in keys)
+            self.keys = [k for k in self.keys if k not in gone]
+
+    def listing(self, params):
+        prefix, marker = params.get("prefix", ""), params.get("marker", "")
+        max_keys = min(1000, int(params.get("max-keys") or 1000))
+        encode = (lambda k: quote(k, safe="")) if params.get("encoding-type") == "url" else (lambda k: k)
+        with self.lock:
+            self.counts["list"] += 1
+            start = bisect.bisect_right(self.keys, marker) if marker else bisect.bisect_left(self.keys, prefix)
+            page = []
+            for key in self.keys[start:]:
+                if not key.startswith(prefix):
+                    break
+                page.append(key)
+                if len(page) > max_keys:
+                    break
+        truncated, page = len(page) > max_keys, page[:max_keys]
+        contents = "".join("<Contents><Key>%s</Key><Size>0</Size></Contents>" % escape(encode(k)) for k in page)
+        next_marker = "<NextMarker>%s</NextMarker>" % escape(encode(page[-1])) if truncated and page else ""
+        return ("<?xml version='1.0' encoding='utf-8' ?><ListBucketResult><Name>%s</Name><Prefix>%s</Prefix>"
+                "<Marker>%s</Marker><MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>%s%s</ListBucketResult>"
+                % (BUCKET, escape(encode(prefix)), escape(encode(marker)), max_keys, str(truncated).lower(),
+                   next_marker, contents)).encode("utf-8")
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_thin_cos(args):
+    server = ThinCos([failed_marker(i) for i in range(args.keys)], args.latency)
+    prefix = "oms_source_record/%s/" % TASK
+
+    def report():
+        with server.lock:
+            markers = collections.Counter(k[len(prefix):].split("/", 1)[0] for k in server.keys if k.startswith(prefix))
+            return {"counts": dict(server.counts), "markers": dict(markers)}
+
+    hello = {"address": server.address, "secret_id": COS_SECRET_ID, "secret_key": COS_SECRET_KEY,
+             "bucket": BUCKET, "keys": args.keys}
+    return server, hello, report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("role", choices=["oms", "cos", "thin-cos"])
+    parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (cos)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    serve = {"oms": serve_oms, "cos": serve_cos, "thin-cos": serve_thin_cos}[args.role]
+    server, hello, report = serve(args)
+    try:
+        print(json.dumps(hello), flush=True)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "report":
+                print(json.dumps(dict(report(), cpu_seconds=cpu_seconds())), flush=True)
+            elif command == "quit":
+                break
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
