@@ -290,3 +290,11 @@ def test_an_invalid_unicode_key_fails_alone(handler_env, oms_mock, fake_cos):
     event = support.event(support.record("good.txt"), support.record("bad\udcff.txt"))
     assert index.main_handler(event, None) is False
     assert [unquote(k) for k in sent_batches(oms_mock)[0]] == [support.event_key("good.txt")]
+
+
+def test_sessions_honour_proxy_settings_only_when_there_are_some():
+    import clients
+    assert clients.environment_matters({"PATH": "/bin", "HOME": "/root"}) is False
+    assert clients.environment_matters({"HTTPS_PROXY": "http://proxy:3128"}) is True
+    assert clients.environment_matters({"no_proxy": "localhost"}) is True
+    assert clients.environment_matters({"REQUESTS_CA_BUNDLE": "/etc/ssl/ca.pem"}) is True
