@@ -44,6 +44,8 @@ from moto.s3.models import FakeKey, s3_backends
 from moto.server import create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from local.serving import BackgroundServer
+
 log = logging.getLogger(__name__)
 
 MAX_LIST_KEYS = 1000
@@ -138,7 +140,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 # ----------------------------------------------------------------------------- server
 
-class CosServer:
+class CosServer(BackgroundServer):
     """Loopback COS endpoint backed by moto. Use as a context manager, or ``start()`` / ``stop()``.
 
     Point the SDK at it with ``CosConfig(IP="127.0.0.1", Port=cos.port, Scheme="http", ...)``, i.e.
@@ -155,8 +157,6 @@ class CosServer:
         self.auto_create = auto_create
         self.account_id = str(next(_account_ids))
         self._address = (host, port)
-        self._server = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
         self._records: list[CosRequest] = []
@@ -164,30 +164,16 @@ class CosServer:
 
     # --- lifecycle
 
-    def start(self) -> CosServer:
+    thread_name = "cos-server"
+
+    def _make_server(self):
         self._moto = _moto_s3_app()
-        self._server = make_server(self._address[0], self._address[1], self._wsgi, threaded=True,
-                                   request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="cos-server", daemon=True)
-        self._thread.start()
-        return self
+        return make_server(self._address[0], self._address[1], self._wsgi, threaded=True,
+                           request_handler=_QuietHandler)
 
-    def stop(self) -> None:
-        """Stop serving and drop this server's moto data."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = None
+    def _after_stop(self) -> None:
+        """Drop this server's moto data."""
         self._drop_moto_account()
-
-    def __enter__(self) -> CosServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # --- addresses
 

@@ -36,6 +36,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from local.serving import BackgroundServer
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/sync-tasks/(?P<task_id>[^/]+)/events$")
@@ -240,7 +242,7 @@ class _HTTPServer(ThreadingHTTPServer):
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 
 
-class OmsServer:
+class OmsServer(BackgroundServer):
     """Loopback OMS sync-task endpoint. Use as a context manager, or ``start()`` / ``stop()``.
 
     ``latency``: seconds added to every answer; ``new_connection_delay``: seconds slept once per
@@ -256,8 +258,6 @@ class OmsServer:
         self.new_connection_delay = new_connection_delay
         self.max_skew = max_skew
         self._address = (host, port)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lock = threading.Condition()
         self._script: collections.deque[Action] = collections.deque()
@@ -268,21 +268,18 @@ class OmsServer:
 
     # --- lifecycle
 
-    def start(self) -> OmsServer:
+    thread_name = "oms-server"
+
+    def _make_server(self):
         self._stopping.clear()
-        self._httpd = _HTTPServer(self._address, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="oms-server", daemon=True)
-        self._thread.start()
-        return self
+        return _HTTPServer(self._address, self)
 
     def stop(self) -> None:
         """Stop serving; releases hanging requests and closes open connections. Never blocks long."""
-        if self._httpd is None:
-            return
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().stop()
+
+    def _before_join(self) -> None:
         with self._lock:
             open_connections = list(self._open_connections)
         for sock in open_connections:
@@ -290,20 +287,12 @@ class OmsServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> OmsServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # --- addresses
 
     @property
     def port(self) -> int:
-        return self._httpd.server_address[1]
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:
