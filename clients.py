@@ -13,22 +13,25 @@ import log_bucket
 
 #: Connections kept per host; replay's workers share the session.
 POOL_SIZE = 16
-#: Variables that requests reads from the environment on every request (when ``trust_env``).
-ENVIRONMENT_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle",
-                        "curl_ca_bundle")
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
-def environment_matters(environ=None):
-    """True when a proxy or CA bundle variable is set, which requests must go on honouring."""
+def uses_proxies(environ=None):
+    """True when a proxy variable is set, which requests must go on honouring per request."""
     names = set(name.lower() for name in (os.environ if environ is None else environ))
-    return any(name in names for name in ENVIRONMENT_SETTINGS)
+    return any(name in names for name in PROXY_VARIABLES)
 
 
-def new_session():
+def new_session(environ=None):
+    environ = os.environ if environ is None else environ
     session = requests.Session()
-    # Every request otherwise scans the whole environment for proxy settings (about 15% of a marker PUT's
-    # CPU in replay); skip that when there is nothing to find. Our requests always carry their own auth.
-    session.trust_env = environment_matters()
+    if not uses_proxies(environ):
+        # Otherwise every request scans the whole environment for proxy settings (about 15% of a marker
+        # PUT's CPU in replay). What else requests takes from the environment is read once, here: the CA
+        # bundle; our requests always carry their own auth, so .netrc never applies.
+        session.trust_env = False
+        session.verify = next((environ[name] for name in CA_BUNDLE_VARIABLES if environ.get(name)), True)
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

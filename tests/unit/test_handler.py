@@ -292,9 +292,12 @@ def test_an_invalid_unicode_key_fails_alone(handler_env, oms_mock, fake_cos):
     assert [unquote(k) for k in sent_batches(oms_mock)[0]] == [support.event_key("good.txt")]
 
 
-def test_sessions_honour_proxy_settings_only_when_there_are_some():
+def test_sessions_read_the_environment_per_request_only_for_proxies():
     import clients
-    assert clients.environment_matters({"PATH": "/bin", "HOME": "/root"}) is False
-    assert clients.environment_matters({"HTTPS_PROXY": "http://proxy:3128"}) is True
-    assert clients.environment_matters({"no_proxy": "localhost"}) is True
-    assert clients.environment_matters({"REQUESTS_CA_BUNDLE": "/etc/ssl/ca.pem"}) is True
+    plain = clients.new_session({"PATH": "/bin"})
+    assert plain.trust_env is False and plain.verify is True
+    bundle = clients.new_session({"REQUESTS_CA_BUNDLE": "/etc/ssl/ca.pem"})
+    assert bundle.trust_env is False and bundle.verify == "/etc/ssl/ca.pem"
+    assert clients.new_session({"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"}).verify == "/etc/ssl/curl.pem"
+    for proxy in ({"HTTPS_PROXY": "http://proxy:3128"}, {"no_proxy": "localhost"}):
+        assert clients.new_session(proxy).trust_env is True
