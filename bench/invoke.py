@@ -1,19 +1,22 @@
-"""Warm invocations of the function against the loopback servers, by hand: ``python bench/invoke.py [-n 200]``.
+"""Warm invocations of the function against loopback servers, by hand: ``python bench/invoke.py [-n 200]``.
 
 A warm SCF container keeps ``index``'s clients, so a warm invocation should open no new connection to OMS
-and take little more than its requests on the wire. The servers add latency to every answer (OMS and COS
-5 ms) and OMS charges 20 ms per new TCP connection (standing in for TCP + TLS set-up). For each event this
-prints one cold invocation, then the median of N warm ones, beside:
+and take little more than its requests on the wire. The servers answer every request 5 ms after it came in
+(OMS and COS) and OMS charges 20 ms per new TCP connection (standing in for TCP + TLS set-up). For each event
+this prints one cold invocation, then the median of N warm ones, beside:
 
 - wire: the sum of the configured latencies of the invocation's requests (OMS requests x 5 ms + marker
   PUTs x 5 ms). Target: a warm median within 25% of it, and no new OMS connection.
-- floor: the same requests made bare (a signed ``requests`` POST on a warm connection, an SDK
-  ``put_object``), without the function. The loopback servers run in this process and spend time of their
-  own (moto, signature checks), so ``median - floor`` is what the function itself adds.
+- floor: the same requests made bare, without the function: a signed ``requests`` POST on a warm connection
+  and an SDK ``put_object``, on clients built as the function builds its own (``clients``). ``median -
+  floor`` is what the function itself adds.
 
-The loopback COS server (werkzeug) answers every request with ``Connection: close``, so each marker PUT
-opens a new TCP connection whatever the client does (it charges nothing for it). Connections are counted on
-the client side, per server, and the COS ones are reported apart: they say nothing about the function.
+By default the servers run in processes of their own (``bench/replay_servers.py``: ``oms``, the signature
+of every request checked, and ``thin-cos``, an in-memory COS stand-in), both HTTP/1.1 keep-alive with
+TCP_NODELAY, so the benchmark's process runs the function and nothing else. ``--in-process`` runs them in
+this process instead, as the end-to-end tests do (``local.oms_server`` and moto behind ``local.cos_server``):
+their own work (signature checks, moto) then holds the GIL, and the moto server closes every connection, so
+each marker PUT opens a new one there. New connections are counted on the client side, per server.
 """
 
 import argparse
@@ -25,18 +28,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import requests
 from urllib3.connection import HTTPConnection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: the function's modules
 
 import clients  # noqa: E402
 import index  # noqa: E402
-import log_bucket  # noqa: E402
-import oms as oms_module  # noqa: E402
-from local.cos_server import CosServer  # noqa: E402
-from local.oms_server import OmsServer  # noqa: E402
+import oms  # noqa: E402
+from replay_servers import ServerProcess  # noqa: E402 (bench/, this script's directory)
 from signer import SignerAuth  # noqa: E402
 from tests import support  # noqa: E402
 
@@ -60,14 +61,63 @@ def _counting_new_conn(self):
 HTTPConnection._new_conn = _counting_new_conn
 
 
-def bare_invocation(keys, oms, settings):
+class ServerProcesses(object):
+    """OMS and the thin COS stand-in, each in a process of its own. ``environ``: the function's variables."""
+
+    description = "in processes of their own (bench/replay_servers.py: oms, thin-cos)"
+
+    def __init__(self):
+        self.oms = ServerProcess("oms", "--latency", str(OMS_LATENCY),
+                                 "--new-connection-delay", str(NEW_CONNECTION_DELAY))
+        self.cos = ServerProcess("thin-cos", "--keys", "0", "--latency", str(COS_LATENCY))
+        oms_hello, cos_hello = self.oms.hello, self.cos.hello
+        self.environ = dict(SYNC_URL=oms_hello["sync_url"], HW_AK=oms_hello["ak"], HW_SK=oms_hello["sk"],
+                            LOG_BUCKET=cos_hello["bucket"], COS_ADDRESS=cos_hello["address"],
+                            COS_SECRET_ID=cos_hello["secret_id"], COS_SECRET_KEY=cos_hello["secret_key"])
+        self.ports = urlsplit(oms_hello["sync_url"]).port, int(cos_hello["address"].rsplit(":", 1)[1])
+
+    def counts(self):
+        """OMS requests and COS PUTs received so far."""
+        return self.oms.report()["requests"], self.cos.report()["counts"].get("put", 0)
+
+    def close(self):
+        self.oms.close()
+        self.cos.close()
+
+
+class InProcessServers(object):
+    """The end-to-end tests' servers, in this process: ``local.oms_server`` and moto (``local.cos_server``)."""
+
+    description = "in this process (local.oms_server, moto behind local.cos_server)"
+
+    def __init__(self):
+        from local.cos_server import CosServer
+        from local.oms_server import OmsServer
+
+        self.oms = OmsServer(ak=support.HW_AK, sk=support.HW_SK, latency=OMS_LATENCY,
+                             new_connection_delay=NEW_CONNECTION_DELAY).start()
+        self.cos = CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, latency=COS_LATENCY).start()
+        self.environ = dict(SYNC_URL=self.oms.sync_url(support.PROJECT, support.TASK), HW_AK=support.HW_AK,
+                            HW_SK=support.HW_SK, LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=self.cos.address,
+                            COS_SECRET_ID=support.COS_ID, COS_SECRET_KEY=support.COS_KEY)
+        self.ports = self.oms.port, self.cos.port
+
+    def counts(self):
+        return self.oms.request_count, self.cos.counts.get("put", 0)
+
+    def close(self):
+        self.oms.stop()
+        self.cos.stop()
+
+
+def bare_invocation(keys, settings):
     """The requests an invocation makes, made bare: per batch of 10 keys, one signed POST on a kept-alive
     connection, then one SDK ``put_object`` per key. Returns a callable."""
-    session, auth = requests.Session(), SignerAuth(oms.ak, oms.sk)
-    cos_client = log_bucket.build_client(settings)
+    session, auth = clients.new_session(), SignerAuth(settings.hw_ak, settings.hw_sk)
+    cos_client = clients.new_cos_client(settings)
 
     def invoke():
-        for batch in oms_module.batches(keys):
+        for batch in oms.batches(keys):
             session.post(settings.sync_url, data=json.dumps({"object_keys": batch}).encode(), auth=auth, timeout=5,
                          headers={"Content-Type": "application/json"}).raise_for_status()
             for key in batch:
@@ -76,73 +126,81 @@ def bare_invocation(keys, oms, settings):
 
 
 def timed_ms(call):
-    started = time.perf_counter()
+    """Milliseconds ``call()`` took: wall time, and CPU time of this process."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     call()
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu_started) * 1000
 
 
-def snapshot(oms, cos):
+def snapshot(servers):
     """OMS requests, marker PUTs, new connections to OMS, new connections to COS, so far."""
-    return oms.request_count, cos.counts.get("put", 0), connects[oms.port], connects[cos.port]
+    oms_port, cos_port = servers.ports
+    return servers.counts() + (connects[oms_port], connects[cos_port])
 
 
 def invoke(event):
     assert index.main_handler(event, CONTEXT) is True
 
 
-def run(label, event, invocations, oms, cos):
+def run(label, event, invocations, servers):
     """One cold invocation (fresh client cache), then ``invocations`` warm ones, with a bare invocation after
-    every ``FLOOR_EVERY``-th (interleaved: the loopback COS server slows down as moto's records grow)."""
+    every ``FLOOR_EVERY``-th (interleaved: moto slows down as its records grow)."""
     index._clients = clients.ClientCache()
     keys = [record["cos"]["cosObject"]["key"] for record in event["Records"]]
-    bare = bare_invocation(keys, oms, index.load_settings())
+    bare = bare_invocation(keys, index.load_settings())
     bare()  # its new connection to OMS
     rows = []
     for kind, n in (("cold", 1), ("warm", invocations)):
-        bare_times, times, totals = [], [], [0, 0, 0, 0]
+        bare_times, times, cpu_times, totals = [], [], [], [0, 0, 0, 0]
         for i in range(n):
-            before = snapshot(oms, cos)
-            times.append(timed_ms(lambda: invoke(event)))
-            totals = [t + b - a for t, a, b in zip(totals, before, snapshot(oms, cos))]
+            before = snapshot(servers)
+            wall, cpu = timed_ms(lambda: invoke(event))
+            totals = [t + b - a for t, a, b in zip(totals, before, snapshot(servers))]
+            times.append(wall)
+            cpu_times.append(cpu)
             if kind == "warm" and i % FLOOR_EVERY == 0:
-                bare_times.append(timed_ms(bare))
+                bare_times.append(timed_ms(bare)[0])
         oms_requests, puts, oms_conns, cos_conns = (t / n for t in totals)
         wire = (oms_requests * OMS_LATENCY + puts * COS_LATENCY) * 1000
         rows.append((label, kind, n, statistics.median(times), wire,
-                     statistics.median(bare_times) if bare_times else None, oms_requests, puts, oms_conns, cos_conns))
+                     statistics.median(bare_times) if bare_times else None, statistics.median(cpu_times),
+                     oms_requests, puts, oms_conns, cos_conns))
     return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--invocations", type=int, default=200, help="warm invocations per event")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the servers in this process (local.oms_server, moto) rather than in their own")
     args = parser.parse_args(argv)
     # The function logs at INFO as on SCF: its lines are formatted, then written nowhere.
     logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)
 
-    with OmsServer(ak=support.HW_AK, sk=support.HW_SK, latency=OMS_LATENCY,
-                   new_connection_delay=NEW_CONNECTION_DELAY) as oms, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, latency=COS_LATENCY) as cos:
-        os.environ.update(SYNC_URL=oms.sync_url(support.PROJECT, support.TASK), HW_AK=support.HW_AK,
-                          HW_SK=support.HW_SK, LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=cos.address,
-                          COS_SCHEME="http", COS_SECRET_ID=support.COS_ID, COS_SECRET_KEY=support.COS_KEY,
-                          LOG_LEVEL="INFO")
+    servers = InProcessServers() if args.in_process else ServerProcesses()
+    try:
+        os.environ.update(servers.environ, COS_SCHEME="http", LOG_LEVEL="INFO")
         names = ["bench/f%02d.bin" % i for i in range(23)]
-        rows = run("console PUT", support.load_event("cos_put_console.json"), args.invocations, oms, cos)
-        rows += run("23 records", support.event(*[support.record(n) for n in names]), args.invocations, oms, cos)
+        rows = run("console PUT", support.load_event("cos_put_console.json"), args.invocations, servers)
+        rows += run("23 records", support.event(*[support.record(n) for n in names]), args.invocations, servers)
+    finally:
+        servers.close()
 
+    print("Servers %s." % servers.description)
     print("Loopback latency: OMS %.0f ms per answer + %.0f ms per new connection; COS %.0f ms per answer."
           % (OMS_LATENCY * 1000, NEW_CONNECTION_DELAY * 1000, COS_LATENCY * 1000))
     print()
-    line = "%-11s %-4s %4s %9s %7s %8s %10s %8s %7s %9s %8s"
-    print(line % ("event", "", "n", "median ms", "wire ms", "floor ms", "med - flr", "OMS req", "markers",
-                  "new OMS", "new COS*"))
-    for label, kind, n, median, wire, bare, oms_req, puts, oms_conn, cos_conn in rows:
+    line = "%-11s %-4s %4s %9s %7s %8s %10s %7s %8s %7s %9s %8s"
+    print(line % ("event", "", "n", "median ms", "wire ms", "floor ms", "med - flr", "CPU ms", "OMS req",
+                  "markers", "new OMS", "new COS"))
+    for label, kind, n, median, wire, bare, cpu, oms_req, puts, oms_conn, cos_conn in rows:
         bare_text, added = ("-", "-") if bare is None else ("%.1f" % bare, "%+.1f" % (median - bare))
-        print(line % (label, kind, n, "%.1f" % median, "%.1f" % wire, bare_text, added,
+        print(line % (label, kind, n, "%.1f" % median, "%.1f" % wire, bare_text, added, "%.1f" % cpu,
                       "%.0f" % oms_req, "%.0f" % puts, "%.2f" % oms_conn, "%.2f" % cos_conn))
-    print("(per invocation; new = TCP connections opened; * the loopback COS server closes every connection)\n")
-    for label, kind, _n, median, wire, bare, _, _, oms_conn, _ in rows:
+    print("(medians and means per invocation; CPU: this process's%s; new: TCP connections this process opened%s)\n"
+          % ((", the servers' threads included", "; the moto COS server closes every connection") if args.in_process
+             else ("", "")))
+    for label, kind, _n, median, wire, bare, _, _, _, oms_conn, _ in rows:
         if kind == "warm":
             print("%s, warm: %.2f new OMS connections; median %.1f ms = %.0f%% of the %.1f ms wire time "
                   "(target <= %.0f%%: %s); the function adds %.1f ms to the bare requests"

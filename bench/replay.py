@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import pstats
-import subprocess
 import sys
 import threading
 import time
@@ -41,34 +40,9 @@ import log_bucket  # noqa: E402
 import oms  # noqa: E402
 import replay  # noqa: E402
 from deadline import Deadline  # noqa: E402
+from replay_servers import ServerProcess  # noqa: E402 (bench/, this script's directory)
 
 TARGET_KEYS_PER_SECOND = 1000
-
-
-class ServerProcess(object):
-    """``bench/replay_servers.py ROLE``: its first line of output says how to reach it."""
-
-    def __init__(self, role, *args):
-        self.process = subprocess.Popen([sys.executable, str(HERE / "replay_servers.py"), role] + list(args),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the %s server did not start" % role)
-        self.hello = json.loads(line)
-
-    def report(self):
-        self.process.stdin.write("report\n")
-        self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
-
-    def close(self):
-        try:
-            self.process.stdin.write("quit\n")
-            self.process.stdin.close()
-            self.process.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
 
 
 class Timings(object):
@@ -129,8 +103,9 @@ def main(argv=None):
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (default 10000)")
     parser.add_argument("--workers", type=int, default=replay.DEFAULT_WORKERS,
                         help="replay workers (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
-    parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds OMS adds to every answer")
-    parser.add_argument("--cos-latency", type=float, default=0.0, help="seconds COS adds to every request")
+    parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds from an OMS request to its answer")
+    parser.add_argument("--cos-latency", type=float, default=0.0,
+                        help="seconds from a COS request to its answer (moto: seconds added to every answer)")
     parser.add_argument("--cos", choices=["moto", "thin"], default="moto",
                         help="COS stand-in: local.cos_server (moto, default) or a thin in-memory one that shows "
                              "the replay's own cost")

@@ -1,12 +1,19 @@
-"""The loopback servers for ``bench/replay.py``, in a process of their own (so they do not take the GIL from
-the replay being measured): ``python bench/replay_servers.py {oms|cos|thin-cos} [--keys N] [--latency S]``.
+"""The loopback servers for ``bench/replay.py`` and ``bench/invoke.py``, in a process of their own (so they do
+not take the GIL from the code being measured):
+``python bench/replay_servers.py {oms|cos|thin-cos} [--keys N] [--latency S] [--new-connection-delay S]``.
 
-- ``oms``: ``local.oms_server.OmsServer`` (every signature checked);
+- ``oms``: ``local.oms_server.OmsServer`` (every signature checked; ``--new-connection-delay`` slept once per
+  TCP connection);
 - ``cos``: ``local.cos_server.CosServer`` (moto behind the COS adapter; ``--keys`` failed markers seeded
   straight into moto);
 - ``thin-cos``: a minimal COS stand-in for measuring the replay rather than moto: the three requests the
   replay makes (PUT object, GET bucket with prefix/marker/max-keys, POST ?delete), objects in a dict,
   HTTP/1.1 keep-alive, signatures not checked.
+
+``--latency``: ``oms`` and ``thin-cos`` answer that long after a request came in, their own work included
+(as a remote server's latency would), rather than that long after their work; ``cos`` adds it to every
+answer. ``oms`` and ``thin-cos`` keep connections alive (HTTP/1.1) and send with TCP_NODELAY; ``cos``
+(werkzeug) closes every connection.
 
 Prints one JSON line with what a client needs (the sync URL and AK/SK; the COS address and credentials),
 then reads commands on stdin, one a line, answering each with one JSON line:
@@ -14,6 +21,8 @@ then reads commands on stdin, one a line, answering each with one JSON line:
 - ``report``: what the server saw (``oms``: requests by status; ``cos``: requests by kind, markers left),
   and the CPU seconds this process used;
 - ``quit`` (or end of input): stop.
+
+``ServerProcess`` runs one from a client's side.
 """
 
 import argparse
@@ -23,8 +32,10 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -32,8 +43,6 @@ from xml.sax.saxutils import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-import local.oms_server  # noqa: E402
-from local.cos_server import CosServer  # noqa: E402
 from local.oms_server import OmsServer  # noqa: E402
 
 OMS_AK = "HWBENCHAK00000000000"
@@ -55,11 +64,34 @@ def cpu_seconds():
     return round(times.user + times.system, 3)
 
 
+def wait_until(due):
+    left = due - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+class PacedOmsServer(OmsServer):
+    """``OmsServer`` whose ``latency`` counts from the request's arrival: ``OmsServer._handle`` sleeps
+    ``self.latency`` just before answering, which here is the time left until the answer is due."""
+
+    _due = threading.local()
+
+    @property
+    def latency(self):
+        return max(0.0, getattr(self._due, "at", 0.0) - time.monotonic())
+
+    @latency.setter
+    def latency(self, seconds):
+        self.pace = seconds
+
+    def _handle(self, handler):
+        self._due.at = time.monotonic() + self.pace
+        super()._handle(handler)
+
+
 def serve_oms(args):
-    # http.server writes the headers and the body of an answer in two send() calls; with Nagle's algorithm
-    # the body then waits for the client's delayed ACK (about 40 ms on Linux). Real gateways do not do that.
-    local.oms_server._Handler.disable_nagle_algorithm = True
-    server = OmsServer(OMS_AK, OMS_SK, latency=args.latency).start()
+    server = PacedOmsServer(OMS_AK, OMS_SK, latency=args.latency,
+                            new_connection_delay=args.new_connection_delay).start()
 
     def report():
         statuses = collections.Counter(str(r.status) for r in server.requests)
@@ -71,6 +103,8 @@ def serve_oms(args):
 
 
 def serve_cos(args):
+    from local.cos_server import CosServer  # moto: imported only where it serves
+
     server = CosServer(COS_SECRET_ID, COS_SECRET_KEY, latency=args.latency).start()
     server.put_keys(BUCKET, [failed_marker(i) for i in range(args.keys)])
     prefix = "oms_source_record/%s/" % TASK
@@ -101,6 +135,10 @@ class ThinCos(object):
             def log_message(self, *args):
                 pass
 
+            def parse_request(self):  # the request line is in: the answer is due ``latency`` from now
+                self.due = time.monotonic() + owner.latency
+                return super().parse_request()
+
             def do_PUT(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 owner.put(unquote(urlsplit(self.path).path[1:]))
@@ -117,8 +155,7 @@ class ThinCos(object):
                             {"Content-Type": "application/xml"})
 
             def answer(self, status, body, headers):
-                if owner.latency:
-                    threading.Event().wait(owner.latency)
+                wait_until(self.due)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -195,7 +232,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=["oms", "cos", "thin-cos"])
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (cos)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds from a request to its answer (cos: added to every answer)")
+    parser.add_argument("--new-connection-delay", type=float, default=0.0,
+                        help="seconds slept once per new TCP connection (oms)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     serve = {"oms": serve_oms, "cos": serve_cos, "thin-cos": serve_thin_cos}[args.role]
@@ -210,6 +250,33 @@ def main(argv=None):
                 break
     finally:
         server.stop()
+
+
+class ServerProcess(object):
+    """``bench/replay_servers.py ROLE ARGS...`` in a process of its own: ``hello`` is its first line of output
+    (how to reach it), ``report()`` asks what it saw."""
+
+    def __init__(self, role, *args):
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), role] + list(args),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the %s server did not start" % role)
+        self.hello = json.loads(line)
+
+    def report(self):
+        self.process.stdin.write("report\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self):
+        try:
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
 
 
 if __name__ == "__main__":
