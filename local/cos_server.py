@@ -44,7 +44,7 @@ from moto.s3.models import FakeKey, s3_backends
 from moto.server import create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from local.serving import BackgroundServer
+from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -454,14 +454,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=None)
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    with CosServer(args.secret_id, args.secret_key, args.token, host=args.host, port=args.port,
-                   latency=args.latency) as cos:
-        print(cos.address, flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    run_until_interrupted(CosServer(args.secret_id, args.secret_key, args.token, host=args.host, port=args.port,
+                                    latency=args.latency), lambda cos: cos.address)
 
 
 if __name__ == "__main__":

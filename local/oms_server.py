@@ -36,7 +36,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from local.serving import BackgroundServer
+from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -475,14 +475,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--new-connection-delay", type=float, default=0.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    with OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
-                   new_connection_delay=args.new_connection_delay) as oms:
-        print(oms.sync_url(args.project, args.task), flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    run_until_interrupted(OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
+                                   new_connection_delay=args.new_connection_delay),
+                          lambda oms: oms.sync_url(args.project, args.task))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 
@@ -44,3 +45,15 @@ class BackgroundServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def run_until_interrupted(server: BackgroundServer, describe) -> None:
+    """For the servers' command lines: start ``server``, print ``describe(server)`` (what a client needs),
+    serve until Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with server:
+        print(describe(server), flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
