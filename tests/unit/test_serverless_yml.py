@@ -1,80 +1,204 @@
 # -*- coding: utf-8 -*-
-"""serverless.yml agrees with the code, build_zip.sh and the contract's configuration table."""
+"""serverless.yml against what the multi-scf component really does with it, and against the function's settings.
+
+The component's rules are facts copied from its source into ``data/multi_scf_component.json`` (version and
+files named there). The function's variables are ``cos2oms.settings.VARIABLES`` / ``REQUIRED``. ``check``
+returns every problem it finds as text; the file must have none, and the shape the file had before
+(``data/serverless_old_environment_shape.yml``: settings under ``environment: {variables: ...}``, which the
+component throws away) must be rejected.
+"""
 import copy
+import json
 import re
 from pathlib import Path
 
-
+import pytest
 import yaml
 
+from cos2oms import settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
 SERVERLESS_YML = REPO_ROOT / "serverless.yml"
+OLD_SHAPE = DATA / "serverless_old_environment_shape.yml"
+COMPONENT = json.loads((DATA / "multi_scf_component.json").read_text(encoding="utf-8"))
 
-# The function's settings: CONTRACT.md, "Configuration". Hard-coded for now; to be read
-# from the code's own list of settings once there is one.
-CONTRACT_VARIABLES = {
-    "SYNC_URL",
-    "HW_AK",
-    "HW_SK",
-    "LOG_BUCKET",
-    "COS_REGION",
-    "COS_SECRET_ID",
-    "COS_SECRET_KEY",
-    "COS_TOKEN",
-    "COS_SCHEME",
-    "COS_ENDPOINT",
-    "COS_ADDRESS",
-    "OMS_TIMEOUT",
-    "OMS_MAX_ATTEMPTS",
-    "OMS_KEY_ENCODING",
-    "RAISE_ON_FAILURE",
-    "LOG_LEVEL",
-}
-REQUIRED_VARIABLES = {"SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET"}
+ENTRY_POINTS = ("index.main_handler", "replay.main_handler")
 # Read by the Serverless CLI at deploy time only, never by the function.
-DEPLOY_VARIABLES = {"SCF_REGION", "SCF_ROLE", "SOURCE_BUCKET"}
-# serverless.yml runtime -> the build_zip.sh argument that builds its package.
-BUILD_RUNTIMES = {
-    "Python3.6": "python3.6",
-    "Python3.7": "python3.7",
-    "Python3.9": "python3.9",
-    "Python3.10": "python3.10",
-}
-ENTRY_POINTS = {"index.main_handler", "replay.main_handler"}
+DEPLOY_VARIABLES = ("SCF_REGION", "SCF_ROLE", "SOURCE_BUCKET")
 ENV_REFERENCE = re.compile(r"\$\{env:([^}]*)\}")
+# The component's default runtime when none is given (src/config.ts): not one build_zip.sh builds.
+COMPONENT_DEFAULT_RUNTIME = "Nodejs12.16"
 
 
-def load():
-    with SERVERLESS_YML.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+def read(path=SERVERLESS_YML):
+    return path.read_text(encoding="utf-8")
+
+
+def parse(text):
+    return yaml.safe_load(text)
+
+
+# ---- the component's view of the file ------------------------------------------------------------------
+
+
+def function_inputs(config, key):
+    """One function's inputs as the component builds them: the top-level inputs, overridden by the function's."""
+    inputs = config["inputs"]
+    merged = {name: value for name, value in inputs.items() if name not in ("src", "functions", "triggers")}
+    merged.update(inputs["functions"][key])
+    return merged
+
+
+def deployed_variables(fn_inputs):
+    """The variables the component would give the function (formatFaasInputs), as {name: value}.
+
+    ``environments`` defaults to ``[]``, and a list always replaces ``environment``: the old form survives
+    only if ``environments`` is set to something that is not a list, which the component's docs never allow.
+    """
+    environments = fn_inputs.get("environments", [])
+    if isinstance(environments, list):
+        return {item.get("key"): item.get("value") for item in environments if isinstance(item, dict)}
+    return dict((fn_inputs.get("environment") or {}).get("variables") or {})
+
+
+# ---- checks: each returns a list of problems, empty when there are none ----------------------------------
+
+
+def component_problems(config):
+    problems = []
+    if config.get("component") != COMPONENT["component"]:
+        problems.append("component: %r, expected %r" % (config.get("component"), COMPONENT["component"]))
+    inputs = config["inputs"]
+    for name in sorted(set(inputs) - set(COMPONENT["inputs_keys"]["allow"])):
+        problems.append("inputs.%s: not an input multi-scf knows" % name)
+    overwritten = COMPONENT["environment"]["overwritten_key"]
+    list_key = COMPONENT["environment"]["list_key"]
+    scopes = [("inputs", inputs, set(COMPONENT["inputs_keys"]["allow"]))]
+    scopes += [("functions.%s" % key, fn, set(COMPONENT["function_keys"]["allow"]))
+               for key, fn in sorted(inputs["functions"].items())]
+    for where, node, allowed in scopes:
+        if overwritten in node:
+            problems.append("%s.%s: ignored, multi-scf replaces it with %s (a list of {key, value})"
+                            % (where, overwritten, list_key))
+        elif where != "inputs":
+            for name in sorted(set(node) - allowed):
+                problems.append("%s.%s: not a function setting multi-scf knows" % (where, name))
+        if list_key in node:
+            items = node[list_key]
+            if not isinstance(items, list):
+                problems.append("%s.%s: must be a list of {key, value}" % (where, list_key))
+                continue
+            for item in items:
+                if not isinstance(item, dict) or sorted(item) != sorted(COMPONENT["environment"]["item_keys"]):
+                    problems.append("%s.%s: item %r is not {key, value}" % (where, list_key, item))
+    for key in sorted(inputs["functions"]):
+        fn = function_inputs(config, key)
+        runtime = fn.get("runtime", COMPONENT_DEFAULT_RUNTIME)
+        if runtime not in COMPONENT["runtime"]["allow"]:
+            python = ", ".join(r for r in COMPONENT["runtime"]["allow"] if r.startswith("Python"))
+            problems.append("functions.%s: runtime %r is not one multi-scf %s accepts (%s)" % (
+                key, runtime, COMPONENT["version"], python))
+        elif not runtime.startswith("Python"):
+            problems.append("functions.%s: runtime %r is not a Python runtime" % (key, runtime))
+        memory = fn.get("memorySize", 128)
+        if memory not in COMPONENT["memorySize"]["allow"]:
+            problems.append("functions.%s: memorySize %r is not one of the component's sizes" % (key, memory))
+        timeout = fn.get("timeout", 3)
+        if not (isinstance(timeout, int) and COMPONENT["timeout"]["min"] <= timeout <= COMPONENT["timeout"]["max"]):
+            problems.append("functions.%s: timeout %r is outside [%d, %d]" % (
+                key, timeout, COMPONENT["timeout"]["min"], COMPONENT["timeout"]["max"]))
+    return problems
+
+
+def environment_problems(config):
+    problems = []
+    for key in sorted(config["inputs"]["functions"]):
+        fn = function_inputs(config, key)
+        names = [item.get("key") for item in fn.get("environments") or [] if isinstance(item, dict)]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append("functions.%s: %s listed twice" % (key, name))
+        variables = deployed_variables(fn)
+        for name in sorted(set(variables) - set(settings.VARIABLES), key=str):
+            problems.append("functions.%s: %s is not a variable the function reads" % (key, name))
+        for name in settings.REQUIRED:
+            if name not in variables:
+                problems.append("functions.%s: required variable %s would not be deployed" % (key, name))
+        for name, value in sorted(variables.items(), key=lambda kv: str(kv[0])):
+            # From the deploying shell under the same name: no setting or secret written into the file, and
+            # no crossed wires such as HW_AK: ${env:HW_SK}.
+            if value != "${env:%s}" % name:
+                problems.append("functions.%s: %s should be ${env:%s}, is %r" % (key, name, name, value))
+    return problems
+
+
+def trigger_problems(config):
+    problems = []
+    rules = COMPONENT["triggers"]
+    functions = config["inputs"]["functions"]
+    for index, trigger in enumerate(config["inputs"].get("triggers") or []):
+        where = "triggers[%d]" % index
+        for name in sorted(set(trigger) - set(rules["keys"])):
+            problems.append("%s.%s: not a trigger key" % (where, name))
+        kind = trigger.get("type")
+        if kind not in rules["types"]:
+            problems.append("%s: type %r is not one multi-scf knows" % (where, kind))
+            continue
+        if trigger.get("function") not in functions:
+            problems.append("%s: function %r is not a key of inputs.functions" % (where, trigger.get("function")))
+        parameters = trigger.get("parameters") or {}
+        shape = rules["parameters"].get(kind)
+        if shape is None:
+            continue
+        for name in shape["required"]:
+            if name not in parameters:
+                problems.append("%s (%s): parameters.%s is required" % (where, kind, name))
+        for name in sorted(set(parameters) - set(shape["required"]) - set(shape["optional"])):
+            problems.append("%s (%s): parameters.%s is not a %s trigger parameter" % (where, kind, name, kind))
+        if parameters.get("enable", rules["enable_default"]) is not True:
+            problems.append("%s (%s): enable must be true (it defaults to false: a disabled trigger)" % (where, kind))
+        if kind == "cos":
+            cos_filter = parameters.get("filter")
+            if not isinstance(cos_filter, dict) or set(cos_filter) - set(rules["cos_filter_keys"]):
+                problems.append("%s (cos): filter must be {prefix, suffix}, is %r" % (where, cos_filter))
+        if kind == "timer":
+            fields = str(parameters.get("cronExpression", "")).split()
+            if len(fields) != rules["cron_fields"]:
+                problems.append("%s (timer): cronExpression needs %d fields, has %d" % (
+                    where, rules["cron_fields"], len(fields)))
+    return problems
 
 
 def function_key(config, handler):
     keys = [key for key, fn in config["inputs"]["functions"].items() if fn.get("handler") == handler]
-    assert len(keys) == 1, "expected one function with handler %s, found %s" % (handler, keys)
-    return keys[0]
+    return keys[0] if len(keys) == 1 else None
 
 
 def triggers_of(config, key):
-    return [t for t in config["inputs"].get("triggers", []) if t.get("function") == key]
+    return [t for t in config["inputs"].get("triggers") or [] if t.get("function") == key]
 
 
-def environment_problems(config):
-    """What is wrong with the functions' environment variables (empty when nothing)."""
+def wiring_problems(config):
+    """index runs on the source bucket's object-created events, replay on a timer."""
     problems = []
-    for key, fn in sorted(config["inputs"]["functions"].items()):
-        variables = (fn.get("environment") or {}).get("variables") or {}
-        unknown = sorted(set(variables) - CONTRACT_VARIABLES)
-        if unknown:
-            problems.append("%s: not a contract variable: %s" % (key, ", ".join(unknown)))
-        missing = sorted(REQUIRED_VARIABLES - set(variables))
-        if missing:
-            problems.append("%s: required variable missing: %s" % (key, ", ".join(missing)))
-        for name, value in sorted(variables.items()):
-            # Each value must come from the deploying shell under the same name: no secret or
-            # setting written into the file, and no crossed wires such as HW_AK: ${env:HW_SK}.
-            if value != "${env:%s}" % name:
-                problems.append("%s: %s should be ${env:%s}, is %r" % (key, name, name, value))
+    for handler in ENTRY_POINTS:
+        if function_key(config, handler) is None:
+            problems.append("expected exactly one function with handler %s" % handler)
+    sync = function_key(config, "index.main_handler")
+    if sync is not None:
+        triggers = triggers_of(config, sync)
+        if [t.get("type") for t in triggers] != ["cos"]:
+            problems.append("%s: expected one cos trigger, has %s" % (sync, [t.get("type") for t in triggers]))
+        else:
+            parameters = triggers[0].get("parameters") or {}
+            if parameters.get("events") != "cos:ObjectCreated:*":
+                problems.append("%s: cos events should be cos:ObjectCreated:*" % sync)
+            bucket = str(parameters.get("bucket", ""))
+            if not re.fullmatch(r"\S+\.cos\.\S+\.myqcloud\.com", bucket) or "LOG_BUCKET" in bucket:
+                problems.append("%s: cos bucket %r is not the source bucket's XML API domain" % (sync, bucket))
+    replay = function_key(config, "replay.main_handler")
+    if replay is not None and [t.get("type") for t in triggers_of(config, replay)] != ["timer"]:
+        problems.append("%s: expected one timer trigger" % replay)
     return problems
 
 
@@ -90,86 +214,172 @@ def strings(node):
         yield node
 
 
+def referenced_variables(config):
+    return {name for text in strings(config) for name in ENV_REFERENCE.findall(text)}
+
+
 def reference_problems(config):
-    """${env:...} references, anywhere in the file, to variables neither the function nor the CLI knows."""
-    names = {name for text in strings(config) for name in ENV_REFERENCE.findall(text)}
-    known = CONTRACT_VARIABLES | DEPLOY_VARIABLES
-    return ["unknown variable ${env:%s}" % name for name in sorted(names - known)]
+    known = set(settings.VARIABLES) | set(DEPLOY_VARIABLES)
+    return ["unknown variable ${env:%s}" % name for name in sorted(referenced_variables(config) - known)]
 
 
-def test_two_entry_points_in_one_package():
-    config = load()
-    assert config["component"] == "multi-scf"
-    handlers = [fn["handler"] for fn in config["inputs"]["functions"].values()]
-    assert sorted(handlers) == sorted(ENTRY_POINTS)
+def documentation_problems(config, text):
+    """The file's comments tell which variables to export (an unset one deploys as "undefined")."""
+    comments = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+    problems = ["%s is referenced but the comments never say to export it" % name
+                for name in sorted(referenced_variables(config)) if not re.search(r"\b%s\b" % name, comments)]
+    for runtime in sorted(set(re.findall(r"\bPython\d+\.\d+\b", comments)) - set(COMPONENT["runtime"]["allow"])):
+        problems.append("the comments suggest runtime %s, which multi-scf %s refuses" % (runtime, COMPONENT["version"]))
+    if "CONTRACT.md" in text:
+        problems.append("cites CONTRACT.md, which users do not have")
+    return problems
 
 
-def test_runtime_is_one_build_zip_builds_and_src_is_its_package():
-    config = load()
+def check(text):
+    config = parse(text)
+    return (component_problems(config) + environment_problems(config) + trigger_problems(config)
+            + wiring_problems(config) + reference_problems(config) + documentation_problems(config, text))
+
+
+def mutated(change):
+    """serverless.yml's text after ``change(config)``, its comments kept (so only the change is judged)."""
+    text = read()
+    config = parse(text)
+    change(config)
+    body = yaml.safe_dump(config, sort_keys=False)
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    return comments + "\n" + body
+
+
+# ---- tests ---------------------------------------------------------------------------------------------
+
+
+def test_serverless_yml_meets_the_component_s_rules():
+    assert check(read()) == []
+
+
+def test_the_old_environment_shape_is_rejected():
+    problems = check(read(OLD_SHAPE))
+    for key in ("sync", "replay"):
+        assert "functions.%s.environment: ignored, multi-scf replaces it with environments (a list of {key, value})" \
+            % key in problems
+        for name in settings.REQUIRED:
+            assert "functions.%s: required variable %s would not be deployed" % (key, name) in problems
+    # Its optional settings were references an unset shell turns into "undefined"; nothing said to export them.
+    assert "LOG_LEVEL is referenced but the comments never say to export it" in problems
+
+
+def test_both_functions_get_every_required_variable_from_the_shell():
+    config = parse(read())
+    for handler in ENTRY_POINTS:
+        fn = function_inputs(config, function_key(config, handler))
+        variables = deployed_variables(fn)
+        assert set(settings.REQUIRED) <= set(variables), handler
+        assert all(value == "${env:%s}" % name for name, value in variables.items())
+
+
+def test_runtime_is_one_the_component_accepts_and_src_is_its_package():
+    config = parse(read())
     inputs = config["inputs"]
     runtime = inputs["runtime"]
-    assert runtime in BUILD_RUNTIMES, "runtime %r: build_zip.sh builds %s" % (runtime, sorted(BUILD_RUNTIMES))
-    for key, fn in inputs["functions"].items():
-        assert fn.get("runtime", runtime) == runtime, "%s: one package, so one runtime for both functions" % key
-    build_arg = BUILD_RUNTIMES[runtime]
-    assert build_arg in (REPO_ROOT / "build_zip.sh").read_text(encoding="utf-8")
+    assert runtime in COMPONENT["runtime"]["allow"] and runtime.startswith("Python")
+    build_arg = runtime.lower()                                   # Python3.6 -> python3.6
+    assert re.search(r"\b%s\b" % re.escape(build_arg), read(REPO_ROOT / "build_zip.sh")), build_arg
     src = inputs["src"]["src"] if isinstance(inputs["src"], dict) else inputs["src"]
     assert Path(src) == Path("dist", "cos2oms-" + build_arg), "src must be the folder `./build_zip.sh %s` writes" % (
-        build_arg
-    )
-
-
-def test_index_runs_on_object_created_events():
-    config = load()
-    key = function_key(config, "index.main_handler")
-    triggers = triggers_of(config, key)
-    assert [t["type"] for t in triggers] == ["cos"]
-    parameters = triggers[0]["parameters"]
-    assert parameters["events"] == "cos:ObjectCreated:*"
-    assert parameters["enable"] is True
-    assert re.fullmatch(r"\S+\.cos\.\S+\.myqcloud\.com", parameters["bucket"]), parameters["bucket"]
-    assert "LOG_BUCKET" not in parameters["bucket"]
-
-
-def test_replay_runs_on_a_timer():
-    config = load()
-    key = function_key(config, "replay.main_handler")
-    triggers = triggers_of(config, key)
-    assert [t["type"] for t in triggers] == ["timer"]
-    parameters = triggers[0]["parameters"]
-    assert parameters["enable"] is True
-    assert len(parameters["cronExpression"].split()) == 7  # SCF: second minute hour day month weekday year
+        build_arg)
 
 
 def test_timeouts_are_well_above_scf_default():
-    config = load()
-    functions = config["inputs"]["functions"]
-    sync = functions[function_key(config, "index.main_handler")]
-    replay = functions[function_key(config, "replay.main_handler")]
-    assert 10 <= sync["timeout"] <= 900
-    assert sync["timeout"] < replay["timeout"] <= 900
+    config = parse(read())
+    sync = function_inputs(config, function_key(config, "index.main_handler"))
+    replay = function_inputs(config, function_key(config, "replay.main_handler"))
+    assert 10 <= sync["timeout"] < replay["timeout"] <= COMPONENT["timeout"]["max"]
 
 
-def test_environment_variables_are_the_contract_s():
-    assert environment_problems(load()) == []
+def _set(path, value):
+    def change(config):
+        node = config
+        for name in path[:-1]:
+            node = node[name]
+        node[path[-1]] = value
+    return change
 
 
-def test_every_env_reference_is_known():
-    assert reference_problems(load()) == []
+def _delete(path):
+    def change(config):
+        node = config
+        for name in path[:-1]:
+            node = node[name]
+        del node[path[-1]]
+    return change
 
 
-def test_the_checks_catch_a_typo():
-    config = load()
-    broken = copy.deepcopy(config)
-    key = function_key(broken, "index.main_handler")
-    variables = broken["inputs"]["functions"][key]["environment"]["variables"]
-    variables["HW_AK_ID"] = variables.pop("HW_AK")
-    problems = environment_problems(broken)
-    assert any("HW_AK_ID" in p for p in problems) and any("HW_AK" in p and "missing" in p for p in problems)
+def _rename_variable(config):
+    for item in config["inputs"]["functions"]["sync"]["environments"]:
+        if item["key"] == "HW_AK":
+            item["key"] = "HW_AK_ID"
+            item["value"] = "${env:HW_AK_ID}"
 
-    variables["HW_AK"] = "${env:HW_SK}"
-    assert any("HW_AK should be" in p for p in environment_problems(broken))
 
-    broken = copy.deepcopy(config)
-    broken["inputs"]["region"] = "${env:SCF_REGON}"
-    assert reference_problems(broken) == ["unknown variable ${env:SCF_REGON}"]
+def _cross_wires(config):
+    for item in config["inputs"]["functions"]["replay"]["environments"]:
+        if item["key"] == "HW_AK":
+            item["value"] = "${env:HW_SK}"
+
+
+def _old_form_in_sync(config):
+    sync = config["inputs"]["functions"]["sync"]
+    sync["environment"] = {"variables": {item["key"]: item["value"] for item in sync.pop("environments")}}
+
+
+@pytest.mark.parametrize("change, expected", [
+    (_set(["inputs", "runtime"], "Python3.9"), "functions.sync: runtime 'Python3.9' is not one multi-scf"),
+    (_delete(["inputs", "runtime"]), "runtime 'Nodejs12.16' is not a Python runtime"),
+    (_set(["inputs", "functions", "replay", "runtime"], "Python3.10"), "functions.replay: runtime 'Python3.10'"),
+    (_old_form_in_sync, "functions.sync.environment: ignored"),
+    (_old_form_in_sync, "functions.sync: required variable SYNC_URL would not be deployed"),
+    (_rename_variable, "functions.sync: HW_AK_ID is not a variable the function reads"),
+    (_rename_variable, "functions.sync: required variable HW_AK would not be deployed"),
+    (_cross_wires, "functions.replay: HW_AK should be ${env:HW_AK}"),
+    (_set(["inputs", "functions", "sync", "environments"], {"SYNC_URL": "${env:SYNC_URL}"}),
+     "functions.sync.environments: must be a list"),
+    (_set(["inputs", "functions", "sync", "memorySize"], 100), "memorySize 100"),
+    (_set(["inputs", "functions", "replay", "timeout"], 901), "timeout 901 is outside"),
+    (_delete(["inputs", "triggers", 0, "parameters", "enable"]), "triggers[0] (cos): enable must be true"),
+    (_set(["inputs", "triggers", 0, "parameters", "events"], ["cos:ObjectCreated:*"]), "cos events should be"),
+    (_set(["inputs", "triggers", 0, "parameters", "name"], "cos1"), "parameters.name is not a cos trigger parameter"),
+    (_delete(["inputs", "triggers", 0, "parameters", "filter"]), "triggers[0] (cos): parameters.filter is required"),
+    (_set(["inputs", "triggers", 1, "parameters", "cronExpression"], "0 */30 * * *"), "needs 7 fields, has 5"),
+    (_set(["inputs", "triggers", 1, "function"], "replays"), "function 'replays' is not a key of inputs.functions"),
+    (_set(["inputs", "triggers", 1, "type"], "cron"), "type 'cron' is not one multi-scf knows"),
+    (_set(["inputs", "region"], "${env:SCF_REGON}"), "unknown variable ${env:SCF_REGON}"),
+    (_set(["inputs", "functions", "sync", "description"], "${env:OMS_KEY_ENCODING}"),
+     "OMS_KEY_ENCODING is referenced but the comments never say"),
+])
+def test_the_checker_catches(change, expected):
+    problems = check(mutated(change))
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_checker_catches_a_contract_md_citation():
+    assert "cites CONTRACT.md, which users do not have" in check(read() + "\n# see CONTRACT.md\n")
+
+
+def test_the_checker_catches_advice_to_use_a_runtime_the_component_refuses():
+    text = read() + "\n# To change the runtime: runtime: Python3.9, src: ./dist/cos2oms-python3.9\n"
+    assert "the comments suggest runtime Python3.9, which multi-scf 0.3.14 refuses" in check(text)
+
+
+def test_an_unchanged_round_trip_passes():
+    # The mutation helper alone must not create problems, or the cases above would prove nothing.
+    assert check(mutated(lambda config: None)) == []
+
+
+def test_the_component_facts_name_their_source():
+    assert COMPONENT["version"] == "0.3.14"
+    assert COMPONENT["source"]["repository"] == "serverless-components/tencent-multi-scf"
+    assert re.fullmatch(r"[0-9a-f]{40}", COMPONENT["source"]["commit"])
+    python = [runtime for runtime in COMPONENT["runtime"]["allow"] if runtime.startswith("Python")]
+    assert python == ["Python2.7", "Python3.6", "Python3.7"]
+    assert copy.deepcopy(COMPONENT["environment"]["item_keys"]) == ["key", "value"]
