@@ -9,12 +9,14 @@ PYTHON36 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.6*/bin/python3.6) $(
 VENV36 := .venv36
 RUNTIME ?= python3.6
 EVENT ?= tests/events/cos_put_console.json
-# The function's own modules: what SCF runs, on Python 3.6 and later.
-FUNCTION_MODULES := $(filter-out setup.py,$(wildcard *.py))
+# What SCF runs (on Python 3.6 and later): the three entry modules and the package.
+FUNCTION_FILES := index.py signer.py replay.py $(wildcard cos2oms/*.py)
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: test lint unit py36 zip demo clean
+.PHONY: test lint unit unit-py36 e2e timing zips demo zip clean
 
-test: lint py36 unit
+# Everything CI runs, cheapest first.
+test: lint unit-py36 unit e2e timing zips
 	@echo "make test: all green"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,14 +36,27 @@ $(VENV36)/.installed: tests/requirements-py36.txt
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	@# The function's modules must run on SCF's Python 3.6 runtime.
-	$(VENV)/bin/vermin --no-tips --violations -t=3.6- $(FUNCTION_MODULES)
+	$(VENV)/bin/vermin --no-tips --violations -t=3.6- $(FUNCTION_FILES)
 
-# The end-to-end tests also drive the emulated 3.6 runtime (.venv36) as a subprocess.
-unit: $(VENV)/.installed $(VENV36)/.installed
-	$(PY) -m pytest -q tests
+# Unit tests (mocked OMS and COS) on Python 3.11.
+unit: $(VENV)/.installed
+	$(PYTEST) tests/unit
 
-py36: $(VENV36)/.installed
+# The same unit tests on the emulated SCF Python 3.6 runtime.
+unit-py36: $(VENV36)/.installed
 	$(VENV36)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+
+# End-to-end tests on the loopback servers (they also drive the emulated 3.6 runtime as a subprocess).
+e2e: $(VENV)/.installed $(VENV36)/.installed
+	$(PYTEST) -m "not zip and not timing" tests/e2e
+
+# Wall-clock assertions with generous tolerances, kept apart so that they can be read as such.
+timing: $(VENV)/.installed $(VENV36)/.installed
+	$(PYTEST) -m timing tests
+
+# build_zip.sh for every runtime, each zip unzipped and run on its own interpreter.
+zips: $(VENV)/.installed $(VENV36)/.installed
+	$(PYTEST) -m zip tests/e2e
 
 zip:
 	./build_zip.sh $(RUNTIME)

@@ -1,4 +1,4 @@
-"""Warm invocations of the function against loopback servers, by hand: ``python bench/invoke.py [-n 200]``.
+"""Warm invocations of the function against loopback servers, by hand: ``python -m bench.invoke [-n 200]``.
 
 A warm SCF container keeps ``index``'s clients, so a warm invocation should open no new connection to OMS
 and take little more than its requests on the wire. The servers answer every request 5 ms after it came in
@@ -25,21 +25,16 @@ import json
 import logging
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from urllib3.connection import HTTPConnection
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: the function's modules
-
-import clients  # noqa: E402
-import index  # noqa: E402
-import oms  # noqa: E402
-from replay_servers import ServerProcess  # noqa: E402 (bench/, this script's directory)
-from signer import SignerAuth  # noqa: E402
-from tests import support  # noqa: E402
+import index
+from bench.replay_servers import ServerProcess
+from cos2oms import handler, oms, storage, transport
+from cos2oms.signer import SignerAuth
+from tests import support
 
 OMS_LATENCY = 0.005
 NEW_CONNECTION_DELAY = 0.020
@@ -113,8 +108,8 @@ class InProcessServers(object):
 def bare_invocation(keys, settings):
     """The requests an invocation makes, made bare: per batch of 10 keys, one signed POST on a kept-alive
     connection, then one SDK ``put_object`` per key. Returns a callable."""
-    session, auth = clients.new_session(), SignerAuth(settings.hw_ak, settings.hw_sk)
-    cos_client = clients.new_cos_client(settings)
+    session, auth = transport.new_session(), SignerAuth(settings.hw_ak, settings.hw_sk)
+    cos_client = storage.build_cos_client(settings)
 
     def invoke():
         for batch in oms.batches(keys):
@@ -145,9 +140,9 @@ def invoke(event):
 def run(label, event, invocations, servers):
     """One cold invocation (fresh client cache), then ``invocations`` warm ones, with a bare invocation after
     every ``FLOOR_EVERY``-th (interleaved: moto slows down as its records grow)."""
-    index._clients = clients.ClientCache()
+    handler.CLIENTS = handler.ClientCache()
     keys = [record["cos"]["cosObject"]["key"] for record in event["Records"]]
-    bare = bare_invocation(keys, index.load_settings())
+    bare = bare_invocation(keys, handler.load_settings())
     bare()  # its new connection to OMS
     rows = []
     for kind, n in (("cold", 1), ("warm", invocations)):

@@ -1,4 +1,4 @@
-"""Replay throughput against the loopback servers, by hand: ``python bench/replay.py [--keys 10000] [--workers N]``.
+"""Replay throughput against the loopback servers, by hand: ``python -m bench.replay [--keys 10000] [--workers N]``.
 
 Seeds ``--keys`` failed markers in a loopback COS log bucket, runs one replay with the default workers (the
 engine of ``replay.py``: the same listing, OMS requests, marker writes and batch deletes, without the
@@ -29,18 +29,11 @@ import pstats
 import sys
 import threading
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the repository root first: ``import replay`` is the project's, not this
 
-import clients  # noqa: E402
-import index  # noqa: E402
-import log_bucket  # noqa: E402
-import oms  # noqa: E402
-import replay  # noqa: E402
-from deadline import Deadline  # noqa: E402
-from replay_servers import ServerProcess  # noqa: E402 (bench/, this script's directory)
+from bench.replay_servers import ServerProcess
+from cos2oms import handler, logs, markers, oms, replay
+from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
 
@@ -48,8 +41,8 @@ TARGET_KEYS_PER_SECOND = 1000
 class Timings(object):
     """Calls and seconds (summed over threads) of the replay's operations."""
 
-    OPERATIONS = [("OMS request", oms.OmsClient, "submit"), ("marker PUT", log_bucket.MarkerStore, "write"),
-                  ("listing", log_bucket.MarkerStore, "list_page"), ("batch delete", log_bucket.MarkerStore, "delete")]
+    OPERATIONS = [("OMS request", oms.OmsClient, "submit"), ("marker PUT", markers.MarkerStore, "write"),
+                  ("listing", markers.MarkerStore, "list_page"), ("batch delete", markers.MarkerStore, "delete")]
 
     def __init__(self):
         self.calls = collections.Counter()
@@ -126,9 +119,9 @@ def main(argv=None):
         }
         # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        settings = index.load_settings(environ)
-        index.configure_logging(settings.log_level)
-        index._clients = clients.ClientCache()
+        settings = handler.load_settings(environ=environ)
+        logs.configure(settings.log_level)
+        handler.CLIENTS = handler.ClientCache()
         timings = Timings()
         profiles = ThreadProfiles() if args.profile else None
         before = {"cos": cos.report(), "oms": oms_server.report()}

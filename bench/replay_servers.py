@@ -1,6 +1,6 @@
 """The loopback servers for ``bench/replay.py`` and ``bench/invoke.py``, in a process of their own (so they do
 not take the GIL from the code being measured):
-``python bench/replay_servers.py {oms|cos|thin-cos} [--keys N] [--latency S] [--new-connection-delay S]``.
+``python -m bench.replay_servers {oms|cos|thin-cos} [--keys N] [--latency S] [--new-connection-delay S]``.
 
 - ``oms``: ``local.oms_server.OmsServer`` (every signature checked; ``--new-connection-delay`` slept once per
   TCP connection);
@@ -41,9 +41,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root
 
-from local.oms_server import OmsServer  # noqa: E402
+from local.oms_server import OmsServer
+
+REPO_ROOT = str(Path(__file__).resolve().parents[1])  # `python -m bench.replay_servers` runs from there
 
 OMS_AK = "HWBENCHAK00000000000"
 OMS_SK = "hwbenchsk0000000000000000000000000000000"
@@ -257,8 +258,8 @@ class ServerProcess(object):
     (how to reach it), ``report()`` asks what it saw."""
 
     def __init__(self, role, *args):
-        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), role] + list(args),
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "bench.replay_servers", role] + list(args),
+                                        cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError("the %s server did not start" % role)

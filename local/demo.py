@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-import index  # the function's modules sit at the repository root, the current directory of `python -m`
-import settings
+import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
+from cos2oms import settings
 from local.cos_server import CosServer
 from local.oms_server import OmsServer
 

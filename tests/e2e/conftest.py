@@ -4,14 +4,7 @@ Start-up is cheap (OMS: about 1 ms; COS: about 2 ms once moto is imported, which
 per session), so every test gets its own servers and nothing leaks between tests.
 """
 
-import sys
-from pathlib import Path
-
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
 
 # Fake credentials, shaped like the real ones (Huawei AK: 20 upper-case characters; SK: 40).
 OMS_AK = "HWTESTAK0000000000AA"
@@ -37,8 +30,3 @@ def cos_server():
 
     with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
         yield server
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "zip: runs build_zip.sh for every runtime (downloads wheels on the first "
-                                       "run); select with -m zip / -m 'not zip'")

@@ -26,10 +26,10 @@ def main(event_path):
     with open(event_path, "rb") as f:
         event = json.loads(f.read().decode("utf-8"))
     import index
-    import log_bucket
+    from cos2oms import storage
     result = index.main_handler(event, {"request_id": "invoke-handler", "time_limit_in_ms": 10000})
     print(json.dumps({"result": result, "python": list(sys.version_info[:2]), "index": index.__file__,
-                      "cos_sdk": log_bucket.CosS3Client.__module__, "sdk_version": list(log_bucket.sdk_version()),
+                      "cos_sdk": storage.CosS3Client.__module__, "sdk_version": list(storage.sdk_version()),
                       "qcloud_cos": importable("qcloud_cos"), "qcloud_cos_v5": importable("qcloud_cos_v5")}))
 
 

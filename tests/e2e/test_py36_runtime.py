@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import ROLE_VARIABLES, VARIABLES
+from cos2oms.settings import ROLE_VARIABLES, VARIABLES
 from tests import support
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

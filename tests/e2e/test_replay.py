@@ -7,7 +7,7 @@ nothing outside ``oms_source_record/{task}/failed_object/`` is removed; the last
 summary and its counts agree with what is in the bucket.
 
 The servers run in this process (they compete with the replay for the GIL: about 200 keys/s), so the large
-runs here are few; ``log_bucket.COS_PAGE`` is shrunk where a test needs several pages but not 1,000 keys each.
+runs here are few; ``markers.COS_PAGE`` is shrunk where a test needs several pages but not 1,000 keys each.
 """
 
 import fcntl
@@ -29,12 +29,9 @@ from pathlib import Path
 
 import pytest
 
-import clients
-import index
-import log_bucket
-import oms
 import replay
-import settings
+from cos2oms import handler, markers, oms, settings
+from cos2oms import replay as replay_command
 from tests.support import PROJECT, TASK, TRICKY_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +65,7 @@ def seed(cos, keys, task=TASK):
 def run(environ, *argv):
     """``replay.py ARGV`` in-process: (exit status, the summary of its last output line)."""
     out = io.StringIO()
-    status = replay.main(list(argv), environ=environ, out=out)
+    status = replay_command.main(list(argv), environ=environ, out=out)
     return status, last_json(out.getvalue())
 
 
@@ -115,7 +112,7 @@ def expected_status(summary):
 @pytest.fixture(autouse=True)
 def fresh_clients(monkeypatch):
     """Each test builds its own HTTP session and COS client (the servers' ports differ per test)."""
-    monkeypatch.setattr(index, "_clients", clients.ClientCache())
+    monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
 
 
 @pytest.fixture(autouse=True)
@@ -126,7 +123,7 @@ def removals_are_checked(request, monkeypatch):
         yield
         return
     cos = request.getfixturevalue("cos_server")
-    real_delete = log_bucket.MarkerStore.delete
+    real_delete = markers.MarkerStore.delete
     wrong = []
 
     def delete(self, keys, deadline=None):
@@ -138,7 +135,7 @@ def removals_are_checked(request, monkeypatch):
                 wrong.append(("no success marker yet", key))
         return real_delete(self, keys, deadline)
 
-    monkeypatch.setattr(log_bucket.MarkerStore, "delete", delete)
+    monkeypatch.setattr(markers.MarkerStore, "delete", delete)
     yield
     assert wrong == []
 
@@ -281,7 +278,7 @@ def test_replay_of_2345_markers_with_two_refused_batches_then_a_second_run_drain
 
 def test_request_economy_when_the_markers_fill_whole_pages(environ, oms_server, cos_server, monkeypatch):
     """The markers end exactly at a page boundary (pages shrunk to 50 keys: the logic is the same at 1,000)."""
-    monkeypatch.setattr(log_bucket, "COS_PAGE", 50)
+    monkeypatch.setattr(markers, "COS_PAGE", 50)
     keys = event_keys(100)
     seed(cos_server, keys)
 
@@ -344,7 +341,7 @@ def test_an_unreadable_marker_is_an_error_and_is_left_alone(environ, oms_server,
 def test_bad_configuration_exits_2_naming_the_variable(environ, oms_server, cos_server, capsys, variable, overrides):
     environ = {k: v for k, v in {**environ, **overrides}.items() if v is not None}
 
-    assert replay.main([], environ=environ, out=io.StringIO()) == 2
+    assert replay_command.main([], environ=environ, out=io.StringIO()) == 2
 
     assert variable in capsys.readouterr().err
     assert oms_server.request_count == 0 and cos_server.counts == {}
@@ -359,7 +356,7 @@ def test_timer_mode_with_bad_configuration_fails_the_invocation_naming_the_varia
 @pytest.mark.parametrize("argv", [["--limit", "0"], ["--workers", "0"], ["--limit", "x"]])
 def test_bad_arguments_exit_2(argv):
     with pytest.raises(SystemExit) as exited:
-        replay.main(argv, environ={}, out=io.StringIO())
+        replay_command.main(argv, environ={}, out=io.StringIO())
     assert exited.value.code == 2
 
 
@@ -423,7 +420,7 @@ def _everything_fails_after_five_oms_requests(cos_server, monkeypatch):
 @pytest.mark.parametrize("scenario", ["put_fails_for_some_keys", "batch_delete_fails", "first_list_fails",
                                       "everything_fails_midway"])
 def test_log_bucket_failures_never_lose_a_key(environ, oms_server, cos_server, monkeypatch, scenario):
-    monkeypatch.setattr(log_bucket, "COS_PAGE", 25)  # several pages without thousands of keys
+    monkeypatch.setattr(markers, "COS_PAGE", 25)  # several pages without thousands of keys
     keys = sorted(event_keys(40, stem="a") + [PREFIX + "b/%03d a+b%%41 中文?#&=" % i for i in range(20)])
     seed(cos_server, keys)
     b_keys = [k for k in keys if k.startswith(PREFIX + "b/")]
@@ -513,12 +510,12 @@ class InterruptingProgress(object):
     50,  # in the middle of a page
 ])
 def test_ctrl_c_prints_the_summary_and_keeps_every_key_marked(environ, oms_server, cos_server, monkeypatch, after):
-    monkeypatch.setattr(log_bucket, "COS_PAGE", 100)
+    monkeypatch.setattr(markers, "COS_PAGE", 100)
     keys = event_keys(300)
     seed(cos_server, keys)
     oms_server.latency = 0.05
     progress = InterruptingProgress(after)
-    monkeypatch.setattr(replay, "progress_bar", lambda enabled: progress)
+    monkeypatch.setattr(replay_command, "progress_bar", lambda enabled: progress)
 
     status, summary = run(environ, "--workers", "2")
 
@@ -533,10 +530,10 @@ def test_ctrl_c_prints_the_summary_and_keeps_every_key_marked(environ, oms_serve
 
 
 def test_ctrl_c_between_pages_exits_1(environ, oms_server, cos_server, monkeypatch):
-    monkeypatch.setattr(log_bucket, "COS_PAGE", 50)
+    monkeypatch.setattr(markers, "COS_PAGE", 50)
     keys = event_keys(120)
     seed(cos_server, keys)
-    real_list_page = log_bucket.MarkerStore.list_page
+    real_list_page = markers.MarkerStore.list_page
     calls = itertools.count(1)
 
     def list_page(self, *args, **kwargs):
@@ -544,7 +541,7 @@ def test_ctrl_c_between_pages_exits_1(environ, oms_server, cos_server, monkeypat
             raise KeyboardInterrupt
         return real_list_page(self, *args, **kwargs)
 
-    monkeypatch.setattr(log_bucket.MarkerStore, "list_page", list_page)
+    monkeypatch.setattr(markers.MarkerStore, "list_page", list_page)
 
     status, summary = run(environ)
 

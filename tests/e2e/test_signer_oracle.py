@@ -15,7 +15,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer as HuaweiSigner
 
-import oms
+from cos2oms import oms
 import signer
 
 ids = st.text(alphabet=string.ascii_lowercase + string.digits + "-", min_size=1, max_size=36)

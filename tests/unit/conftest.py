@@ -1,13 +1,12 @@
 # -*- coding: utf-8 -*-
 """Unit-test fixtures: OMS mocked with ``responses``, the log bucket with an in-memory fake COS client."""
 import logging
+import os
 
 import pytest
 import responses
 
-import clients
-import index
-import log_bucket
+from cos2oms import handler, storage
 from tests import support
 
 
@@ -32,7 +31,7 @@ class FakeCos(object):
 
 
 def service_error(status):
-    return log_bucket.CosServiceError("PUT", "<Error><Code>InternalError</Code></Error>", status)
+    return storage.CosServiceError("PUT", "<Error><Code>InternalError</Code></Error>", status)
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def oms_mock():
 @pytest.fixture
 def handler_env(monkeypatch, fake_cos):
     """A configured environment and a fresh client cache whose COS client is ``fake_cos``."""
-    for name in list(index.os.environ):
+    for name in list(os.environ):
         if name.startswith(("TENCENTCLOUD_", "COS_", "OMS_", "HW_")) or name in ("SYNC_URL", "LOG_BUCKET",
                                                                                   "RAISE_ON_FAILURE", "LOG_LEVEL"):
             monkeypatch.delenv(name)
@@ -60,7 +59,7 @@ def handler_env(monkeypatch, fake_cos):
         fake_cos.built_with.append(settings.cos_client_key())
         return fake_cos
 
-    monkeypatch.setattr(index, "_clients", clients.ClientCache(cos_factory=build))
-    monkeypatch.setattr("oms.backoff_delay", lambda attempt, rand=None: 0.0)
+    monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache(cos_factory=build))
+    monkeypatch.setattr("cos2oms.oms.backoff_delay", lambda attempt, rand=None: 0.0)
     yield monkeypatch
     logging.getLogger("cos2oms").setLevel(logging.NOTSET)

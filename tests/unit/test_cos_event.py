@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 import pytest
 
-import cos_event
+from cos2oms import cos_event
 from tests import support
 
 

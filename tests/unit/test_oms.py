@@ -9,8 +9,8 @@ import requests
 import responses
 from hypothesis import given, settings, strategies as st
 
-import oms
-from deadline import Deadline
+from cos2oms import oms
+from cos2oms.deadline import Deadline
 from tests import support
 
 

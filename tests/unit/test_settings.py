@@ -5,7 +5,7 @@ import logging
 import pytest
 
 import index
-import settings
+from cos2oms import settings
 from tests import support
 
 

@@ -7,25 +7,12 @@ With no context (a script), time is unbounded.
 """
 import time
 
+from cos2oms import context as scf_context
+
 #: Kept back for marker writes: this fraction of the limit, within [MIN_RESERVE, MAX_RESERVE] seconds.
 RESERVE_FRACTION = 0.2
 MIN_RESERVE = 0.5
 MAX_RESERVE = 10.0
-
-
-def time_limit_seconds(context):
-    """The configured limit from an SCF context (dict or object), or None."""
-    if context is None:
-        return None
-    if isinstance(context, dict):
-        value = context.get("time_limit_in_ms")
-    else:
-        value = getattr(context, "time_limit_in_ms", None)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value / 1000.0 if value > 0 else None
 
 
 class Deadline(object):
@@ -42,7 +29,7 @@ class Deadline(object):
 
     @classmethod
     def from_context(cls, context, clock=None, started=None):
-        return cls(time_limit_seconds(context), clock=clock, started=started)
+        return cls(scf_context.time_limit_seconds(context), clock=clock, started=started)
 
     @property
     def bounded(self):

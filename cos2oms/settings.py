@@ -1,34 +1,45 @@
 # -*- coding: utf-8 -*-
-"""Configuration: environment variables, validated once per invocation.
+"""Configuration: environment variables -> one immutable, validated ``Settings`` record.
 
 Each setting is read, in order, from the environment, from a constant at the top of ``index.py`` (unless it
 still holds a placeholder such as the guide's ``"***Access Key***"``), from the runtime's ``TENCENTCLOUD_*``
-variables where that applies, and finally from its default. A missing or invalid setting raises
-``ConfigError`` naming the variable.
+variables or the SCF context where that applies, and finally from its default. A missing or invalid setting
+raises ``ConfigError`` naming the variable. Every number has a finite range (``RANGES``).
 """
 import logging
+import math
 import re
+from typing import NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 KEY_ENCODINGS = ("url", "raw")
+LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_REGION = "ap-beijing"
 DEFAULT_OMS_TIMEOUT = 5.0
 DEFAULT_OMS_MAX_ATTEMPTS = 3
+#: Inclusive (minimum, maximum) of each numeric setting. 900 s is SCF's longest event-function limit.
+RANGES = {
+    "OMS_TIMEOUT": (0.1, 900.0),
+    "OMS_MAX_ATTEMPTS": (1, 10),
+}
 
 #: Every variable the function reads, for documentation and deployment files.
 VARIABLES = (
     "SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET", "COS_REGION",
     "COS_SECRET_ID", "COS_SECRET_KEY", "COS_TOKEN", "COS_SCHEME", "COS_ENDPOINT", "COS_ADDRESS",
-    "OMS_TIMEOUT", "OMS_MAX_ATTEMPTS", "OMS_KEY_ENCODING", "RAISE_ON_FAILURE", "LOG_LEVEL",
+    "OMS_TIMEOUT", "OMS_MAX_ATTEMPTS", "OMS_KEY_ENCODING", "RAISE_ON_FAILURE", "LOG_LEVEL", "LOG_FORMAT",
 )
-#: The execution role's temporary credentials and region, set by SCF.
+REQUIRED = ("SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET")
+#: The execution role's temporary credentials, set by SCF.
 ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
 
 _PLACEHOLDER = re.compile(r"^\*\*\*.*\*\*\*$", re.S)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
+_SECRETS = ("hw_sk", "cos_secret_key", "cos_token")
 
 
 class ConfigError(ValueError):
@@ -39,22 +50,36 @@ class ConfigError(ValueError):
         self.variable = variable
 
 
-class Settings(object):
+class Settings(NamedTuple):
     """The validated configuration of one invocation. ``repr`` never shows a secret."""
 
-    _secret = ("hw_sk", "cos_secret_key", "cos_token")
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
+    sync_url: str
+    task_id: str
+    hw_ak: str
+    hw_sk: str
+    log_bucket: str
+    cos_region: str
+    cos_secret_id: str
+    cos_secret_key: str
+    cos_token: Optional[str]
+    cos_scheme: str
+    cos_endpoint: Optional[str]
+    cos_address: Optional[Tuple[str, int]]
+    oms_timeout: float
+    oms_max_attempts: int
+    key_encoding: str
+    raise_on_failure: bool
+    log_level: int
+    log_format: str
 
     def __repr__(self):
-        shown = ", ".join("%s=%r" % (k, "<redacted>" if k in self._secret and v else v)
-                          for k, v in sorted(self.__dict__.items()))
+        shown = ", ".join("%s=%r" % (name, "<redacted>" if name in _SECRETS and value else value)
+                          for name, value in zip(self._fields, self))
         return "Settings(%s)" % shown
 
     def secrets(self):
-        """The secret values, for tests and log scrubbing."""
-        return [v for v in (self.hw_sk, self.cos_secret_key, self.cos_token) if v]
+        """The secret values set, so that tests can check no log line carries one."""
+        return [getattr(self, name) for name in _SECRETS if getattr(self, name)]
 
     def cos_client_key(self):
         """What a COS client is built from: a new value means a new client."""
@@ -99,22 +124,27 @@ def _sync_url(source):
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError("SYNC_URL", "must be an http(s) URL, got %r" % url)
+    if "@" in parts.netloc:
+        # Never echo it: the part before "@" is a credential. OMS authenticates with the signature only.
+        raise ConfigError("SYNC_URL", "must not carry credentials (user:password@host); OMS is authenticated "
+                                      "with HW_AK/HW_SK")
     if task_id_from_url(url) is None:
         raise ConfigError("SYNC_URL", "must look like https://.../v2/{project_id}/sync-tasks/{task_id}/events, "
                                       "got %r" % url)
     return url
 
 
-def _number(source, name, default, kind, minimum):
+def _number(source, name, default, kind):
     raw = source.get(name)
     if raw is None:
         return default
+    low, high = RANGES[name]
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(name, "must be a number, got %r" % raw) from None
-    if not value >= minimum:
-        raise ConfigError(name, "must be at least %s, got %r" % (minimum, raw))
+        raise ConfigError(name, "must be a number from %s to %s, got %r" % (low, high, raw)) from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(name, "must be from %s to %s, got %r" % (low, high, raw))
     return value
 
 
@@ -150,19 +180,33 @@ def _cos_credentials(source):
     return role[0], role[1], role[2]
 
 
+def _endpoint(source):
+    """CosConfig's ``Endpoint``: a host name such as ``cos-internal.ap-beijing.tencentcos.cn``."""
+    raw = source.get("COS_ENDPOINT")
+    if raw is None:
+        return None
+    if "@" in raw:
+        raise ConfigError("COS_ENDPOINT", "must not carry credentials (user:password@host)")
+    if not _HOST.match(raw):
+        raise ConfigError("COS_ENDPOINT", "must be a host name such as cos.ap-beijing.myqcloud.com (no scheme, "
+                                          "port or path), got %r" % raw)
+    return raw
+
+
 def _address(source):
     raw = source.get("COS_ADDRESS")
     if raw is None:
         return None
     host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError("COS_ADDRESS", "must be host:port, got %r" % raw)
+    if "@" in raw or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError("COS_ADDRESS", "must be host:port")
     return host, int(port)
 
 
-def load(environ, constants=None):
+def load(environ, constants=None, context_region=None):
     """Validate the configuration. ``environ`` is a mapping such as ``os.environ``; ``constants`` maps
-    variable names to the values written at the top of ``index.py``."""
+    variable names to the values written at the top of ``index.py``; ``context_region`` is the SCF
+    context's ``tencentcloud_region`` (the region fallback after ``TENCENTCLOUD_REGION``)."""
     source = _Source(environ, constants)
     sync_url = _sync_url(source)
     log_bucket = source.required("LOG_BUCKET")
@@ -175,16 +219,18 @@ def load(environ, constants=None):
         hw_ak=source.required("HW_AK"),
         hw_sk=source.required("HW_SK"),
         log_bucket=log_bucket,
-        cos_region=source.get("COS_REGION") or source.environ.get("TENCENTCLOUD_REGION") or DEFAULT_REGION,
+        cos_region=(source.get("COS_REGION") or source.environ.get("TENCENTCLOUD_REGION") or context_region
+                    or DEFAULT_REGION),
         cos_secret_id=secret_id,
         cos_secret_key=secret_key,
         cos_token=token,
         cos_scheme=_choice(source, "COS_SCHEME", ("https", "http"), "https"),
-        cos_endpoint=source.get("COS_ENDPOINT"),
+        cos_endpoint=_endpoint(source),
         cos_address=_address(source),
-        oms_timeout=_number(source, "OMS_TIMEOUT", DEFAULT_OMS_TIMEOUT, float, 0.1),
-        oms_max_attempts=_number(source, "OMS_MAX_ATTEMPTS", DEFAULT_OMS_MAX_ATTEMPTS, int, 1),
+        oms_timeout=_number(source, "OMS_TIMEOUT", DEFAULT_OMS_TIMEOUT, float),
+        oms_max_attempts=_number(source, "OMS_MAX_ATTEMPTS", DEFAULT_OMS_MAX_ATTEMPTS, int),
         key_encoding=_choice(source, "OMS_KEY_ENCODING", KEY_ENCODINGS, "url"),
         raise_on_failure=_flag(source, "RAISE_ON_FAILURE"),
         log_level=getattr(logging, _choice(source, "LOG_LEVEL", LOG_LEVELS, "INFO", str.upper)),
+        log_format=_choice(source, "LOG_FORMAT", LOG_FORMATS, "text"),
     )

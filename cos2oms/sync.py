@@ -7,9 +7,7 @@ that cannot be written leaves the key in the log.
 """
 import logging
 
-import cos_event
-import log_bucket
-import oms
+from cos2oms import cos_event, logs, markers as marker_names, oms
 
 logger = logging.getLogger("cos2oms.sync")
 
@@ -25,16 +23,23 @@ class Report(object):
         self.skipped = 0
         self.malformed = 0
         self.marker_errors = 0
-        self.requests = 0
+        self.unrecorded = 0  # keys neither accepted by OMS nor given a failed marker: the invocation must raise
+        self.requests = 0  # OMS requests sent, retries included
 
     @property
     def ok(self):
         """True when every created object was accepted (also when there was nothing to send)."""
         return self.failed == 0 and self.malformed == 0
 
+    @property
+    def lost(self):
+        """True when a key ended with neither OMS's acceptance nor a stored failed marker."""
+        return self.unrecorded > 0
+
     def __repr__(self):
-        return ("Report(accepted=%d, failed=%d, skipped=%d, malformed=%d, marker_errors=%d, requests=%d)"
-                % (self.accepted, self.failed, self.skipped, self.malformed, self.marker_errors, self.requests))
+        return ("Report(accepted=%d, failed=%d, skipped=%d, malformed=%d, marker_errors=%d, unrecorded=%d, "
+                "requests=%d)" % (self.accepted, self.failed, self.skipped, self.malformed, self.marker_errors,
+                                  self.unrecorded, self.requests))
 
 
 def keys_to_send(records, log_bucket_name, report, request_id="-"):
@@ -49,10 +54,10 @@ def keys_to_send(records, log_bucket_name, report, request_id="-"):
         elif not record.is_created:
             report.skipped += 1
             logger.info("record skipped: not a creation key=%s event=%s request_id=%s",
-                        log_bucket.show(record.key), record.event_name, request_id)
-        elif record.is_marker_of(log_bucket_name, log_bucket.MARKER_ROOT):
+                        logs.show(record.key), record.event_name, request_id)
+        elif record.is_marker_of(log_bucket_name, marker_names.MARKER_ROOT):
             report.skipped += 1
-            logger.info("record skipped: one of our own markers key=%s request_id=%s", log_bucket.show(record.key),
+            logger.info("record skipped: one of our own markers key=%s request_id=%s", logs.show(record.key),
                         request_id)
         else:
             keys.append(record.key)
@@ -91,7 +96,7 @@ class Submitter(object):
     def log_outcome(self, key, result):
         level = logging.INFO if result.accepted else logging.ERROR
         logger.log(level, "object %s key=%s task=%s %s request_id=%s",
-                   "accepted" if result.accepted else "failed", log_bucket.show(key), self.markers.task_id,
+                   "accepted" if result.accepted else "failed", logs.show(key), self.markers.task_id,
                    result.describe(), self.request_id)
 
     def record(self, keys, result):
@@ -99,19 +104,21 @@ class Submitter(object):
         left to write is still in the log. Returns how many markers could not be written."""
         for key in keys:
             self.log_outcome(key, result)
-        kind = log_bucket.SUCCESS if result.accepted else log_bucket.FAILED
+        kind = marker_names.SUCCESS if result.accepted else marker_names.FAILED
         return sum(1 for key in keys if self.markers.write(kind, key, self.deadline) is not None)
 
     def run(self, keys, report):
         """Send every key and record every outcome, counting into ``report``."""
         for batch in oms.batches(keys):
             result = self.send(batch)
-            report.requests += 1 if result.attempts else 0
+            report.requests += result.attempts
+            not_written = self.record(batch, result)
+            report.marker_errors += not_written
             if result.accepted:
                 report.accepted += len(batch)
             else:
                 report.failed += len(batch)
-            report.marker_errors += self.record(batch, result)
+                report.unrecorded += not_written
         return report
 
 

@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+"""The function's wiring: settings per invocation, clients per warm container, and ``main_handler``.
+
+``index.main_handler`` (the SCF entry point) and the commands (``replay``, ...) all start here.
+"""
+import logging
+import os
+import time
+
+from cos2oms import context as scf_context
+from cos2oms import logs, markers, oms, settings as settings_module, storage, sync, transport
+from cos2oms.deadline import Deadline
+
+logger = logging.getLogger("cos2oms")
+
+
+class SyncFailed(RuntimeError):
+    """Raised after every marker that could be written is written, so that SCF retries the event (and can
+    dead-letter it): with RAISE_ON_FAILURE on any failure, and always when a key was left unrecorded."""
+
+
+class ClientCache(object):
+    """Clients kept for the life of a warm container: the OMS session and the COS client. The COS client is
+    rebuilt when what it was built from changes (the execution role's temporary keys rotate)."""
+
+    def __init__(self, session_factory=transport.new_session, cos_factory=storage.build_cos_client):
+        self._session_factory = session_factory
+        self._cos_factory = cos_factory
+        self._session = None
+        self._cos = None
+        self._cos_built_from = None
+
+    def session(self):
+        if self._session is None:
+            self._session = self._session_factory()
+        return self._session
+
+    def cos(self, settings):
+        built_from = settings.cos_client_key()
+        if self._cos is None or built_from != self._cos_built_from:
+            self._cos = self._cos_factory(settings)
+            self._cos_built_from = built_from
+        return self._cos
+
+
+CLIENTS = ClientCache()
+
+
+_INDEX_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "index.py")
+
+
+def guide_constants():
+    """The constants at the top of ``index.py`` (the guide's way to configure): read when index.py sits beside
+    the package, as in the zip and the repository (not for a pip-installed package)."""
+    if not os.path.isfile(_INDEX_PY):
+        return None
+    try:
+        import index
+    except ImportError:
+        return None
+    return getattr(index, "CONSTANTS", None)
+
+
+def load_settings(constants=None, environ=None, context=None):
+    """The validated settings: the environment, then ``constants`` (default: index.py's), then the context."""
+    return settings_module.load(os.environ if environ is None else environ,
+                                guide_constants() if constants is None else constants,
+                                context_region=scf_context.region(context))
+
+
+def build_submitter(settings, deadline, request_id="-", clients=None):
+    clients = clients or CLIENTS
+    oms_client = oms.OmsClient(clients.session(), settings.sync_url, settings.hw_ak, settings.hw_sk,
+                               settings.oms_timeout, settings.oms_max_attempts, settings.key_encoding)
+    store = markers.MarkerStore(clients.cos(settings), settings.log_bucket, settings.task_id)
+    return sync.Submitter(oms_client, store, deadline, request_id)
+
+
+def main_handler(event, context, constants=None, clients=None):
+    """Returns True when every created object was accepted by OMS, else False (or raises SyncFailed)."""
+    deadline = Deadline.from_context(context, started=time.monotonic())
+    request_id = scf_context.request_id(context)
+    settings = load_settings(constants, context=context)
+    logs.configure(settings.log_level)
+    submitter = build_submitter(settings, deadline, request_id, clients)
+    report = sync.sync_event(event, settings.log_bucket, submitter, request_id)
+    logger.info("invocation done task=%s accepted=%d failed=%d malformed=%d skipped=%d marker_errors=%d "
+                "unrecorded=%d oms_requests=%d elapsed_ms=%.0f request_id=%s", settings.task_id, report.accepted,
+                report.failed, report.malformed, report.skipped, report.marker_errors, report.unrecorded,
+                report.requests, deadline.elapsed() * 1000, request_id)
+    if report.lost:
+        raise SyncFailed("%d object(s) neither accepted by OMS nor recorded by a failed marker (see the error "
+                         "lines): raising so that SCF retries the event or dead-letters it" % report.unrecorded)
+    if not report.ok and settings.raise_on_failure:
+        raise SyncFailed("%d object(s) not accepted by OMS, %d malformed record(s); see failed markers and "
+                         "error lines" % (report.failed, report.malformed))
+    return report.ok

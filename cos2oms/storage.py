@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+"""Building the COS client, for both SDK lines.
+
+``qcloud_cos`` is cos-python-sdk-v5 as vendored into the zips for Python 3.7+; ``qcloud_cos_v5`` is the 1.6.6
+copy built into SCF's Python 3.6 runtime. They count retries differently (1.6.6: ``retry`` attempts in all,
+and ``retry=0`` breaks; 1.8.3+: ``retry + 1`` attempts with ``sleep(j)`` between), so the client is built to
+make exactly one attempt per call; the few retries a call deserves are made by the caller, within the
+invocation's time. Every request goes through our session (``transport``): time-limited as a whole, never
+redirected, bodies capped.
+"""
+import re
+import sys
+
+try:
+    from qcloud_cos import CosConfig, CosS3Client
+    from qcloud_cos.cos_exception import CosClientError, CosServiceError
+except ImportError:  # SCF's Python 3.6 runtime
+    from qcloud_cos_v5 import CosConfig, CosS3Client
+    from qcloud_cos_v5.cos_exception import CosClientError, CosServiceError
+
+from cos2oms import logs, transport
+
+#: Seconds per socket read of a COS request (the transport also bounds each request as a whole).
+COS_TIMEOUT = 2.0
+#: SDK versions from which ``retry=N`` means N+1 attempts.
+_RETRY_PLUS_ONE_SINCE = (1, 8, 3)
+
+__all__ = ["CosClientError", "CosServiceError", "build_cos_client", "describe_error", "sdk_version"]
+
+
+def sdk_version():
+    """The COS SDK's version as a tuple, e.g. (1, 6, 6); its ``__version__`` reads ``5.1.6.6``."""
+    module = sys.modules[CosS3Client.__module__]
+    numbers = [int(n) for n in re.findall(r"\d+", getattr(module, "__version__", ""))]
+    if len(numbers) == 4 and numbers[0] == 5:
+        numbers = numbers[1:]
+    return tuple(numbers)
+
+
+def single_attempt_retry(version=None):
+    """The ``CosS3Client(retry=...)`` value that makes exactly one attempt with this SDK."""
+    version = sdk_version() if version is None else version
+    if version and version >= _RETRY_PLUS_ONE_SINCE:
+        return 0
+    return 1
+
+
+def build_cos_client(settings, region=None, session=None):
+    """A COS client (one attempt per call) with the settings' credentials, scheme, endpoint and address;
+    ``region`` defaults to the log bucket's."""
+    options = dict(Region=region or settings.cos_region, SecretId=settings.cos_secret_id,
+                   SecretKey=settings.cos_secret_key, Token=settings.cos_token, Scheme=settings.cos_scheme,
+                   Timeout=COS_TIMEOUT)
+    if settings.cos_endpoint:
+        options["Endpoint"] = settings.cos_endpoint
+    if settings.cos_address:
+        options["IP"], options["Port"] = settings.cos_address
+    return CosS3Client(CosConfig(**options), retry=single_attempt_retry(),
+                       session=session or transport.new_session())
+
+
+def describe_error(exc):
+    """A short, secret-free, single-line cause for a log line."""
+    if isinstance(exc, CosServiceError):
+        return "COS answered %s %s" % (exc.get_status_code(), logs.short(exc.get_error_code()))
+    return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
+
+
+def is_retryable(exc):
+    """A network error, 429 or 5xx; never a refused redirect."""
+    if isinstance(exc, CosServiceError):
+        status = exc.get_status_code()
+        return status == 429 or status >= 500
+    return isinstance(exc, CosClientError) and "redirect refused" not in str(exc)

@@ -1,0 +1,309 @@
+# -*- coding: utf-8 -*-
+"""The HTTP transport every request of ours goes through: OMS's, and the COS SDK's (both SDK lines take a
+``requests`` session).
+
+Policy that must hold for every request lives here, where every request passes:
+
+* **Whole-request time limit.** ``with time_limit(seconds):`` bounds every request the current thread makes
+  inside it, as a whole: each socket read is clamped to the time left, and a watchdog shuts the connection
+  down when the limit passes, so a server that trickles its answer a byte at a time cannot keep a request
+  alive past it. A request cut short raises ``requests.Timeout``, never returns a partial answer.
+* **No redirects.** A 3xx answer raises ``RedirectRefused``: it is never followed (credentials and the
+  session token never leave for another host) and never taken for success (the COS SDK counts any status
+  below 400 as success).
+* **Capped bodies.** An error body is read up to ``ERROR_BODY_CAP`` bytes and a success body up to
+  ``BODY_CAP``; what is over is not read.
+
+The limit is per thread (``threading.local``), so workers sharing one session and one COS client never see
+each other's limits, and nothing writes the SDK's private state.
+"""
+import heapq
+import itertools
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import requests
+from requests.adapters import HTTPAdapter
+
+try:  # urllib3 as requests uses it (SCF's 3.6 runtime: requests 2.21 with urllib3 1.24)
+    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+except ImportError:  # pragma: no cover - very old requests that vendor urllib3
+    from requests.packages.urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+
+#: Bytes of an error (non-2xx) body read: enough for any OMS or COS error document.
+ERROR_BODY_CAP = 8 * 1024
+#: Bytes of a success body read: a COS listing page of 1,000 URL-encoded 850-byte keys fits.
+BODY_CAP = 16 * 1024 * 1024
+#: Connections kept per host; replay's workers share the session.
+POOL_SIZE = 16
+_CHUNK = 64 * 1024
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+_local = threading.local()
+
+
+class RedirectRefused(requests.exceptions.RequestException):
+    """A 3xx answer: never followed, never success."""
+
+    def __init__(self, status, location):
+        requests.exceptions.RequestException.__init__(
+            self, "redirect refused: HTTP %s to %s" % (status, (location or "-")[:200]))
+        self.status = status
+        self.location = location
+
+
+class OutOfTime(requests.exceptions.ReadTimeout):
+    """The request would run, or ran, past the thread's time limit."""
+
+
+# ----------------------------------------------------------------------------------------- time limit
+
+@contextmanager
+def time_limit(seconds):
+    """Bound every request this thread makes inside the block to ``seconds`` from now, as a whole
+    (``None``: no bound). Nested limits: the tighter one wins."""
+    previous = getattr(_local, "until", None)
+    until = None if seconds is None else time.monotonic() + max(0.0, seconds)
+    if previous is not None and (until is None or previous < until):
+        until = previous
+    _local.until = until
+    try:
+        yield
+    finally:
+        _local.until = previous
+
+
+def time_left():
+    """Seconds left under this thread's limit, or None when unbounded."""
+    until = getattr(_local, "until", None)
+    return None if until is None else until - time.monotonic()
+
+
+class _Watchdog(object):
+    """One daemon thread that runs actions at given monotonic times; cancelled entries are skipped."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._heap = []
+        self._order = itertools.count()
+        self._thread = None
+        self._pid = None
+
+    def call_at(self, when, action):
+        entry = [when, next(self._order), action]
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid():  # also after a fork
+                self._heap, self._pid = [], os.getpid()
+                self._thread = threading.Thread(target=self._run, name="cos2oms-watchdog")
+                self._thread.daemon = True
+                self._thread.start()
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    @staticmethod
+    def cancel(entry):
+        entry[2] = None
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                action = heapq.heappop(self._heap)[2]
+            if action is not None:
+                try:
+                    action()
+                except Exception:  # a dead socket must not stop the watchdog
+                    pass
+
+
+_watchdog = _Watchdog()
+
+
+def _shutdown(sock):
+    """Shut a connected socket down from another thread, whatever wraps it (ssl, pyOpenSSL): the blocked
+    reader wakes with end-of-file. A duplicate descriptor is used, so the owner's objects are not touched."""
+    fileno = sock.fileno()
+    if fileno < 0:
+        return
+    dup = socket.fromfd(fileno, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        dup.shutdown(socket.SHUT_RDWR)
+    finally:
+        dup.close()
+
+
+class _Watch(object):
+    """The connection one request is using, and whether its time ran out. A connection handed back to the
+    pool is forgotten first, so a late watchdog can never cut a request that is not ours."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conn = None
+        self.fired = False
+
+    def use(self, conn):
+        with self.lock:
+            self.conn = conn
+        conn._cos2oms_watch = self
+
+    def release(self, conn):
+        with self.lock:
+            if self.conn is conn:
+                self.conn = None
+
+    def fire(self):
+        with self.lock:
+            self.fired = True
+            sock = getattr(self.conn, "sock", None) if self.conn is not None else None
+            if sock is not None:
+                _shutdown(sock)
+
+
+class _WatchedPoolMixin(object):
+    def _get_conn(self, *args, **kwargs):
+        conn = super(_WatchedPoolMixin, self)._get_conn(*args, **kwargs)
+        watch = getattr(_local, "watch", None)
+        if watch is not None:
+            watch.use(conn)
+        return conn
+
+    def _put_conn(self, conn):
+        watch = getattr(conn, "_cos2oms_watch", None)
+        if watch is not None:
+            watch.release(conn)
+            conn._cos2oms_watch = None
+        return super(_WatchedPoolMixin, self)._put_conn(conn)
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    pass
+
+
+# ----------------------------------------------------------------------------------------- adapter
+
+def _clamp(timeout, seconds):
+    """requests' ``timeout`` (None, a number or (connect, read)) with each part at most ``seconds``."""
+    if isinstance(timeout, tuple):
+        return tuple(seconds if part is None else min(part, seconds) for part in timeout)
+    return seconds if timeout is None else min(timeout, seconds)
+
+
+def _read_capped(response, cap):
+    """Read at most ``cap`` bytes of the body (as requests would: decoded, chunked or not); True when the whole
+    body was read."""
+    if response._content is not False:  # already read (a test double such as ``responses`` does that)
+        chunks = [response._content or b""]
+        size = len(chunks[0])
+    else:
+        chunks, size = [], 0
+    for chunk in response.raw.stream(_CHUNK, decode_content=True) if response._content is False else ():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            break
+    data = b"".join(chunks)
+    response._content = data[:cap]
+    response._content_consumed = True
+    return size <= cap
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """``HTTPAdapter`` applying this module's policy to every request sent through it."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        HTTPAdapter.init_poolmanager(self, *args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        left = time_left()
+        if left is None:
+            return self._send(request, stream, timeout, kwargs)
+        if left <= 0:
+            raise OutOfTime("no time left for the request", request=request)
+        watch = _Watch()
+        entry = _watchdog.call_at(time.monotonic() + left, watch.fire)
+        _local.watch = watch
+        try:
+            response = self._send(request, stream, _clamp(timeout, left), kwargs)
+        except requests.exceptions.RequestException:
+            if watch.fired:
+                raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request) from None
+            raise
+        finally:
+            _local.watch = None
+            _watchdog.cancel(entry)
+        if watch.fired:
+            response.close()
+            raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request) from None
+        return response
+
+    def _send(self, request, stream, timeout, kwargs):
+        response = HTTPAdapter.send(self, request, stream=True, timeout=timeout, **kwargs)
+        status = response.status_code
+        if 300 <= status <= 399:
+            location = response.headers.get("Location")
+            response.close()
+            raise RedirectRefused(status, location)
+        if stream:
+            return response
+        try:
+            complete = _read_capped(response, BODY_CAP if 200 <= status <= 299 else ERROR_BODY_CAP)
+        except Exception as exc:  # a connection that broke mid-body: as requests reports it
+            response.close()
+            raise requests.exceptions.ConnectionError(exc, request=request) from exc
+        if complete:
+            response.raw.release_conn()
+        else:
+            response.raw.close()  # the rest stays unread: this connection cannot be reused
+            if 200 <= status <= 299:
+                raise requests.exceptions.ContentDecodingError(
+                    "answer larger than %d bytes: not read" % BODY_CAP, request=request)
+        return response
+
+
+class Session(requests.Session):
+    """A session that never follows a redirect (the adapter refuses them before this could)."""
+
+    def get_redirect_target(self, resp):
+        return None
+
+
+def uses_proxies(environ=None):
+    """True when a proxy variable is set, which requests must go on honouring per request."""
+    names = set(name.lower() for name in (os.environ if environ is None else environ))
+    return any(name in names for name in PROXY_VARIABLES)
+
+
+def new_session(environ=None, pool_size=POOL_SIZE):
+    """The session for OMS and COS requests, kept for the life of a warm container."""
+    environ = os.environ if environ is None else environ
+    session = Session()
+    session.max_redirects = 0
+    if not uses_proxies(environ):
+        # Otherwise every request scans the whole environment for proxy settings (about 15% of a marker
+        # PUT's CPU in replay). What else requests takes from the environment is read once, here: the CA
+        # bundle; our requests always carry their own auth, so .netrc never applies.
+        session.trust_env = False
+        session.verify = next((environ[name] for name in CA_BUNDLE_VARIABLES if environ.get(name)), True)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""markers and storage: marker names, one SDK attempt per call whatever the SDK line, calls bounded by the
+invocation's time through the transport's per-thread limit."""
+import pytest
+
+from cos2oms import logs, markers, settings, storage, transport
+from cos2oms.deadline import Deadline
+from tests import support
+
+
+def test_marker_names_are_the_guides():
+    assert markers.marker_key("t1", markers.SUCCESS, "/125/b/a b") == \
+        "oms_source_record/t1/success_object//125/b/a b"
+    assert markers.marker_key("t1", markers.FAILED, "/125/b/x") == "oms_source_record/t1/failed_object//125/b/x"
+
+
+@pytest.mark.parametrize("version,retry", [((1, 6, 6), 1), ((1, 8, 2), 1), ((1, 8, 3), 0), ((1, 9, 44), 0),
+                                           ((), 1)])
+def test_one_attempt_whatever_the_sdk_line(version, retry):
+    assert storage.single_attempt_retry(version) == retry
+
+
+def test_sdk_version_is_read():
+    assert len(storage.sdk_version()) == 3 and storage.sdk_version() >= (1, 6, 6)
+
+
+def test_real_client_sends_through_our_transport():
+    s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http", COS_ENDPOINT="cos.internal"))
+    client = storage.build_cos_client(s)
+    assert isinstance(client, storage.CosS3Client)
+    assert isinstance(client._session, transport.Session)  # redirects refused, requests time-limited
+    assert isinstance(client._session.get_adapter("http://127.0.0.1:9000/"), transport.DeadlineAdapter)
+
+
+class HangingCos(object):
+    """A client whose calls each take the whole time the transport allows them, on a fake clock."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.limits = []
+
+    def put_object(self, Bucket, Body, Key):
+        left = transport.time_left()
+        self.limits.append(left)
+        self.clock[0] += storage.COS_TIMEOUT if left is None else left
+        raise storage.CosClientError("Read timed out")
+
+
+def test_marker_writes_stay_within_the_invocation(caplog):
+    clock = [0.0]
+    client = HangingCos(clock)
+    store = markers.MarkerStore(client, support.LOG_BUCKET, support.TASK, sleep=lambda s: None)
+    deadline = Deadline(3.0, clock=lambda: clock[0], started=0.0)
+    clock[0] = 2.4  # OMS used the request budget
+    causes = [store.write(markers.FAILED, "/1/b/k%d" % i, deadline) for i in range(5)]
+    assert clock[0] <= 3.0 - markers.END_MARGIN + 0.01
+    assert all(limit is not None and limit <= storage.COS_TIMEOUT for limit in client.limits)
+    assert causes[-1] == "no time left in the invocation"
+    assert all(cause for cause in causes)
+    assert len([r for r in caplog.records if "marker not written" in r.getMessage()]) == 5
+
+
+def test_unbounded_calls_get_the_cos_timeout_as_a_whole():
+    client = HangingCos([0.0])
+    store = markers.MarkerStore(client, support.LOG_BUCKET, support.TASK, sleep=lambda s: None)
+    store.write(markers.FAILED, "/1/b/k", None)
+    assert len(client.limits) == markers.COS_ATTEMPTS
+    assert all(0 < limit <= storage.COS_TIMEOUT for limit in client.limits)
+
+
+@pytest.mark.parametrize("text", ["/1/b/a\nb", "a\rb", "a\u2028b", "a\x85b", "a\x00b", "a\x1bb", "a\x7fb"])
+def test_nothing_shown_in_a_log_line_can_split_it(text):
+    shown = logs.show(text)
+    assert len(shown.splitlines()) == 1 and shown.isprintable()
+
+
+def test_network_text_is_capped():
+    shown = logs.short("x" * 10 ** 6)
+    assert len(shown) < logs.TEXT_CAP + 40 and shown.endswith("...(+%d chars)" % (10 ** 6 - logs.TEXT_CAP))
