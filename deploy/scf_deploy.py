@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+"""Deploy cos2oms to Tencent SCF through the SCF API, for the runtimes serverless.yml cannot take.
+
+serverless.yml's multi-scf component accepts Python3.6 and Python3.7 only; this script deploys the same two
+functions with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python (pinned in requirements-dev.txt):
+
+    ./build_zip.sh python3.10                       # writes dist/cos2oms-python3.10.zip
+    export TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=...     # who deploys (a CAM key)
+    export SYNC_URL=... HW_AK=... HW_SK=... LOG_BUCKET=logs-1250000000  # what the function reads
+    python deploy/scf_deploy.py --region ap-beijing --runtime Python3.10 \\
+        --role SCF_QcsRole --source-bucket source-1250000000 --dry-run     # print the requests, send nothing
+    python deploy/scf_deploy.py --region ap-beijing --runtime Python3.10 \\
+        --role SCF_QcsRole --source-bucket source-1250000000               # deploy
+
+What it sends, per function (``index.main_handler`` and ``replay.main_handler``, one zip):
+  - CreateFunction when the function does not exist; else UpdateFunctionCode, then UpdateFunctionConfiguration
+    (each waits for the function to be Active again). The configuration is the runtime, handler, role,
+    timeout, memory and the environment variables: exactly the function's variables (cos2oms.settings.VARIABLES)
+    that are set and non-empty in the deploying shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among
+    them; an update replaces the function's variables with these;
+  - CreateTrigger: a COS trigger (cos:ObjectCreated:*) on the source bucket for the first function, a timer
+    for replay. A trigger of the same type and name that already exists is left as it is.
+
+The code goes inline (Code.ZipFile, base64): the API takes a zip of up to 50 MB that way, but a request with
+signature v3 is at most 10 MB, so base64's 4/3 limits the zip to about 7.5 MB. cos2oms's zips are 3 to 4 MB.
+
+--dry-run needs no credentials and no network: it prints the request bodies as JSON, with HW_SK,
+COS_SECRET_KEY and COS_TOKEN replaced by "<redacted>" and the zip by its size and SHA-256. Every body is
+checked against the SDK's request model before anything is sent (an unknown field is an error).
+"""
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from cos2oms import settings  # noqa: E402
+
+try:
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+    from tencentcloud.scf.v20180416 import models
+except ImportError:  # pragma: no cover - only without the dev requirements
+    sys.exit("scf_deploy: tencentcloud-sdk-python-scf is missing: pip install -r requirements-dev.txt")
+
+# SCF's Runtime strings. The SDK's CreateFunctionRequest.Runtime documentation (tencentcloud-sdk-python-scf
+# 3.1.100) and the CreateFunction API reference list Python3.9 and Python3.10 (and 3.6/3.7, which
+# serverless.yml covers). Python3.11 and Python3.12 follow the same naming but are not in that list yet: SCF
+# answers InvalidParameterValue.Runtime where it does not offer them.
+DOCUMENTED_RUNTIMES = ("Python3.9", "Python3.10")
+UNLISTED_RUNTIMES = ("Python3.11", "Python3.12")
+RUNTIMES = DOCUMENTED_RUNTIMES + UNLISTED_RUNTIMES
+SECRETS = ("HW_SK", "COS_SECRET_KEY", "COS_TOKEN")
+REDACTED = "<redacted>"
+ZIP_LIMIT = 50 * 1024 * 1024          # Code.ZipFile: "zip包大小上限为 50MB"
+REQUEST_LIMIT = 10 * 1024 * 1024      # a POST request signed with TC3-HMAC-SHA256: at most 10 MB
+REQUEST_OVERHEAD = 64 * 1024          # room for the rest of the body
+COS_EVENT = "cos:ObjectCreated:*"
+QUALIFIER = "$DEFAULT"                # the default alias, as the Serverless components bind triggers
+DEFAULT_CRON = "0 */30 * * * * *"     # second minute hour day month weekday year
+TIMER_NAME = "replay-every-30-minutes"
+SYNC_DESCRIPTION = "Asks the OMS sync task to migrate each object created in the source bucket"
+REPLAY_DESCRIPTION = "Resubmits the keys that have a failed marker in the log bucket"
+MEMORY_SIZES = (64,) + tuple(range(128, 3072 + 1, 128))
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
+FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$")
+
+
+class DeployError(Exception):
+    """A problem with the inputs or the deployment; the message says what to do."""
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="scf_deploy.py", description=__doc__.split("\n\n", 1)[0],
+        epilog="Credentials: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY of the deploying shell. "
+               "The function's settings: its variables (SYNC_URL, HW_AK, HW_SK, LOG_BUCKET, ...) exported "
+               "in the same shell.")
+    parser.add_argument("--region", required=True, help="the source bucket's region, e.g. ap-beijing")
+    parser.add_argument("--runtime", required=True, choices=RUNTIMES, help="SCF runtime")
+    parser.add_argument("--role", required=True, help="execution role (its keys are the function's COS credentials)")
+    parser.add_argument("--source-bucket", required=True, help="the sync task's source bucket, BucketName-APPID")
+    parser.add_argument("--zip", type=Path, help="code package (default: dist/cos2oms-python3.X.zip for --runtime)")
+    parser.add_argument("--name", default="cos2oms", help="name of the COS-triggered function (default: cos2oms)")
+    parser.add_argument("--replay-name", default="cos2oms-replay", help="name of the replay function")
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--timeout", type=int, default=30, help="seconds, for the COS-triggered function")
+    parser.add_argument("--replay-timeout", type=int, default=900, help="seconds, for replay")
+    parser.add_argument("--memory", type=int, default=128, help="MB, for both functions")
+    parser.add_argument("--replay-cron", default=DEFAULT_CRON, help="replay's timer, 7 fields (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="print the request bodies as JSON; send nothing")
+    parser.add_argument("--wait", type=float, default=300, help="seconds to wait for a function to be Active")
+    options = parser.parse_args(argv)
+    if options.zip is None:
+        options.zip = REPO_ROOT / "dist" / ("cos2oms-%s.zip" % options.runtime.lower())
+    return options
+
+
+def check_options(options, environ):
+    problems = []
+    if not BUCKET.match(options.source_bucket):
+        problems.append("--source-bucket %r is not BucketName-APPID" % options.source_bucket)
+    for flag, name in (("--name", options.name), ("--replay-name", options.replay_name)):
+        if not FUNCTION_NAME.match(name):
+            problems.append("%s %r: 2-60 letters, digits, - and _, starting with a letter" % (flag, name))
+    if options.name == options.replay_name:
+        problems.append("--name and --replay-name must differ")
+    for flag, seconds in (("--timeout", options.timeout), ("--replay-timeout", options.replay_timeout)):
+        if not 1 <= seconds <= 900:
+            problems.append("%s %d: SCF takes 1 to 900 seconds" % (flag, seconds))
+    if options.memory not in MEMORY_SIZES:
+        problems.append("--memory %d: SCF takes 64, or 128 to 3072 in steps of 128" % options.memory)
+    if len(options.replay_cron.split()) != 7:
+        problems.append("--replay-cron %r: SCF's cron has 7 fields (second minute hour day month weekday year)"
+                        % options.replay_cron)
+    if environ.get("LOG_BUCKET") == options.source_bucket:
+        problems.append("LOG_BUCKET is the source bucket: every marker would trigger the function")
+    if problems:
+        raise DeployError("; ".join(problems))
+
+
+def environment_from(environ):
+    """The function's variables that are set (and not empty) in ``environ``, as SCF's Variable list."""
+    missing = [name for name in settings.REQUIRED if not environ.get(name)]
+    if missing:
+        raise DeployError("export the function's required variables first: %s" % ", ".join(missing))
+    return [{"Key": name, "Value": environ[name]} for name in settings.VARIABLES if environ.get(name)]
+
+
+def read_zip(path):
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DeployError("cannot read the code package %s (%s): build it with ./build_zip.sh" % (path, e)) from e
+    if data[:4] != b"PK\x03\x04":
+        raise DeployError("%s is not a zip file" % path)
+    encoded = base64.b64encode(data).decode("ascii")
+    if len(data) > ZIP_LIMIT or len(encoded) + REQUEST_OVERHEAD > REQUEST_LIMIT:
+        raise DeployError("%s is %d bytes: inline upload takes about %d at most (a 10 MB request, base64); "
+                          "upload it in the SCF console instead" % (path, len(data), REQUEST_LIMIT * 3 // 4))
+    return {"path": str(path), "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "base64": encoded}
+
+
+# ---- the requests ----------------------------------------------------------------------------------------
+
+
+def build_plan(options, environ):
+    """Every request the deployment may send: {"functions": [...], "triggers": [...]}, bodies as dicts."""
+    check_options(options, environ)
+    variables = environment_from(environ)
+    package = read_zip(options.zip)
+    functions = []
+    for name, handler, description, timeout in (
+            (options.name, "index.main_handler", SYNC_DESCRIPTION, options.timeout),
+            (options.replay_name, "replay.main_handler", REPLAY_DESCRIPTION, options.replay_timeout)):
+        configuration = {
+            "FunctionName": name,
+            "Description": description,
+            "MemorySize": options.memory,
+            "Timeout": timeout,
+            "Runtime": options.runtime,
+            "Environment": {"Variables": copy.deepcopy(variables)},
+            "Namespace": options.namespace,
+            "Role": options.role,
+        }
+        create = dict(configuration, Handler=handler, Code={"ZipFile": package["base64"]}, Type="Event")
+        update_code = {"FunctionName": name, "Handler": handler, "ZipFile": package["base64"],
+                       "Namespace": options.namespace}
+        functions.append({"name": name, "CreateFunction": create, "UpdateFunctionCode": update_code,
+                          "UpdateFunctionConfiguration": configuration})
+    triggers = [
+        {
+            "FunctionName": options.name,
+            # The bucket's XML API domain; COS triggers are same-region only.
+            "TriggerName": "%s.cos.%s.myqcloud.com" % (options.source_bucket, options.region),
+            "Type": "cos",
+            "TriggerDesc": json.dumps({"event": COS_EVENT, "filter": {"Prefix": "", "Suffix": ""}},
+                                      separators=(",", ":")),
+            "Namespace": options.namespace,
+            "Qualifier": QUALIFIER,
+            "Enable": "OPEN",
+        },
+        {
+            "FunctionName": options.replay_name,
+            "TriggerName": TIMER_NAME,
+            "Type": "timer",
+            "TriggerDesc": options.replay_cron,
+            "Namespace": options.namespace,
+            "Qualifier": QUALIFIER,
+            "Enable": "OPEN",
+        },
+    ]
+    return {"region": options.region, "package": {k: v for k, v in package.items() if k != "base64"},
+            "functions": functions, "triggers": triggers}
+
+
+def request_model(action, body):
+    """``body`` as the SDK's request model for ``action``; a field the model does not have is an error.
+
+    The SDK's ``_deserialize`` only warns ("... fileds are useless.") about unknown fields, and then drops them.
+    """
+    request = getattr(models, action + "Request")()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        request._deserialize(body)
+    useless = [str(w.message) for w in caught if "useless" in str(w.message)]
+    if useless:
+        raise DeployError("%s: the SDK's model has no such field: %s" % (action, "; ".join(useless)))
+    return request
+
+
+def redacted(body):
+    """A copy of ``body`` fit to print: secret variables and the zip's bytes replaced."""
+    body = copy.deepcopy(body)
+    for variable in (body.get("Environment") or {}).get("Variables") or []:
+        if variable.get("Key") in SECRETS:
+            variable["Value"] = REDACTED
+    for holder in (body, body.get("Code") or {}):
+        if "ZipFile" in holder:
+            holder["ZipFile"] = "<zip, base64: %d characters>" % len(holder["ZipFile"])
+    return body
+
+
+def dry_run_document(plan):
+    requests = []
+    for fn in plan["functions"]:
+        requests.append({"action": "CreateFunction", "when": "%s does not exist" % fn["name"],
+                         "body": redacted(fn["CreateFunction"])})
+        for action in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            requests.append({"action": action, "when": "%s exists" % fn["name"], "body": redacted(fn[action])})
+    for trigger in plan["triggers"]:
+        requests.append({"action": "CreateTrigger", "when": "%s has no %s trigger %s" % (
+            trigger["FunctionName"], trigger["Type"], trigger["TriggerName"]), "body": redacted(trigger)})
+    for request in requests:                      # the printed bodies are checked like the ones sent
+        request_model(request["action"], request["body"])
+    return {"region": plan["region"], "package": plan["package"], "requests": requests}
+
+
+# ---- sending them ----------------------------------------------------------------------------------------
+
+
+def make_client(region):
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.scf.v20180416 import scf_client
+
+    cred = credential.EnvironmentVariableCredential().get_credential()
+    if cred is None:
+        raise DeployError("export TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (a CAM key allowed to manage "
+                          "SCF functions and triggers, and to pass the execution role)")
+    # A zip of a few MB goes in the request body: allow more than the SDK's 60 s.
+    return scf_client.ScfClient(cred, region, ClientProfile(httpProfile=HttpProfile(reqTimeout=180)))
+
+
+def call(client, action, body, log):
+    response = getattr(client, action)(request_model(action, body))
+    log("%s %s: ok (RequestId %s)" % (action, body.get("FunctionName", ""), getattr(response, "RequestId", None)))
+    return response
+
+
+def get_function(client, name, namespace):
+    try:
+        return client.GetFunction(request_model("GetFunction", {"FunctionName": name, "Namespace": namespace}))
+    except TencentCloudSDKException as e:
+        if e.get_code() == "ResourceNotFound.Function":
+            return None
+        raise
+
+
+def wait_settled(client, name, namespace, wait, log, sleep=time.sleep, clock=time.monotonic, failed_ok=False):
+    """Wait while the function is Creating, Updating, ...; then it must be Active (or, with failed_ok, *Failed)."""
+    deadline = clock() + wait
+    while True:
+        function = get_function(client, name, namespace)
+        status = getattr(function, "Status", None)
+        if status == "Active" or (failed_ok and status and status.endswith("Failed")):
+            return function
+        if status is None or status.endswith("Failed"):
+            raise DeployError("%s is %s: %s" % (name, status, getattr(function, "StatusDesc", "")))
+        if clock() >= deadline:
+            raise DeployError("%s still %s after %.0f s" % (name, status, wait))
+        log("%s: %s, waiting" % (name, status))
+        sleep(2)
+
+
+def deploy(plan, client, wait=300, log=print, sleep=time.sleep):
+    for fn in plan["functions"]:
+        namespace = fn["CreateFunction"]["Namespace"]
+        if get_function(client, fn["name"], namespace) is None:
+            call(client, "CreateFunction", fn["CreateFunction"], log)
+            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+        else:
+            # A function whose last change failed can take a new one; one being changed cannot, yet.
+            wait_settled(client, fn["name"], namespace, wait, log, sleep, failed_ok=True)
+            call(client, "UpdateFunctionCode", fn["UpdateFunctionCode"], log)
+            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+            call(client, "UpdateFunctionConfiguration", fn["UpdateFunctionConfiguration"], log)
+            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+    for trigger in plan["triggers"]:
+        function = get_function(client, trigger["FunctionName"], trigger["Namespace"])
+        existing = {(t.Type, t.TriggerName) for t in getattr(function, "Triggers", None) or []}
+        if (trigger["Type"], trigger["TriggerName"]) in existing:
+            log("%s: %s trigger %s exists, left as it is" % (
+                trigger["FunctionName"], trigger["Type"], trigger["TriggerName"]))
+            continue
+        call(client, "CreateTrigger", trigger, log)
+
+
+def main(argv=None, environ=None, make=make_client, out=sys.stdout, err=sys.stderr):
+    environ = os.environ if environ is None else environ
+    options = parse_args(argv)
+
+    def log(message):
+        print("scf_deploy: %s" % message, file=err)
+
+    try:
+        if options.runtime in UNLISTED_RUNTIMES:
+            log("warning: %s is not in the SCF API's documented Runtime list (%s); SCF refuses it where it is "
+                "not offered" % (options.runtime, ", ".join(DOCUMENTED_RUNTIMES)))
+        plan = build_plan(options, environ)
+        if options.dry_run:
+            json.dump(dry_run_document(plan), out, indent=2, ensure_ascii=False)
+            out.write("\n")
+            return 0
+        deploy(plan, make(options.region), wait=options.wait, log=log)
+    except DeployError as e:
+        log("error: %s" % e)
+        return 2
+    except TencentCloudSDKException as e:
+        log("error: %s: %s (RequestId %s)" % (e.get_code(), e.get_message(), e.get_request_id()))
+        return 1
+    log("done: %s and %s in %s" % (options.name, options.replay_name, options.region))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
