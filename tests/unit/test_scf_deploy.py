@@ -39,7 +39,7 @@ ENVIRON = dict({
     "COS_SECRET_ID": "cos-secret-id-value",
     "LOG_LEVEL": "DEBUG",
     "OMS_TIMEOUT": "",                     # set but empty: not deployed
-    "PATH": "/usr/bin",                    # not one of the function's variables: not deployed
+    "EDITOR": "vi",                        # not one of the function's variables: not deployed
     "TENCENTCLOUD_SECRET_ID": "deployer-id",
     "TENCENTCLOUD_SECRET_KEY": "deployer-key",
 }, **SECRET_VALUES)
