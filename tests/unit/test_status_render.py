@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""``status``'s table and terminal chart, checked against a stored snapshot (a fixed report, a fixed time zone).
+
+``UPDATE_SNAPSHOTS=1 python -m pytest tests/unit/test_status_render.py`` rewrites the snapshot after an
+intended change; the README's example is the same text.
+"""
+import io
+import os
+from datetime import timedelta, timezone
+
+from cos2oms import status
+
+SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshots", "status_render.txt")
+UTC_PLUS_8 = timezone(timedelta(hours=8))
+
+REQUEST = [120, 96, 143, 88, 40, 12, 0, 3, 25, 310, 280, 64]
+FAILURE = [0, 0, 2, 0, 0, 0, 0, 0, 0, 5, 0, 0]
+
+
+def fixed_report():
+    """A 12-hour window that crosses midnight in UTC+08:00, two hours with failures, three failed markers."""
+    start = status.from_iso("2024-04-30T11:00:00Z")
+    hourly = []
+    for i, (requested, failed) in enumerate(zip(REQUEST, FAILURE)):
+        hourly.append({"hour": status.iso(start + i * 3600), "REQUEST": requested, "SUCCESS": requested - failed,
+                       "FAILURE": failed, "SKIP": 0, "SIZE": (requested - failed) * 350000})
+    report = {
+        "task_id": "a8c1b3d5-task-4e2f-9b7a-0123456789ab", "project_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "log_bucket": "omslog-1253970026", "checked_at": "2024-04-30T22:20:00Z",
+        "task": {"sync_task_id": "a8c1b3d5-task-4e2f-9b7a-0123456789ab", "status": "SYNCHRONIZING",
+                 "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "testpic-1253970026",
+                 "dst_region": "cn-north-4", "dst_bucket": "obs-mirror", "description": None,
+                 "create_time": "2024-03-02T08:00:00Z", "last_start_time": "2024-03-02T08:00:00Z",
+                 "monthly_acceptance_request": 48211, "monthly_success_object": 48170,
+                 "monthly_failure_object": 41, "monthly_skip_object": 0, "monthly_size": 16873000000},
+        "window": {"hours": 12, "start": status.iso(start), "end": "2024-04-30T22:20:00Z",
+                   "statistic_time_type": "FIVE_MINUTES", "hourly": hourly, "totals": status.totals(hourly),
+                   "statistics_asked": True},
+        "oms_errors": [],
+        "markers": {"max_list": 10000, "success": None,
+                    "failed": {"count": 3, "capped": False, "oldest": "2024-04-30T14:50:00Z",
+                               "oldest_age_seconds": 27000, "error": None}},
+    }
+    return status.assess(report)
+
+
+def test_render_matches_the_snapshot():
+    text = status.render(fixed_report(), tz=UTC_PLUS_8)
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        with io.open(SNAPSHOT, "w", encoding="utf-8") as f:
+            f.write(text)
+    with io.open(SNAPSHOT, encoding="utf-8") as f:
+        assert text == f.read()
+
+
+def test_render_is_plain_ascii_and_fits_a_terminal():
+    text = status.render(fixed_report(), tz=UTC_PLUS_8)
+    chart = text[text.index("Per hour"):text.index("Needs attention")]
+    assert all(ord(c) < 128 for c in chart)  # no colour codes, no box-drawing characters
+    assert max(len(line) for line in chart.splitlines()) <= 100
+
+
+def test_every_nonzero_count_gets_a_mark_and_zero_none():
+    rows = fixed_report()["window"]["hourly"]
+    lines = status.render_chart(rows, UTC_PLUS_8)[2:]
+    two_am = [line for line in lines if line.strip().startswith("02:00")]  # REQUEST 3 of a peak of 310
+    assert two_am and "#" in two_am[0]
+    one_am = [line for line in lines if line.strip().startswith("01:00")]  # REQUEST 0
+    assert one_am and "#" not in one_am[0]
+    assert sum("<- failures" in line for line in lines) == 2
+
+
+def test_a_failed_window_and_failed_markers_say_what_to_run():
+    report = fixed_report()
+    assert report["exit_status"] == status.EXIT_ATTENTION
+    assert report["next_steps"] == [status.VERIFY, status.REPLAY]
+    text = status.render(report, tz=UTC_PLUS_8)
+    assert "OMS counted 7 FAILURE(s) in the last 12 h" in text
+    assert "3 failed marker(s) in the log bucket (the oldest written 7 h 30 min ago)" in text
