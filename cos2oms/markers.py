@@ -3,10 +3,19 @@
 
 Markers are empty objects named as the guide names them:
 ``oms_source_record/{task_id}/success_object/{event key}`` and ``.../failed_object/{event key}``.
+
+COS object names are at most 850 bytes (UTF-8), so a long event key cannot be named that way: its marker is
+``oms_source_record/{task_id}/success_object_long/{sha256 of the event key, hex}`` (``failed_object_long``),
+and the event key is the object's body (UTF-8). ``replay`` reads those bodies.
+
+Every call is bounded as a whole by the invocation's time (``transport.time_limit``), tried again once on
+a network error, 429 or 5xx while time is left, and never follows a redirect.
 """
+import hashlib
 import logging
 import random
 import time
+from urllib.parse import unquote
 
 from cos2oms import logs, storage, transport
 
@@ -21,17 +30,39 @@ END_MARGIN = 0.1
 COS_ATTEMPTS = 2
 #: COS lists and batch-deletes at most this many keys per request.
 COS_PAGE = 1000
+#: COS's limit on an object name, in UTF-8 bytes.
+MAX_NAME_BYTES = 850
+LONG = "_long"
 
 logger = logging.getLogger("cos2oms.markers")
 
 
-def marker_prefix(task_id, kind):
-    return "%s%s/%s/" % (MARKER_ROOT, task_id, kind)
+def marker_prefix(task_id, kind, long_names=False):
+    return "%s%s/%s%s/" % (MARKER_ROOT, task_id, kind, LONG if long_names else "")
 
 
 def marker_key(task_id, kind, event_key):
-    """The guide's marker name: the prefix, then the event key as delivered (it starts with ``/``)."""
-    return marker_prefix(task_id, kind) + event_key
+    """The guide's marker name (the prefix, then the event key as delivered, which starts with ``/``), or,
+    when that would be over COS's 850 bytes, the long-key form named after the key's SHA-256."""
+    name = marker_prefix(task_id, kind) + event_key
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    return marker_prefix(task_id, kind, True) + hashlib.sha256(event_key.encode("utf-8")).hexdigest()
+
+
+def is_long(task_id, kind, marker):
+    return marker.startswith(marker_prefix(task_id, kind, True))
+
+
+def xml_safe(name):
+    """True when a name survives a batch-delete XML body and its answer unchanged: no control characters
+    (XML 1.0 cannot carry most of them, and its parsers turn a carriage return into a newline), no
+    non-characters, and no leading or trailing white space (the SDKs' XML parsers strip it)."""
+    return name == name.strip() and not any(_xml_unsafe(ord(c)) for c in name)
+
+
+def _xml_unsafe(code):
+    return code < 0x20 or 0x7f <= code <= 0x9f or 0xd800 <= code <= 0xdfff or code in (0xfffe, 0xffff)
 
 
 class MarkerStore(object):
@@ -55,9 +86,9 @@ class MarkerStore(object):
                 return None
         return seconds
 
-    def _call(self, deadline, method, **kwargs):
-        """One SDK call, tried again once on a network error, 429 or 5xx while the invocation has time.
-        Returns (answer, None) or (None, cause)."""
+    def _call(self, deadline, method, read=None, **kwargs):
+        """One SDK call (and ``read(answer)``, within the same time limit), tried again once on a network
+        error, 429 or 5xx while the invocation has time. Returns (answer, None) or (None, cause)."""
         cause = None
         for attempt in range(1, COS_ATTEMPTS + 1):
             if attempt > 1:
@@ -68,7 +99,8 @@ class MarkerStore(object):
                 break
             try:
                 with transport.time_limit(seconds):
-                    return getattr(self.client, method)(Bucket=self.bucket, **kwargs), None
+                    answer = getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+                    return (read(answer) if read else answer), None
             except (storage.CosClientError, storage.CosServiceError) as exc:
                 cause = storage.describe_error(exc)
                 if not storage.is_retryable(exc):
@@ -81,41 +113,100 @@ class MarkerStore(object):
     def write(self, kind, event_key, deadline=None):
         """Write one marker; returns None on success, else the cause (already logged as an error)."""
         key = self.key(kind, event_key)
+        body = event_key.encode("utf-8") if is_long(self.task_id, kind, key) else b""
         # put_object returns the response headers and raises on failure: success is "no exception".
-        _, cause = self._call(deadline, "put_object", Body=b"", Key=key)
+        _, cause = self._call(deadline, "put_object", Body=body, Key=key)
         if cause is not None:
-            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", logs.show(event_key), logs.show(key),
-                         self.bucket, cause)
+            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", logs.show(event_key),
+                         logs.show(key), self.bucket, cause)
         return cause
 
     def event_key(self, kind, marker):
-        """The event key a marker was named after, or None when ``marker`` is not one of this task's."""
+        """The event key a marker is named after; None for a long-key marker (``read_event_key``) or a name
+        that is not one of this task's markers."""
         prefix = marker_prefix(self.task_id, kind)
         if not marker.startswith(prefix) or marker == prefix:
             return None
         return marker[len(prefix):]
 
-    def list_page(self, kind, marker="", max_keys=COS_PAGE, deadline=None):
-        """One page of marker object keys: (keys, next_marker or None after the last page, cause or None)."""
-        answer, cause = self._call(deadline, "list_objects", Prefix=marker_prefix(self.task_id, kind),
-                                   Marker=marker, MaxKeys=max_keys)
+    def read_event_key(self, kind, marker, deadline=None):
+        """The event key held in a long-key marker's body: (event key, None) or (None, cause)."""
+        def read(answer):
+            return answer["Body"].get_raw_stream().read(4 * MAX_NAME_BYTES + 1)
+
+        data, cause = self._call(deadline, "get_object", read=read, Key=marker)
+        if cause is not None:
+            return None, cause
+        try:
+            key = data.decode("utf-8")
+        except UnicodeError:
+            return None, "the marker's body is not UTF-8"
+        if not key or len(data) > 4 * MAX_NAME_BYTES or self.key(kind, key) != marker:
+            return None, "the marker's body is not the event key it is named after"
+        return key, None
+
+    def list_page(self, kind, marker="", max_keys=COS_PAGE, deadline=None, long_names=False):
+        """One page of marker names: (names, next_marker or None after the last page, cause or None).
+
+        Listed URL-encoded (and decoded here), so names with control characters survive the XML answer. A
+        page that says there is more but carries no names is an error, never the end of the listing.
+        """
+        answer, cause = self._call(deadline, "list_objects", Prefix=marker_prefix(self.task_id, kind, long_names),
+                                   Marker=marker, MaxKeys=max_keys, EncodingType="url")
         if cause is not None:
             return [], None, cause
-        keys = [item["Key"] for item in answer.get("Contents", [])]
+        if not isinstance(answer, dict):
+            return [], None, "COS answered a listing that is not one"
+        contents = answer.get("Contents") or []
+        if isinstance(contents, dict):
+            contents = [contents]
+        names = [unquote(item["Key"]) for item in contents if isinstance(item, dict) and item.get("Key")]
         truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
-        if not truncated or not keys:
-            return keys, None, None
-        return keys, answer.get("NextMarker") or keys[-1], None
+        if not truncated:
+            return names, None, None
+        if not names:
+            return [], None, "COS said the listing goes on but sent no keys"
+        next_marker = unquote(answer.get("NextMarker") or "") or names[-1]
+        if next_marker <= marker:
+            return names, None, "COS's listing did not move forward (marker %s)" % logs.short(next_marker)
+        return names, next_marker, None
 
-    def delete(self, keys, deadline=None):
-        """Batch-delete object keys (at most ``COS_PAGE``); returns {key: cause} for those not deleted."""
-        if not keys:
-            return {}
-        answer, cause = self._call(deadline, "delete_objects",
-                                   Delete={"Object": [{"Key": k} for k in keys], "Quiet": "true"})
-        if cause is not None:
-            return dict((k, cause) for k in keys)
-        errors = answer.get("Error", []) if isinstance(answer, dict) else []
-        if isinstance(errors, dict):
-            errors = [errors]
-        return dict((e.get("Key"), "%s %s" % (e.get("Code"), e.get("Message"))) for e in errors)
+    def delete(self, names, deadline=None):
+        """Delete markers (at most ``COS_PAGE`` names); returns {name: cause} for those not deleted.
+
+        Names a batch-delete XML body carries unchanged go in one batch delete, whose answer must confirm
+        each of them by name; the others, and any the batch did not confirm, are deleted one by one.
+        """
+        failures = {}
+        batch = [name for name in names if xml_safe(name)]
+        single = [name for name in names if not xml_safe(name)]
+        if batch:
+            answer, cause = self._call(deadline, "delete_objects",
+                                       Delete={"Object": [{"Key": k} for k in batch], "Quiet": "false"})
+            if cause is not None:
+                failures.update((k, cause) for k in batch)
+            else:
+                deleted, errors = _delete_answer(answer)
+                for name in batch:
+                    if name in errors:
+                        failures[name] = errors[name]
+                    elif name not in deleted:
+                        single.append(name)
+        for name in single:
+            _, cause = self._call(deadline, "delete_object", Key=name)
+            if cause is not None:
+                failures[name] = cause
+        return failures
+
+
+def _delete_answer(answer):
+    """({deleted names}, {name: cause}) from a batch delete's answer."""
+    def entries(field):
+        items = answer.get(field) or [] if isinstance(answer, dict) else []
+        return [items] if isinstance(items, dict) else [i for i in items if isinstance(i, dict)]
+
+    deleted = set(item.get("Key") for item in entries("Deleted"))
+    errors = dict((item.get("Key"), "COS answered %s %s" % (logs.short(item.get("Code")),
+                                                             logs.short(item.get("Message"))))
+                  for item in entries("Error"))
+    return deleted, errors

@@ -4,11 +4,14 @@
 As a command: ``python replay.py [--dry-run] [--limit N] [--workers N]`` (same environment variables as the
 function). As an SCF timer function: ``replay.main_handler(event, context)`` in the same zip.
 
-It lists ``oms_source_record/{task_id}/failed_object/`` page by page (1,000 keys a page), resubmits the event
-keys in OMS requests of at most 10 keys (the function's signing, encoding and retry rules), writes a success
-marker for each accepted key and only then removes its failed marker (batch deletes). Keys OMS still
-refuses keep their failed marker. Every key has at least one marker at every moment, so stopping at any
-point (Ctrl-C, the timer's time limit) loses nothing.
+It lists ``oms_source_record/{task_id}/failed_object/`` page by page (1,000 keys a page), then the long-key
+markers (``failed_object_long/``, whose bodies hold their event keys), resubmits the event keys in OMS
+requests of at most 10 keys (the function's signing, encoding and retry rules; ``bulk``), writes a success
+marker for each accepted key and only then removes its failed marker (deletes in chunks as batches
+complete). Keys OMS still refuses keep their failed marker. Every key has at least one marker at every
+moment, so stopping at any point (Ctrl-C, the timer's time limit) loses nothing. In timer mode OMS requests
+stop while the invocation still has its reserve, for the success markers and deletes of what was replayed.
+A listing that fails is an error: the run never reports "nothing left" about markers it could not see.
 
 The last line of output is ``{"listed": N, "replayed": N, "still_failed": N, "errors": N}``; the exit status
 is 0 when nothing listed is left failed, 1 otherwise, 2 on bad configuration.
@@ -19,15 +22,16 @@ import logging
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
+from cos2oms import bulk, handler, logs, markers as marker_names, oms
 from cos2oms import context as scf_context
-from cos2oms import handler, logs, markers as marker_names, oms
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Resubmit to OMS the keys that have a failed marker in the log bucket."
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
+#: Failed markers are deleted in chunks of this many as batches complete (and the rest at the end).
+DELETE_CHUNK = 100
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 logger = logging.getLogger("cos2oms.replay")
@@ -82,79 +86,86 @@ def progress_bar(enabled):
 
 
 class Replayer(object):
-    """One replay run over a task's failed markers."""
+    """One replay run over a task's failed markers (the guide's names, then long-key markers)."""
 
-    def __init__(self, submitter, summary, workers=DEFAULT_WORKERS, dry_run=False, limit=None, progress=None):
-        self.submitter = submitter
+    def __init__(self, submitter, summary, workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None, progress=None):
+        self.engine = bulk.Engine(submitter, workers, write_failed=False)
         self.markers = submitter.markers
         self.deadline = submitter.deadline
         self.summary = summary
-        self.workers = max(1, workers)
         self.dry_run = dry_run
         self.limit = limit
         self.progress = progress if progress is not None else _NoProgress()
-        self.stopping = threading.Event()
-        self._probed = False
+        self._failed_marker = {}  # event key -> its failed marker, for the keys pulled and not yet accounted
+        self._removable = []  # failed markers whose success markers are written
 
-    def _out_of_time(self):
-        return self.deadline.remaining_for_requests() < oms.MIN_ATTEMPT_SECONDS
+    @property
+    def stopping(self):
+        return self.engine.stopping
 
-    def _replay_batch(self, keys):
-        """Resubmit up to 10 event keys; returns the failed markers that may now be removed."""
-        if self.stopping.is_set() or self._out_of_time():
-            self.summary.add(still_failed=len(keys))
-            return []
-        result = self.submitter.send(keys)
-        if not result.accepted:
-            self.summary.add(still_failed=len(keys))
-            return []
-        removable = []
-        for key in keys:
-            if self.markers.write(marker_names.SUCCESS, key, self.deadline) is None:
-                removable.append(self.markers.key(marker_names.FAILED, key))
+    def _names(self):
+        """Failed marker names, page by page: the guide's names, then long-key markers. Stops (with an error
+        line and count) when a listing fails, and when time, the limit or Ctrl-C says so."""
+        for long_names in (False, True):
+            marker = ""
+            while True:
+                if self.stopping.is_set():
+                    return
+                if self.engine.out_of_time():
+                    logger.warning("replay stopping: out of time; the rest waits for the next run")
+                    return
+                page_size = marker_names.COS_PAGE
+                if self.limit is not None:
+                    page_size = min(page_size, self.limit - self.summary.listed)
+                    if page_size <= 0:
+                        return
+                names, marker, cause = self.markers.list_page(marker_names.FAILED, marker, page_size, self.deadline,
+                                                              long_names)
+                if cause is not None:
+                    logger.error("listing failed markers failed cause=%s", cause)
+                    self.summary.add(errors=1)  # never "nothing left" about markers this run could not see
+                    return
+                self.summary.add(listed=len(names))
+                for name in names:
+                    yield name, long_names
+                if marker is None:
+                    break
+
+    def _event_keys(self):
+        """The event keys to resubmit, from the failed markers listed; unreadable markers are errors."""
+        for name, long_name in self._names():
+            if long_name:
+                key, cause = self.markers.read_event_key(marker_names.FAILED, name, self.deadline)
             else:
-                self.summary.add(errors=1, key_errors=1)  # accepted, but no success recorded: the failed marker stays
-        return removable
-
-    def _replay_page(self, markers, pool):
-        keys = []
-        for marker in markers:
-            key = self.markers.event_key(marker_names.FAILED, marker)
+                key = self.markers.event_key(marker_names.FAILED, name)
+                cause = None if key is not None else "not a failed marker of this task"
             if key is None:
-                logger.error("unreadable failed marker=%s", logs.show(marker))
+                logger.error("unreadable failed marker=%s cause=%s", logs.show(name), cause)
+                self.summary.add(errors=1, key_errors=1)
+                self.progress.update(1)
+            elif self.dry_run:
+                self.summary.add(still_failed=1)
+                self.progress.update(1)
+            else:
+                self._failed_marker[key] = name
+                yield key
+
+    def _account(self, outcome):
+        for key in outcome.keys:
+            marker = self._failed_marker.pop(key)
+            if not outcome.result.accepted:
+                self.summary.add(still_failed=1)
+            elif key in outcome.unwritten:  # accepted, but no success recorded: the failed marker stays
                 self.summary.add(errors=1, key_errors=1)
             else:
-                keys.append(key)
-        if self.dry_run or self.submitter.auth_refused:
-            self.summary.add(still_failed=len(keys))
-            self.progress.update(len(markers))
-            return
-        batches = oms.batches(keys)
-        removable = []
-        futures = []
-        collected = 0  # futures whose result is already in ``removable``
-        try:
-            if batches and not self._probed:
-                # One request alone first: wrong credentials then cost a single refusal, not one per worker.
-                self._probed = True
-                first = batches.pop(0)
-                removable.extend(self._replay_batch(first))
-                self.progress.update(len(first))
-            futures = [(len(batch), pool.submit(self._replay_batch, batch)) for batch in batches]
-            for size, future in futures:
-                removable.extend(future.result())
-                collected += 1
-                self.progress.update(size)
-        except KeyboardInterrupt:
-            self.stopping.set()  # batches not yet sent return at once, counted as still failed
-            for _, future in futures[collected:]:
-                removable.extend(future.result())
-            raise
-        finally:
-            self._remove(removable)
+                self._removable.append(marker)
+        self.progress.update(len(outcome.keys))
+        if len(self._removable) >= DELETE_CHUNK:
+            self._remove()
 
-    def _remove(self, markers):
-        """Remove failed markers whose success markers are written (one batch delete per page)."""
+    def _remove(self):
+        """Delete the failed markers whose success markers are written."""
+        markers, self._removable = self._removable, []
         for chunk in oms.batches(markers, marker_names.COS_PAGE):
             failures = self.markers.delete(chunk, self.deadline)
             for marker, cause in sorted(failures.items()):
@@ -162,31 +173,27 @@ class Replayer(object):
             self.summary.add(replayed=len(chunk) - len(failures), errors=len(failures), key_errors=len(failures))
 
     def run(self):
-        marker = ""
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            while not self.stopping.is_set():
-                if self._out_of_time():
-                    logger.warning("replay stopping: out of time")
-                    break
-                page_size = marker_names.COS_PAGE
-                if self.limit is not None:
-                    page_size = min(page_size, self.limit - self.summary.listed)
-                    if page_size <= 0:
-                        break
-                markers, marker, cause = self.markers.list_page(marker_names.FAILED, marker, page_size, self.deadline)
-                if cause is not None:
-                    logger.error("listing failed markers failed cause=%s", cause)
-                    self.summary.add(errors=1)
-                    break
-                self.summary.add(listed=len(markers))
-                self._replay_page(markers, pool)
-                if marker is None:
-                    break
+        keys = self._event_keys()
+        if self.dry_run:
+            for _ in keys:
+                pass
+            return self.summary
+        outcomes = self.engine.run(keys)
+        try:
+            for outcome in outcomes:
+                self._account(outcome)
+        except KeyboardInterrupt:
+            self.stopping.set()  # batches not yet sent come back unsent; the listing stops
+            for outcome in outcomes:
+                self._account(outcome)
+            raise
+        finally:
+            self._remove()
         return self.summary
 
 
-def replay(settings, deadline, request_id="-", workers=DEFAULT_WORKERS, dry_run=False, limit=None, progress=None,
-           summary=None):
+def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None,
+           progress=None, summary=None):
     """Run one replay; returns its ``Summary``."""
     submitter = handler.build_submitter(settings, deadline, request_id)
     replayer = Replayer(submitter, summary or Summary(), workers, dry_run, limit, progress)

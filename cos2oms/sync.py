@@ -99,20 +99,29 @@ class Submitter(object):
                    "accepted" if result.accepted else "failed", logs.show(key), self.markers.task_id,
                    result.describe(), self.request_id)
 
-    def record(self, keys, result):
-        """Log each key's outcome, then write the markers: a key whose marker the invocation has no time
-        left to write is still in the log. Returns how many markers could not be written."""
+    def record(self, keys, result, write_failed=True, pool=None):
+        """Log each key's outcome, then write its marker (a key whose marker the invocation has no time left
+        to write is still in the log): a success marker when OMS accepted, else a failed marker (unless
+        ``write_failed`` is off: replay's keys have one already). ``pool``: an executor to write the markers
+        concurrently. Returns {key: cause} for the markers not written."""
         for key in keys:
             self.log_outcome(key, result)
+        if not (result.accepted or write_failed):
+            return {}
         kind = marker_names.SUCCESS if result.accepted else marker_names.FAILED
-        return sum(1 for key in keys if self.markers.write(kind, key, self.deadline) is not None)
+
+        def write(key):
+            return self.markers.write(kind, key, self.deadline)
+
+        causes = pool.map(write, keys) if pool is not None and len(keys) > 1 else map(write, keys)
+        return dict((key, cause) for key, cause in zip(keys, causes) if cause is not None)
 
     def run(self, keys, report):
         """Send every key and record every outcome, counting into ``report``."""
         for batch in oms.batches(keys):
             result = self.send(batch)
             report.requests += result.attempts
-            not_written = self.record(batch, result)
+            not_written = len(self.record(batch, result))
             report.marker_errors += not_written
             if result.accepted:
                 report.accepted += len(batch)

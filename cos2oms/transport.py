@@ -64,23 +64,30 @@ class OutOfTime(requests.exceptions.ReadTimeout):
 
 @contextmanager
 def time_limit(seconds):
-    """Bound every request this thread makes inside the block to ``seconds`` from now, as a whole
-    (``None``: no bound). Nested limits: the tighter one wins."""
-    previous = getattr(_local, "until", None)
+    """Bound the requests this thread makes inside the block to ``seconds`` from now, as a whole, bodies read
+    after the request returned included (``None``: no bound). Nested limits: the tighter one wins."""
+    outer = getattr(_local, "watch", None)
     until = None if seconds is None else time.monotonic() + max(0.0, seconds)
-    if previous is not None and (until is None or previous < until):
-        until = previous
-    _local.until = until
+    if outer is not None and (until is None or outer.until < until):
+        until = outer.until
+    if until is None:
+        yield
+        return
+    watch = _Watch(until)
+    entry = _watchdog.call_at(until, watch.fire)
+    _local.watch = watch
     try:
         yield
     finally:
-        _local.until = previous
+        _local.watch = outer
+        _watchdog.cancel(entry)
+        watch.close()
 
 
 def time_left():
     """Seconds left under this thread's limit, or None when unbounded."""
-    until = getattr(_local, "until", None)
-    return None if until is None else until - time.monotonic()
+    watch = getattr(_local, "watch", None)
+    return None if watch is None else watch.until - time.monotonic()
 
 
 class _Watchdog(object):
@@ -147,13 +154,17 @@ def _shutdown(sock):
 
 
 class _Watch(object):
-    """The connection one request is using, and whether its time ran out. A connection handed back to the
-    pool is forgotten first, so a late watchdog can never cut a request that is not ours."""
+    """One ``time_limit`` block: the connection its current request is using, and whether its time ran out.
+    A connection handed back to the pool is forgotten first, so a late watchdog can never cut a request that
+    is not ours."""
 
-    def __init__(self):
+    def __init__(self, until):
+        self.until = until
         self.lock = threading.Lock()
         self.conn = None
         self.fired = False
+        self.done = False
+        self.rearmed = None
 
     def use(self, conn):
         with self.lock:
@@ -167,10 +178,22 @@ class _Watch(object):
 
     def fire(self):
         with self.lock:
+            if self.done:
+                return
             self.fired = True
-            sock = getattr(self.conn, "sock", None) if self.conn is not None else None
+            if self.conn is None:
+                return
+            sock = getattr(self.conn, "sock", None)
             if sock is not None:
                 _shutdown(sock)
+            else:  # still connecting (bounded by its clamped timeout): look again until it has a socket
+                self.rearmed = _watchdog.call_at(time.monotonic() + 0.05, self.fire)
+
+    def close(self):
+        with self.lock:
+            self.done = True
+            if self.rearmed is not None:
+                _watchdog.cancel(self.rearmed)
 
 
 class _WatchedPoolMixin(object):
@@ -233,26 +256,21 @@ class DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
     def send(self, request, stream=False, timeout=None, **kwargs):
-        left = time_left()
-        if left is None:
+        watch = getattr(_local, "watch", None)
+        if watch is None:
             return self._send(request, stream, timeout, kwargs)
-        if left <= 0:
+        left = watch.until - time.monotonic()
+        if left <= 0 or watch.fired:
             raise OutOfTime("no time left for the request", request=request)
-        watch = _Watch()
-        entry = _watchdog.call_at(time.monotonic() + left, watch.fire)
-        _local.watch = watch
         try:
             response = self._send(request, stream, _clamp(timeout, left), kwargs)
         except requests.exceptions.RequestException:
             if watch.fired:
                 raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request) from None
             raise
-        finally:
-            _local.watch = None
-            _watchdog.cancel(entry)
         if watch.fired:
             response.close()
-            raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request) from None
+            raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request)
         return response
 
     def _send(self, request, stream, timeout, kwargs):

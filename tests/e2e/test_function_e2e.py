@@ -181,7 +181,7 @@ def test_oms_hanging_past_oms_timeout_is_retried_then_failed(fn, oms_server, cos
     oms_server.script(("hang", 10), ("hang", 10))
     started = time.monotonic()
     assert index.main_handler(events("a.txt"), None) is False
-    assert 1.0 <= time.monotonic() - started < 2.0  # two attempts of 0.5 s, not the 10 s hang
+    assert 1.0 <= time.monotonic() - started < 5.0  # two attempts of 0.5 s, not the 10 s hang
     assert [r.action for r in oms_server.requests] == ["hang", "hang"]
     assert markers(cos_server, FAILED) == [support.marker(FAILED, support.event_key("a.txt"))]
 
@@ -224,7 +224,7 @@ def test_hang_within_scf_time_limit_returns_in_time_with_the_failed_marker(fn, o
     oms_server.script(("hang", 10))
     started = time.monotonic()
     assert index.main_handler(events("a.txt"), {"time_limit_in_ms": 3000}) is False
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 3.0 + LIMIT_TOLERANCE
     assert markers(cos_server, FAILED) == [support.marker(FAILED, support.event_key("a.txt"))]
 
 

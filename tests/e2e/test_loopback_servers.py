@@ -238,7 +238,7 @@ def test_stopping_releases_a_hanging_request_at_once():
 
     started = time.monotonic()
     oms.stop()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5.0  # at once, not after the 30 s the client would wait
     client.join(timeout=5)
     assert isinstance(outcome[0], requests.exceptions.ConnectionError)  # closed, never answered
 
@@ -436,11 +436,12 @@ def test_listing_returns_at_most_1000_keys_and_next_marker_is_the_last_key(cos_s
     assert [o["Key"] for o in second["Contents"]] == keys[1000:] and second["IsTruncated"] == "false"
 
 
+@pytest.mark.timing
 def test_put_keys_seeds_10000_markers_fast_without_http(cos_server):
     keys = [f"oms_source_record/task-1/failed_object//1253970026/b/{i:05d}" for i in range(10_000)]
     started = time.monotonic()
     cos_server.put_keys(BUCKET, keys)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 10.0  # about 1 s on an idle machine
     assert cos_server.keys(BUCKET, "oms_source_record/task-1/") == keys
     assert cos_server.keys(BUCKET, "oms_source_record/task-2/") == []
     assert cos_server.counts == {}

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+"""The bulk engine shared by ``replay``, ``backfill`` and ``verify --resubmit``: keys -> batches of 10 ->
+bounded workers -> OMS -> markers, each batch's markers written concurrently.
+
+Keys are pulled from an iterator only as workers free up (at most ``2 * workers`` batches in flight), so a
+listing of any size streams through in constant memory. Results come back as each batch completes, so the
+caller can act on them at once (replay deletes failed markers in chunks as batches complete).
+
+The first batch is sent alone: wrong credentials then cost one refusal, not one per worker (five failed
+AK/SK signatures lock the key for five minutes), and after a refusal nothing more is sent.
+"""
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from cos2oms import oms
+
+DEFAULT_WORKERS = 8
+#: Marker writes in flight per worker (a batch's ten markers go out together).
+MARKER_WRITES_PER_WORKER = 10
+NOT_SENT_STOPPING = "not sent: the run is stopping"
+NOT_SENT_NO_TIME = "not sent: no time left for OMS requests (the rest is kept for markers)"
+
+
+class Outcome(object):
+    """One batch: its keys, OMS's result, and {key: cause} for the markers that could not be written."""
+
+    def __init__(self, keys, result, unwritten):
+        self.keys = keys
+        self.result = result
+        self.unwritten = unwritten
+
+    @property
+    def sent(self):
+        return self.result.attempts > 0
+
+
+def _batches(keys, size=oms.MAX_KEYS_PER_REQUEST):
+    batch = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Engine(object):
+    """Runs batches through ``submitter`` (a ``sync.Submitter``) with ``workers`` concurrent OMS requests.
+
+    ``write_failed``: write a failed marker for each key OMS did not accept (backfill, resubmit); replay's
+    keys have one already. ``stopping``: a ``threading.Event``; once set, batches not yet sent come back
+    unsent (their keys keep whatever marker they had).
+    """
+
+    def __init__(self, submitter, workers=DEFAULT_WORKERS, write_failed=True, stopping=None):
+        self.submitter = submitter
+        self.workers = max(1, workers)
+        self.write_failed = write_failed
+        self.stopping = stopping or threading.Event()
+
+    def out_of_time(self):
+        return self.submitter.deadline.remaining_for_requests() < oms.MIN_ATTEMPT_SECONDS
+
+    def _run_batch(self, keys, marker_pool):
+        if self.stopping.is_set():
+            result = oms.OmsResult.not_sent(NOT_SENT_STOPPING)
+        elif self.out_of_time():
+            result = oms.OmsResult.not_sent(NOT_SENT_NO_TIME)
+        else:
+            result = self.submitter.send(keys)
+        if not result.attempts and not self.write_failed:
+            return Outcome(keys, result, {})  # never sent, and its keys already have failed markers
+        return Outcome(keys, result, self.submitter.record(keys, result, self.write_failed, marker_pool))
+
+    def run(self, keys):
+        """Send ``keys`` (any iterable of event keys); yields an ``Outcome`` per batch as each completes.
+
+        Once ``stopping`` is set no more keys are pulled; batches already pulled come back (unsent when they
+        had not started), so every key pulled from ``keys`` is yielded exactly once. A KeyboardInterrupt
+        inside the engine sets ``stopping``, yields what was in flight, then propagates.
+        """
+        batches = _batches(keys)
+        with ThreadPoolExecutor(self.workers) as pool, \
+                ThreadPoolExecutor(self.workers * MARKER_WRITES_PER_WORKER) as markers:
+            first = next(batches, None)
+            if first is None:
+                return
+            yield self._run_batch(first, markers)
+            pending = set()
+            ready = []
+            try:
+                for batch in batches:
+                    if self.stopping.is_set():
+                        break
+                    pending.add(pool.submit(self._run_batch, batch, markers))
+                    while len(pending) >= 2 * self.workers:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        ready.extend(done)
+                        while ready:
+                            yield ready.pop().result()
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    ready.extend(done)
+                    while ready:
+                        yield ready.pop().result()
+            except GeneratorExit:
+                self.stopping.set()
+                wait(pending)
+                raise
+            except BaseException:
+                self.stopping.set()  # batches not yet started come back at once, unsent
+                for future in list(ready) + list(pending):
+                    yield future.result()
+                raise
