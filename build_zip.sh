@@ -8,10 +8,13 @@
 # its file count, then its path as the last line.
 #
 # What goes in, at the zip root:
-#   - the function's own modules: every top-level *.py of the repo, tracked or not,
-#     except conftest.py and setup.py (test and packaging configuration);
-#     nothing else from the repo: no tests/, local/, bench/, .ci/, requirements*.txt,
-#     Makefile, README, serverless.yml, this script, packaging/, dotfiles;
+#   - the function's own files, exactly those listed in packaging/manifest.txt: the
+#     top-level index.py, replay.py and signer.py, and the cos2oms/ package's modules
+#     (*.py only). Nothing else of the work tree, tracked or not: no stray scratch.py,
+#     no cos2oms/notes.txt or __pycache__, no tests/, local/, bench/, .ci/,
+#     requirements*.txt, Makefile, README, serverless.yml, this script, packaging/,
+#     dotfiles. The build fails if a listed file is missing, or (in a git work tree) if a
+#     tracked cos2oms/*.py is not listed: that zip would lack a module;
 #   - python3.6: nothing more. SCF's Python 3.6 runtime has cos-python-sdk-v5 (as
 #     qcloud_cos_v5) and requests built in;
 #   - python3.7/3.9/3.10: requirements.txt vendored as manylinux2014_x86_64 wheels for
@@ -58,25 +61,45 @@ zip="$repo/dist/cos2oms-$runtime.zip"
 "$py" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null \
     || die "'$py' must be Python 3.8 or later (set PYTHON=/path/to/python3)"
 
-# ---- the function's own modules: top-level *.py, nothing else --------------------------
-modules=()
-shopt -s nullglob
-for path in "$repo"/*.py; do                     # the glob skips dotfiles
-    name="${path##*/}"
-    case "$name" in
-        conftest.py|setup.py) continue ;;        # test and packaging configuration, not code
-    esac
-    modules+=("$name")
-done
-shopt -u nullglob
+# ---- the function's own files: those packaging/manifest.txt lists, nothing else -----------
 [ -f "$repo/index.py" ] || die "no index.py in $repo: SCF runs index.main_handler, there is nothing to package"
+manifest="$repo/packaging/manifest.txt"
+[ -f "$manifest" ] || die "$manifest is missing: it lists the function's files to ship"
+files=()
+while IFS= read -r line || [ -n "$line" ]; do
+    line="${line%%#*}"
+    line="${line//[[:space:]]/}"
+    [ -n "$line" ] || continue
+    # A top-level module, or a module of the cos2oms package: *.py, no "..", no other folder.
+    [[ "$line" =~ ^(cos2oms/([A-Za-z_][A-Za-z0-9_]*/)*)?[A-Za-z_][A-Za-z0-9_]*\.py$ ]] \
+        || die "packaging/manifest.txt: '$line' is not a top-level module or a cos2oms/ module (*.py)"
+    [ -f "$repo/$line" ] || die "packaging/manifest.txt lists $line, which is not in $repo"
+    for seen in ${files[@]+"${files[@]}"}; do
+        [ "$seen" != "$line" ] || die "packaging/manifest.txt lists $line twice"
+    done
+    files+=("$line")
+done < "$manifest"
+case " ${files[*]-} " in
+    *" index.py "*) ;;
+    *) die "packaging/manifest.txt does not list index.py: SCF runs index.main_handler" ;;
+esac
+if [ -e "$repo/.git" ] && command -v git >/dev/null 2>&1; then
+    # A module that is tracked but not listed would leave the zip unable to import it.
+    unlisted=()
+    while IFS= read -r tracked; do
+        case " ${files[*]} " in *" $tracked "*) ;; *) unlisted+=("$tracked") ;; esac
+    done < <(git -C "$repo" ls-files -- 'cos2oms/*.py')
+    [ ${#unlisted[@]} -eq 0 ] \
+        || die "tracked but not in packaging/manifest.txt (the zip would lack them): ${unlisted[*]}"
+fi
 
 rm -rf "$work"
 mkdir -p "$stage" "$repo/dist"
-for name in "${modules[@]}"; do
-    cp "$repo/$name" "$stage/$name"
+for path in "${files[@]}"; do
+    mkdir -p "$stage/$(dirname "$path")"
+    cp "$repo/$path" "$stage/$path"
 done
-log "$runtime: function modules: ${modules[*]}"
+log "$runtime: the function's ${#files[@]} files (packaging/manifest.txt): ${files[*]}"
 
 # ---- vendored dependencies (python3.7 and later) ----------------------------------------
 if [ "$runtime" != python3.6 ]; then

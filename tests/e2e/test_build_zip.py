@@ -2,12 +2,17 @@
 """build_zip.sh, end to end: what each runtime's zip holds, that it imports on that runtime, that it is reproducible.
 
 Marked ``zip`` (select with ``-m zip``, leave out with ``-m "not zip"``). The builds run in a scratch copy of
-the repository, with decoy files that must stay out of the zip, and share the repository's wheel cache
-(build/cache): the first run downloads the wheels, later runs make no network request.
+the repository, with decoy files that must stay out of the zip (a stray ``scratch.py`` at the root, notes and
+an unlisted module in ``cos2oms/``...), and share the repository's wheel cache (build/cache): the first run
+downloads the wheels, later runs make no network request.
+
+A zip holds exactly the function's files (packaging/manifest.txt, which must match ``git ls-files``) plus, from
+python3.7 on, the packages vendored at the versions packaging/constraints-<runtime>.txt pins.
 """
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,13 +29,19 @@ VENDORING = [r for r in RUNTIMES if r != "python3.6"]
 # Top-level names every vendored zip must hold: requirements.txt and its dependencies.
 VENDORED = ["qcloud_cos", "requests", "urllib3", "crcmod", "Crypto", "six", "xmltodict", "idna", "certifi",
             "charset_normalizer"]
-NOT_FUNCTION_MODULES = {"conftest.py", "setup.py"}
+DIST_INFO = re.compile(r"^[A-Za-z0-9_.]+-[^/-]+\.dist-info$")
+# The function's files: these top-level modules, and the cos2oms package's tracked modules.
+TOP_LEVEL_MODULES = ["index.py", "replay.py", "signer.py"]
+MANIFEST = REPO_ROOT / "packaging" / "manifest.txt"
 # Files planted in the scratch copy; none may reach the zip.
-DECOYS = ["local/decoy.py", "bench/decoy.py", ".ci/decoy.py", ".decoy.py", "conftest.py", "tests/decoy_test.py",
+DECOYS = ["scratch.py", "cos2oms/scratch_notes.txt", "cos2oms/notes.txt", "cos2oms/scratch.py",
+          "cos2oms/__pycache__/handler.cpython-311.pyc", "cos2oms/sub/decoy.py", "setup.py",
+          "local/decoy.py", "bench/decoy.py", ".ci/decoy.py", ".decoy.py", "conftest.py", "tests/decoy_test.py",
           "__pycache__/index.cpython-311.pyc", "packaging/decoy.py", "dist/stale.py", ".env"]
 FORBIDDEN_PARTS = {"tests", "test", "SelfTest", "local", "bench", "dist", "build", "packaging", "bin", "__pycache__"}
 FORBIDDEN_NAMES = {"Makefile", "build_zip.sh", "serverless.yml", "README.md", "requirements.txt",
-                   "requirements-dev.txt", "conftest.py", "RECORD", "decoy.py"}
+                   "requirements-dev.txt", "conftest.py", "setup.py", "RECORD", "decoy.py", "scratch.py",
+                   "scratch_notes.txt", "notes.txt", "manifest.txt"}
 FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".pyi")
 BUILD_TIMEOUT = 900  # seconds: the first build of a runtime downloads its wheels
 
@@ -55,9 +66,26 @@ def require_python(runtime):
     return python
 
 
-def function_modules(repo):
-    return sorted(p.name for p in repo.glob("*.py") if not p.name.startswith(".") and p.name not in
-                  NOT_FUNCTION_MODULES)
+def git_ls_files(*pathspecs):
+    if not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git work tree: the function's files are defined by what git tracks")
+    result = subprocess.run(["git", "ls-files", "--"] + list(pathspecs), cwd=str(REPO_ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, check=True)
+    return result.stdout.split()
+
+
+def function_files():
+    """What every zip must ship of the repository: the top-level entry modules and cos2oms/*.py, as tracked."""
+    tracked_top = set(git_ls_files(*TOP_LEVEL_MODULES))
+    assert tracked_top == set(TOP_LEVEL_MODULES), "index.py, replay.py and signer.py must be tracked"
+    package = git_ls_files("cos2oms/*.py")
+    assert "cos2oms/__init__.py" in package
+    return sorted(TOP_LEVEL_MODULES + package)
+
+
+def read_manifest(path=MANIFEST):
+    lines = (re.sub(r"#.*", "", line).strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +148,31 @@ def test_reports_size_count_and_path_last(build, runtime):
     assert "files: %d" % len(b.files) in b.lines[:-1]
 
 
+def test_manifest_lists_exactly_the_tracked_function_files():
+    """packaging/manifest.txt (what build_zip.sh ships) is index.py, replay.py, signer.py and cos2oms/*.py as git
+    tracks them: a new module of the package must be added to it, a removed one taken out."""
+    listed = read_manifest()
+    assert len(listed) == len(set(listed)), "a file is listed twice"
+    assert sorted(listed) == function_files()
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_function_modules_at_the_root(build, scratch, runtime):
+def test_zip_holds_exactly_the_function_files_and_vendored_packages(build, runtime):
     b = build(runtime)
-    root_files = {n for n in b.files if "/" not in n and n.endswith(".py")}
-    expected = set(function_modules(scratch))
-    assert {"index.py", "replay.py"} <= expected
-    assert expected <= root_files
-    if runtime == "python3.6":  # SCF's 3.6 runtime has the SDK and requests built in: only our modules
-        assert sorted(b.names) == sorted(expected)
+    expected = function_files()
+
+    def vendored(name):
+        top = name.split("/")[0]
+        return DIST_INFO.match(top) or (top[:-3] if top.endswith(".py") and "/" not in name else top) in VENDORED
+
+    own = sorted(n for n in b.files if not vendored(n))
+    assert own == expected  # no decoy: scratch.py, cos2oms/scratch_notes.txt, cos2oms/scratch.py...
+    for decoy in DECOYS:
+        assert decoy not in b.names
+    assert [n for n in b.names if n.startswith("cos2oms/")] == ["cos2oms/"] + [f for f in expected
+                                                                             if f.startswith("cos2oms/")]
+    if runtime == "python3.6":  # SCF's 3.6 runtime has the SDK and requests built in: only our files
+        assert b.names == sorted(expected + ["cos2oms/"])
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -256,6 +300,64 @@ def test_no_index_py_no_zip(tmp_path):
     assert not (tmp_path / "dist" / "cos2oms-python3.6.zip").exists()
 
 
+def small_repo(tmp_path, manifest, files, tracked=()):
+    """build_zip.sh and packaging/ with `manifest` as packaging/manifest.txt, `files` created, `tracked` git-added."""
+    shutil.copy(str(REPO_ROOT / "build_zip.sh"), str(tmp_path))
+    shutil.copytree(str(REPO_ROOT / "packaging"), str(tmp_path / "packaging"))
+    (tmp_path / "packaging" / "manifest.txt").write_text(manifest)
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    if tracked:
+        git = ["git", "-c", "init.defaultBranch=main"]
+        subprocess.run(git + ["init", "-q"], cwd=str(tmp_path), check=True)
+        subprocess.run(git + ["add", "--"] + list(tracked), cwd=str(tmp_path), check=True)
+    return tmp_path
+
+
+def run_small_build(repo):
+    return subprocess.run(["./build_zip.sh", "python3.6"], cwd=str(repo), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
+def test_manifest_alone_decides_what_ships(tmp_path):
+    repo = small_repo(tmp_path, "# comment\nindex.py\ncos2oms/__init__.py  # trailing comment\ncos2oms/a.py\n\n",
+                      ["index.py", "cos2oms/__init__.py", "cos2oms/a.py", "scratch.py", "cos2oms/scratch.py",
+                       "cos2oms/notes.txt"])
+    result = run_small_build(repo)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(str(repo / result.stdout.splitlines()[-1])) as zf:
+        assert zf.namelist() == ["cos2oms/", "cos2oms/__init__.py", "cos2oms/a.py", "index.py"]
+
+
+@pytest.mark.parametrize("manifest, message", [
+    ("index.py\ncos2oms/__init__.py\ncos2oms/gone.py\n", "lists cos2oms/gone.py, which is not in"),
+    ("index.py\ncos2oms/__init__.py\ncos2oms/notes.txt\n", "'cos2oms/notes.txt' is not a top-level module"),
+    ("index.py\ncos2oms/../scratch.py\n", "'cos2oms/../scratch.py' is not a top-level module"),
+    ("index.py\nlocal/demo.py\n", "'local/demo.py' is not a top-level module"),
+    ("index.py\nindex.py\n", "lists index.py twice"),
+    ("cos2oms/__init__.py\n", "does not list index.py"),
+])
+def test_bad_manifest_no_zip(tmp_path, manifest, message):
+    repo = small_repo(tmp_path, manifest, ["index.py", "cos2oms/__init__.py", "cos2oms/notes.txt", "scratch.py",
+                                           "local/demo.py"])
+    result = run_small_build(repo)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert not (repo / "dist" / "cos2oms-python3.6.zip").exists()
+
+
+def test_tracked_module_missing_from_the_manifest_no_zip(tmp_path):
+    """A module git tracks but the manifest forgot would make a zip that cannot import it: refused, by name."""
+    repo = small_repo(tmp_path, "index.py\ncos2oms/__init__.py\n",
+                      ["index.py", "cos2oms/__init__.py", "cos2oms/new_module.py", "cos2oms/untracked.py"],
+                      tracked=["index.py", "cos2oms/__init__.py", "cos2oms/new_module.py"])
+    result = run_small_build(repo)
+    assert result.returncode != 0
+    assert "tracked but not in packaging/manifest.txt" in result.stderr and "cos2oms/new_module.py" in result.stderr
+    assert "untracked.py" not in result.stderr  # an untracked scratch module neither ships nor blocks the build
+    assert not (repo / "dist" / "cos2oms-python3.6.zip").exists()
+
+
 def make_wheel(directory, name, version, requires_python):
     path = directory / ("%s-%s-py3-none-any.whl" % (name, version))
     with zipfile.ZipFile(str(path), "w") as zf:
@@ -327,3 +429,4 @@ def test_unzipped_artifact_syncs_the_console_put_event(build, runtime, tmp_path,
     [request] = oms_server.requests
     assert request.verified and request.keys_unquote == ["/1253970026/testpic/testfile"]
     assert cos_server.keys(LOG_BUCKET) == ["oms_source_record/task-1/success_object//1253970026/testpic/testfile"]
+
