@@ -19,8 +19,10 @@
 #     qcloud_cos_v5) and requests built in;
 #   - python3.7/3.9/3.10: requirements.txt vendored as manylinux2014_x86_64 wheels for
 #     that CPython (SCF runs CentOS x86_64), at the versions pinned in
-#     packaging/constraints-<runtime>.txt. The build fails if a wheel's own METADATA
-#     says Requires-Python excludes the runtime. crcmod has no wheel: its pure-Python
+#     packaging/constraints-<runtime>.txt; requirements.txt's environment markers
+#     (python_version) are evaluated for the runtime, not for the Python running pip.
+#     The build fails if a wheel's own METADATA says Requires-Python excludes the
+#     runtime. crcmod has no wheel: its pure-Python
 #     modules are vendored (cos-python-sdk-v5 uses it only to check the CRC64 of
 #     resumable downloads, which the function does not make).
 #     *.dist-info folders are kept, minus RECORD: they carry the licences the vendored
@@ -130,12 +132,17 @@ if [ "$runtime" != python3.6 ]; then
         "$py" "$repo/packaging/wheels.py" crcmod-wheel "$crcmod_sdist" "$local_wheels" >/dev/null
     fi
 
+    # requirements.txt's environment markers evaluated for the runtime, not for "$py".
+    requirements="$work/requirements.txt"
+    "$py" "$repo/packaging/wheels.py" requirements --python "$version" "$repo/requirements.txt" "$requirements" \
+        || die "could not read $repo/requirements.txt"
+
     resolved="$work/wheels"
     download=(
         "$py" -m pip download --quiet --progress-bar off
         --only-binary=:all: --platform manylinux2014_x86_64
         --implementation cp --python-version "$version" --abi "$abi"
-        -r "$repo/requirements.txt" -c "$constraints"
+        -r "$requirements" -c "$constraints"
         --find-links "$local_wheels" -d "$resolved"
     )
     # Offline first, from the wheels already fetched; the index only when that fails.

@@ -7,6 +7,12 @@
     wheels.py check --python X.Y --constraints FILE WHEEL...
         Fail unless every wheel admits Python X.Y in its own METADATA (Requires-Python),
         carries tags that SCF's CentOS x86_64 runtime can load, and is pinned in FILE.
+    wheels.py requirements --python X.Y REQUIREMENTS OUT
+        Write to OUT the requirements of REQUIREMENTS that apply to CPython X.Y on Linux
+        x86_64, environment markers evaluated for that target and dropped. pip download
+        --python-version fetches wheels for the target but evaluates markers for the Python
+        that runs pip, so requirements.txt's `; python_version < "3.10"` would otherwise
+        follow the build machine's Python, not the runtime's.
     wheels.py unpack DEST WHEEL...
         Unpack the wheels' importable files into DEST (a staging folder that may already
         hold the function's own modules), the way an installer lays them out.
@@ -55,11 +61,14 @@ def canonical(name):
 
 
 def specifier_set(text):
+    return _vendored_packaging("specifiers").SpecifierSet(text)
+
+
+def _vendored_packaging(module):
     try:
-        from packaging.specifiers import SpecifierSet
+        return __import__("packaging." + module, fromlist=["_"])
     except ImportError:
-        from pip._vendor.packaging.specifiers import SpecifierSet
-    return SpecifierSet(text)
+        return __import__("pip._vendor.packaging." + module, fromlist=["_"])
 
 
 def read_metadata(wheel):
@@ -218,6 +227,54 @@ def check(wheels, python, constraints):
     print("wheels.py: %d wheels fit Python %s and match %s" % (len(wheels), python, constraints), file=sys.stderr)
 
 
+# ---------------------------------------------------------------- requirements
+
+
+def target_environment(python):
+    """PEP 508 marker variables of SCF's CPython `python` ("3.9") on Linux x86_64."""
+    return {
+        "python_version": python,
+        "python_full_version": python + ".0",
+        "implementation_name": "cpython",
+        "implementation_version": python + ".0",
+        "platform_python_implementation": "CPython",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "sys_platform": "linux",
+        "os_name": "posix",
+    }
+
+
+def requirements_for(path, python):
+    """The requirement lines of `path` that apply to `python`, markers evaluated and dropped."""
+    Requirement = _vendored_packaging("requirements").Requirement
+    environment = target_environment(python)
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = re.sub(r"(^|\s)#.*$", "", line).strip()  # comments, as pip reads them
+            if not line:
+                continue
+            if line.startswith("-"):
+                raise BuildError("%s:%d: options are not supported here: %r" % (path, lineno, line))
+            try:
+                req = Requirement(line)
+            except Exception as e:
+                raise BuildError("%s:%d: %s" % (path, lineno, e)) from e
+            if req.marker is not None and not req.marker.evaluate(environment):
+                continue
+            req.marker = None
+            lines.append(str(req))
+    return lines
+
+
+def write_requirements(path, python, out):
+    lines = requirements_for(path, python)
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+    print("wheels.py: requirements for Python %s: %s" % (python, ", ".join(lines)), file=sys.stderr)
+
+
 # ---------------------------------------------------------------- unpack
 
 
@@ -282,6 +339,10 @@ def main(argv=None):
     p.add_argument("--python", required=True, help="target version, e.g. 3.9")
     p.add_argument("--constraints", required=True)
     p.add_argument("wheels", nargs="+")
+    p = sub.add_parser("requirements")
+    p.add_argument("--python", required=True, help="target version, e.g. 3.9")
+    p.add_argument("requirements")
+    p.add_argument("out")
     p = sub.add_parser("unpack")
     p.add_argument("dest")
     p.add_argument("wheels", nargs="+")
@@ -291,6 +352,8 @@ def main(argv=None):
             crcmod_wheel(args.sdist, args.outdir)
         elif args.command == "check":
             check(args.wheels, args.python, args.constraints)
+        elif args.command == "requirements":
+            write_requirements(args.requirements, args.python, args.out)
         else:
             unpack(args.dest, args.wheels)
     except BuildError as e:

@@ -358,6 +358,20 @@ def test_tracked_module_missing_from_the_manifest_no_zip(tmp_path):
     assert not (repo / "dist" / "cos2oms-python3.6.zip").exists()
 
 
+def test_requirement_markers_follow_the_runtime_not_the_build_python(tmp_path):
+    """pip download --python-version evaluates markers for the Python running pip: wheels.py evaluates them for
+    the runtime, so each zip gets the requests/urllib3 lines of requirements.txt meant for its Python."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text('# comment\nplain==1.0  # why\nold==1; python_version < "3.10"\n'
+                            'new>=2; python_version >= "3.10"\n')
+    for python, expected in [("3.7", ["plain==1.0", "old==1"]), ("3.9", ["plain==1.0", "old==1"]),
+                             ("3.10", ["plain==1.0", "new>=2"]), ("3.12", ["plain==1.0", "new>=2"])]:
+        out = tmp_path / ("out-%s.txt" % python)
+        subprocess.run([sys.executable, str(REPO_ROOT / "packaging" / "wheels.py"), "requirements", "--python",
+                        python, str(requirements), str(out)], check=True, stderr=subprocess.PIPE, timeout=60)
+        assert out.read_text().splitlines() == expected, python
+
+
 def make_wheel(directory, name, version, requires_python):
     path = directory / ("%s-%s-py3-none-any.whl" % (name, version))
     with zipfile.ZipFile(str(path), "w") as zf:
