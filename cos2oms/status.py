@@ -48,7 +48,8 @@ MONTHLY_FIELDS = ("monthly_acceptance_request", "monthly_success_object", "month
                   "monthly_skip_object", "monthly_size")
 SYNCHRONIZING = "SYNCHRONIZING"
 AUTH_STATUSES = (401, 403)
-#: Seconds one page of a marker listing may take as a whole.
+#: Keys per marker listing page (COS's largest), and the seconds one page may take as a whole.
+LIST_PAGE = 1000
 LIST_PAGE_SECONDS = 10.0
 HOUR = 3600
 #: The IAM actions these queries need (Huawei's identity-policy names).
@@ -305,12 +306,18 @@ class Listing(object):
                 "error": self.error}
 
 
+def marker_listing_prefix(task_id, kind):
+    """``oms_source_record/{task}/failed_object``: without the final ``/``, so that the listing also finds the
+    markers of keys too long for the guide's naming (``failed_object_long/``)."""
+    return "%s%s/%s" % (markers.MARKER_ROOT, task_id, kind)
+
+
 def list_markers(client, bucket, prefix, cap):
-    """Count the objects under ``prefix`` (at most ``cap``), pages of 1,000 listed with ``EncodingType='url'``."""
+    """Count the objects under ``prefix`` (at most ``cap``), in pages listed with ``EncodingType='url'``."""
     listing = Listing()
     marker = ""
     while True:
-        page_size = min(markers.COS_PAGE, cap - listing.count)
+        page_size = min(LIST_PAGE, cap - listing.count)
         try:
             with transport.time_limit(LIST_PAGE_SECONDS):
                 answer = client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=page_size,
@@ -382,7 +389,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
     cos = cos or storage.build_cos_client(settings)
     kinds = [("failed", markers.FAILED)] + ([("success", markers.SUCCESS)] if count_success else [])
     for name, kind in kinds:
-        listing = list_markers(cos, settings.log_bucket, markers.marker_prefix(task_id, kind), max_list)
+        listing = list_markers(cos, settings.log_bucket, marker_listing_prefix(task_id, kind), max_list)
         report["markers"][name] = listing.as_dict(now)
         if listing.error:
             problems.append((EXIT_CONFIG if listing.config_error else EXIT_ATTENTION,
@@ -565,8 +572,9 @@ def add_arguments(parser):
                         help="do not ask OMS for the per-hour statistics (regions without that API)")
 
 
-def run(args, environ=None, out=sys.stdout, prog="cos2oms status"):
-    """The command: returns its exit status."""
+def run(args, environ=None, out=None, prog="cos2oms status"):
+    """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
+    out = out or sys.stdout
     try:
         settings = handler.load_settings(environ=environ)
     except ConfigError as exc:
@@ -585,7 +593,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms status"):
     return report["exit_status"]
 
 
-def main(argv=None, environ=None, out=sys.stdout, prog="cos2oms status"):
+def main(argv=None, environ=None, out=None, prog="cos2oms status"):
     parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_arguments(parser)
     return run(parser.parse_args(argv), environ, out, prog)

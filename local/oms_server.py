@@ -47,6 +47,13 @@ AUTHORIZATION = re.compile(
 )
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_KEYS_PER_REQUEST = 10
+# Sync task queries: ShowSyncTask (GET .../sync-tasks/{id}) and ListSyncTaskStatistic (.../statistics).
+TASK_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/sync-tasks/(?P<task_id>[^/]+)(?P<statistics>/statistics)?$")
+STATISTIC_TYPES = ("REQUEST", "SUCCESS", "FAILURE", "SKIP", "SIZE")
+FIVE_MINUTES_MS, ONE_HOUR_MS = 300_000, 3_600_000
+MAX_STATISTIC_POINTS = 1000  # the API's documented array length
+# OMS's error body shape for a task it does not know; the code itself is a stand-in (not documented).
+NO_SUCH_TASK = {"error_code": "OMS.0404", "error_msg": "The sync task does not exist"}
 
 # Error bodies by status. APIG.0301 (signature), APIG.0308 (throttling), APIG.0101 (no such API),
 # APIG.0201/0202 (backend timeout/unavailable) are API Gateway's codes; the OMS.* codes are stand-ins.
@@ -224,7 +231,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.server.owner._handle(self)
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_POST
+    def do_GET(self) -> None:
+        if not self.server.owner._handle_query(self):  # sync task queries; any other GET as before
+            self.server.owner._handle(self)
+
+    do_PUT = do_DELETE = do_PATCH = do_POST
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib's signature)
         log.debug("%s " + format, self.address_string(), *args)
@@ -417,6 +428,169 @@ class OmsServer(BackgroundServer):
         with self._lock:
             self._records.append(record)
             self._lock.notify_all()
+
+    # --- sync task queries (GET), answered from what this server received and copied
+
+    #: ShowSyncTask's descriptive fields (replace per instance to stage another task).
+    task_details = {
+        "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "testpic-1253970026",
+        "dst_region": "cn-north-4", "dst_bucket": "loopback-obs", "description": "loopback sync task",
+        "enable_metadata_migration": False, "enable_restore": False, "app_id": "1253970026",
+        "object_overwrite_mode": "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "dst_storage_policy": "STANDARD",
+        "consistency_check": "size_last_modified",
+    }
+    _task_statuses: dict[str, str | None] | None = None
+
+    def set_task_status(self, task_id: str, status: str | None) -> None:
+        """``SYNCHRONIZING`` (every task's default), ``STOPPED``, or None: no such task (its GETs answer 404)."""
+        with self._lock:
+            self._task_statuses = dict(self._task_statuses or {}, **{task_id: status})
+
+    def task_status(self, task_id: str) -> str | None:
+        with self._lock:
+            return (self._task_statuses or {}).get(task_id, "SYNCHRONIZING")
+
+    def accepted(self, task_id: str) -> list[tuple[float, str]]:
+        """(wall-clock time, key as OMS decodes it) of each key of ``task_id`` that a POST had accepted (200)."""
+        offset = time.time() - time.monotonic()
+        return [(r.received_at + offset, key) for r in self.requests
+                if r.method == "POST" and r.task_id == task_id and r.status == 200 for key in r.keys_unquote]
+
+    def copy_outcomes(self, task_id: str) -> list[tuple[float, bool, int]]:
+        """(wall-clock time, ok, size) of each copy made for one of ``task_id``'s keys, from ``self.copies`` when
+        this server copies objects (records with a time, the event key, the size and ok); [] when it does not.
+        An accepted key with no copy record counts as neither SUCCESS nor FAILURE."""
+        copies = list(getattr(self, "copies", None) or [])
+        if not copies:
+            return []
+        keys = {key for _, key in self.accepted(task_id)}
+        outcomes = []
+        for copy in copies:
+            when, key, ok, size, copy_task = _copy_facts(copy)
+            if copy_task == task_id or (copy_task is None and key in keys):
+                outcomes.append((when, ok, size))
+        return outcomes
+
+    def _series(self, task_id: str, start_ms: int, end_ms: int, bucket_ms: int) -> dict[str, dict[int, int]]:
+        """Per data type, bucket start (ms) -> count, for events in [start_ms, end_ms]."""
+        series: dict[str, dict[int, int]] = {kind: collections.Counter() for kind in STATISTIC_TYPES}
+
+        def add(kind: str, when: float, n: int) -> None:
+            ms = int(when * 1000)
+            if start_ms <= ms <= end_ms:
+                series[kind][ms // bucket_ms * bucket_ms] += n
+
+        for when, _ in self.accepted(task_id):
+            add("REQUEST", when, 1)
+        for when, ok, size in self.copy_outcomes(task_id):
+            add("SUCCESS" if ok else "FAILURE", when, 1)
+            if ok:
+                add("SIZE", when, size)
+        return series
+
+    def _handle_query(self, handler: _Handler) -> bool:
+        """Answer ShowSyncTask / ListSyncTaskStatistic (signature checked, scripted actions applied, recorded);
+        False, touching nothing, for any other path."""
+        url = urlsplit(handler.path)
+        route = TASK_PATH.match(url.path)
+        if not route:
+            return False
+        body = _read_body(handler)
+        headers = {name.lower(): ", ".join(_utf8(v) for v in handler.headers.get_all(name))
+                   for name in set(handler.headers.keys())}
+        verdict = verify_signature(handler.command, url.path, url.query, headers, body,
+                                   self.ak, self.sk, max_skew=self.max_skew)
+        with self._lock:
+            action = self._script.popleft() if self._script else Action("normal")
+        record = OmsRequest(
+            method=handler.command, path=url.path, project_id=route["project_id"], task_id=route["task_id"],
+            headers=headers, body=body, raw_keys=[], keys_unquote=[], keys_unquote_plus=[],
+            verified=verdict.ok, reason=verdict.reason, signed_headers=verdict.signed_headers,
+            connection_id=handler.connection_id, action=action.kind,
+        )
+        if action.kind in ("hang", "reset"):
+            self._record(record)
+            handler.close_connection = True
+            if action.kind == "reset":
+                _reset_connection(handler)
+            else:
+                self._stopping.wait(action.seconds)
+            return True
+        if action.kind == "delay":
+            time.sleep(action.seconds)
+        if action.kind == "status":
+            status, answer = action.status, action.body if action.body is not None else _error_body(action.status)
+        elif not verdict.ok:
+            status, answer = 401, _error_body(401, verdict.reason)
+        elif self.task_status(route["task_id"]) is None:
+            status, answer = 404, dict(NO_SUCH_TASK)
+        else:
+            params = dict(parse_qsl(url.query, keep_blank_values=True))
+            query = self._statistics_answer if route["statistics"] else self._task_answer
+            status, answer = query(route["task_id"], params)
+        record.status = status
+        self._record(record)
+        if self.latency:
+            time.sleep(self.latency)
+        _send_json(handler, status, answer)
+        return True
+
+    def _task_answer(self, task_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        """ShowSyncTask: the month of ``query_time`` (UTC months here) counted from the records."""
+        if not params.get("query_time", "").isdigit():
+            return 400, _error_body(400, "query_time (milliseconds) is required")
+        moment = datetime.fromtimestamp(int(params["query_time"]) / 1000, timezone.utc)
+        month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        following = month.replace(year=month.year + month.month // 12, month=month.month % 12 + 1)
+        start_ms, end_ms = int(month.timestamp() * 1000), int(following.timestamp() * 1000) - 1
+        counts = {kind: sum(points.values()) for kind, points in self._series(task_id, start_ms, end_ms,
+                                                                               ONE_HOUR_MS).items()}
+        first = min([when for when, _ in self.accepted(task_id)] + [time.time()])
+        return 200, {
+            "sync_task_id": task_id, **self.task_details, "status": self.task_status(task_id),
+            "create_time": int(first * 1000), "last_start_time": int(first * 1000),
+            "monthly_acceptance_request": counts["REQUEST"], "monthly_success_object": counts["SUCCESS"],
+            "monthly_failure_object": counts["FAILURE"], "monthly_skip_object": counts["SKIP"],
+            "monthly_size": counts["SIZE"],
+        }
+
+    def _statistics_answer(self, task_id: str, params: dict[str, str]) -> tuple[int, dict]:
+        """ListSyncTaskStatistic: 5-minute buckets for ranges up to a day, else hourly (a stand-in rule);
+        every bucket of the range, zeros included."""
+        kinds = params.get("data_type", "").split(",")
+        if not all(kind in STATISTIC_TYPES for kind in kinds):
+            return 400, _error_body(400, f"data_type must be a comma-separated list of {','.join(STATISTIC_TYPES)}")
+        if not (params.get("start_time", "").isdigit() and params.get("end_time", "").isdigit()):
+            return 400, _error_body(400, "start_time and end_time (milliseconds) are required")
+        start_ms, end_ms = int(params["start_time"]), int(params["end_time"])
+        bucket_ms = FIVE_MINUTES_MS if end_ms - start_ms <= 24 * ONE_HOUR_MS else ONE_HOUR_MS
+        buckets = list(range(start_ms // bucket_ms * bucket_ms, end_ms + 1, bucket_ms))
+        if start_ms > end_ms or len(buckets) > MAX_STATISTIC_POINTS:
+            return 400, _error_body(400, "start_time must not be after end_time, nor the range too long")
+        series = self._series(task_id, start_ms, end_ms, bucket_ms)
+        return 200, {
+            "sync_task_id": task_id,
+            "statistic_time_type": "FIVE_MINUTES" if bucket_ms == FIVE_MINUTES_MS else "ONE_HOUR",
+            "statistic_datas": [{"data_type": kind, "data": [{"time_stamp": b, "statistic_num": series[kind][b]}
+                                                              for b in buckets]} for kind in kinds],
+        }
+
+
+def _copy_facts(copy: object) -> tuple[float, str | None, bool, int, str | None]:
+    """(wall-clock time, event key, ok, size, task id or None) of one copy record (an object or a dict)."""
+    def get(*names: str) -> object:
+        for name in names:
+            value = copy.get(name) if isinstance(copy, dict) else getattr(copy, name, None)
+            if value is not None:
+                return value
+        return None
+
+    when = get("time", "copied_at", "at", "timestamp")
+    when = time.time() if not isinstance(when, (int, float)) else float(when)
+    if when < 1e9:  # a time.monotonic() reading
+        when += time.time() - time.monotonic()
+    return when, get("event_key", "key", "source_key"), bool(get("ok", "success")), int(get("size") or 0), \
+        get("task_id")
 
 
 def _utf8(value: str) -> str:
