@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the code package to upload to Tencent SCF ("本地上传zip包").
 #
-#   ./build_zip.sh [python3.6|python3.7|python3.9|python3.10]     (default: python3.6)
+#   ./build_zip.sh [python3.6|python3.7|python3.9|python3.10|python3.11|python3.12]
+#                                                                   (default: python3.6)
 #
 # Writes dist/cos2oms-<runtime>.zip and, with the same files, the folder
 # dist/cos2oms-<runtime>/ (what serverless.yml deploys). Prints the zip's size in bytes and
@@ -17,14 +18,15 @@
 #     tracked cos2oms/*.py is not listed: that zip would lack a module;
 #   - python3.6: nothing more. SCF's Python 3.6 runtime has cos-python-sdk-v5 (as
 #     qcloud_cos_v5) and requests built in;
-#   - python3.7/3.9/3.10: requirements.txt vendored as manylinux2014_x86_64 wheels for
+#   - python3.7 and later: requirements.txt vendored as manylinux2014_x86_64 wheels for
 #     that CPython (SCF runs CentOS x86_64), at the versions pinned in
-#     packaging/constraints-<runtime>.txt; requirements.txt's environment markers
-#     (python_version) are evaluated for the runtime, not for the Python running pip.
-#     The build fails if a wheel's own METADATA says Requires-Python excludes the
-#     runtime. crcmod has no wheel: its pure-Python
-#     modules are vendored (cos-python-sdk-v5 uses it only to check the CRC64 of
-#     resumable downloads, which the function does not make).
+#     packaging/constraints-<runtime>.txt: for each package, the newest release that
+#     supports that Python (the file says which and why). requirements.txt's environment
+#     markers (python_version) are evaluated for the runtime, not for the Python running
+#     pip. The build fails if a wheel's own METADATA says Requires-Python excludes the
+#     runtime. crcmod has no wheel: its pure-Python modules are vendored
+#     (cos-python-sdk-v5 uses it only to check the CRC64 of resumable downloads, which
+#     the function does not make).
 #     *.dist-info folders are kept, minus RECORD: they carry the licences the vendored
 #     packages ask to be redistributed with them, and importlib.metadata reads them.
 #     Never shipped: the packages' test suites (certifi/tests, pycryptodome's
@@ -47,8 +49,8 @@ die() { printf 'build_zip: error: %s\n' "$*" >&2; exit 1; }
 runtime="${1:-python3.6}"
 case "$runtime" in
     -h|--help) usage; exit 0 ;;
-    python3.6|python3.7|python3.9|python3.10) ;;
-    *) usage >&2; die "unknown runtime '$runtime' (expected python3.6, python3.7, python3.9 or python3.10)" ;;
+    python3.6|python3.7|python3.9|python3.10|python3.11|python3.12) ;;
+    *) usage >&2; die "unknown runtime '$runtime' (expected python3.6, python3.7, python3.9, python3.10, python3.11 or python3.12)" ;;
 esac
 [ $# -le 1 ] || { usage >&2; die "expected at most one argument"; }
 

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import pytest
 pytestmark = pytest.mark.zip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUNTIMES = ["python3.6", "python3.7", "python3.9", "python3.10"]
+RUNTIMES = ["python3.6", "python3.7", "python3.9", "python3.10", "python3.11", "python3.12"]
 VENDORING = [r for r in RUNTIMES if r != "python3.6"]
 # Top-level names every vendored zip must hold: requirements.txt and its dependencies.
 VENDORED = ["qcloud_cos", "requests", "urllib3", "crcmod", "Crypto", "six", "xmltodict", "idna", "certifi",
@@ -86,6 +88,16 @@ def function_files():
 def read_manifest(path=MANIFEST):
     lines = (re.sub(r"#.*", "", line).strip() for line in path.read_text(encoding="utf-8").splitlines())
     return [line for line in lines if line]
+
+
+def read_pins(runtime):
+    return {name.lower(): version for name, version in re.findall(
+        r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO_ROOT / "packaging" / ("constraints-%s.txt" % runtime)).read_text(
+            encoding="utf-8"), re.M)}
+
+
+def version_tuple(text):
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +259,13 @@ print(json.dumps({
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert all(not f.startswith("..") and not os.path.isabs(f) for f in report["files"]), report["files"]
-    assert report["requests"] == "2.31.0"
-    assert report["urllib3"].startswith("1.")
+    pins = read_pins(runtime)
+    assert (report["requests"], report["urllib3"]) == (pins["requests"], pins["urllib3"])
+    python = version_tuple(runtime)
+    if python >= (3, 8):  # CVE-2024-35195 and CVE-2024-47081 are fixed in 2.32.4, the first for 3.8+
+        assert version_tuple(report["requests"]) >= (2, 32, 4)
+    # urllib3 2 needs OpenSSL 1.1.1+: only from Python 3.10 on (which needs it too) is it certain to be there.
+    assert version_tuple(report["urllib3"])[0] == (2 if python >= (3, 10) else 1)
     assert report["crc64"] == 0xCAA717168609F281  # CRC-64/Jones check value, from crcmod's pure-Python code
     assert report["aes"] == "x" * 16
 
@@ -287,7 +304,7 @@ def test_unknown_runtime_is_refused(scratch):
     result = subprocess.run(["./build_zip.sh", "python3.8"], cwd=str(scratch), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode != 0
-    assert "python3.6, python3.7, python3.9 or python3.10" in result.stderr
+    assert "python3.6, python3.7, python3.9, python3.10, python3.11 or python3.12" in result.stderr
 
 
 def test_no_index_py_no_zip(tmp_path):
@@ -444,3 +461,85 @@ def test_unzipped_artifact_syncs_the_console_put_event(build, runtime, tmp_path,
     assert request.verified and request.keys_unquote == ["/1253970026/testpic/testfile"]
     assert cos_server.keys(LOG_BUCKET) == ["oms_source_record/task-1/success_object//1253970026/testpic/testfile"]
 
+
+@pytest.fixture
+def trickle_url():
+    """An HTTP server that answers 200 with a 600-byte body sent one byte every 50 ms (30 s in all): each read
+    gets a byte well within any read timeout, so only the transport's whole-request watchdog can cut it short."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.1)
+    stop = threading.Event()
+
+    def trickle(conn):
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 600\r\n\r\n")
+                for _ in range(600):
+                    if stop.wait(0.05):
+                        return
+                    conn.sendall(b"x")
+            except OSError:  # the client shut the connection down: what the watchdog does
+                return
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    yield "http://127.0.0.1:%d/trickle" % server.getsockname()[1]
+    stop.set()
+    acceptor.join(5)
+    server.close()
+
+
+TRICKLE_PROBE = r"""
+import json, sys, time
+sys.path.insert(0, '')
+import requests, urllib3
+from cos2oms import transport
+url = sys.argv[1]
+session = transport.new_session(environ={})
+pool = session.get_adapter(url).poolmanager.connection_from_url(url)
+start = time.monotonic()
+try:
+    with transport.time_limit(1.0):
+        session.get(url, timeout=30)
+    outcome = 'answered'
+except transport.OutOfTime:
+    outcome = 'OutOfTime'
+except Exception as e:
+    outcome = '%s: %s' % (type(e).__name__, e)
+print(json.dumps({'outcome': outcome, 'seconds': time.monotonic() - start, 'urllib3': urllib3.__version__,
+                  'pool_module': type(pool).__module__,
+                  'pool_is_urllib3s': isinstance(pool, urllib3.HTTPConnectionPool)}))
+"""
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_unzipped_transport_cuts_a_trickling_answer_at_the_time_limit(build, runtime, tmp_path, trickle_url):
+    """The transport's pool classes (urllib3 pool subclasses overriding _get_conn/_put_conn, installed through
+    HTTPAdapter.init_poolmanager) work on the urllib3 each zip vendors (1.26 to 3.9, 2.x from 3.10), and on
+    SCF's built-in one for 3.6: the watchdog finds the connection and ends a request at its time limit."""
+    command = runtime_command(runtime)
+    with zipfile.ZipFile(str(build(runtime).zip_path)) as zf:
+        zf.extractall(str(tmp_path))
+    result = subprocess.run(command + ["-c", TRICKLE_PROBE, trickle_url], cwd=str(tmp_path),
+                            env={"PATH": os.environ.get("PATH", "")}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["pool_module"] == "cos2oms.transport" and report["pool_is_urllib3s"], report
+    assert report["outcome"] == "OutOfTime", report
+    assert 0.9 <= report["seconds"] < 5, report
+    if runtime != "python3.6":
+        assert report["urllib3"] == read_pins(runtime)["urllib3"]
