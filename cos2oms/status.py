@@ -22,6 +22,7 @@ import logging
 import math
 import re
 import sys
+import textwrap
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -450,6 +451,8 @@ def assess(report, problems=()):
 # ----------------------------------------------------------------------------------------- rendering
 
 BAR_WIDTH = 14
+#: Columns the messages are wrapped to.
+WRAP = 100
 
 
 def _local_tz():
@@ -496,9 +499,10 @@ def render(report, tz=None):
     window_ = report["window"]
     hours = window_["hours"]
     checked = datetime.fromtimestamp(from_iso(report["checked_at"]), timezone.utc)
-    lines = ["Sync task %s (project %s), checked %s %s" % (
-        shown(report["task_id"]), shown(report["project_id"]), checked.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        _offset_label(tz, checked)), ""]
+    lines = ["Sync task %s" % shown(report["task_id"]),
+             "  project %s, checked %s %s" % (shown(report["project_id"]),
+                                              checked.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                                              _offset_label(tz, checked)), ""]
     task = report["task"]
     if task is None:
         lines.append("OMS task          not available (see below)")
@@ -515,11 +519,11 @@ def render(report, tz=None):
             human_bytes(task["monthly_size"])))
     sums = window_["totals"]
     if sums is not None:
-        lines.append("  last %-4s      %10s %10s %10s %10s %10s" % (
+        lines.append("  last %-6s     %10s %10s %10s %10s %10s" % (
             "%d h" % hours, compact(sums["REQUEST"]), compact(sums["SUCCESS"]), compact(sums["FAILURE"]),
             compact(sums["SKIP"]), human_bytes(sums["SIZE"])))
     else:
-        lines.append("  last %-4s      %s" % ("%d h" % hours, "not available (see below)" if window_["statistics_asked"]
+        lines.append("  last %-6s     %s" % ("%d h" % hours, "not available (see below)" if window_["statistics_asked"]
                                                               else "not asked (--no-statistics)"))
     lines.append("")
     lines.append("Log bucket %s" % shown(report["log_bucket"]))
@@ -541,7 +545,9 @@ def render(report, tz=None):
         lines.append("")
     if report["attention"]:
         lines.append("Needs attention:")
-        lines.extend("  - %s" % message for message in report["attention"])
+        for message in report["attention"]:
+            lines.extend(textwrap.wrap(message, WRAP, initial_indent="  - ", subsequent_indent="    ",
+                                       break_long_words=False, break_on_hyphens=False))
         if report["next_steps"]:
             lines.append("Next: %s" % "; then ".join(report["next_steps"]))
     else:

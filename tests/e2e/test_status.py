@@ -52,14 +52,16 @@ def os_environ(environ, monkeypatch):
 
 
 def run(environ, *argv):
+    """(exit status, the output with its white space runs made single spaces: messages wrap at 100 columns)."""
     out = io.StringIO()
     code = status.main(list(argv), environ=environ, out=out)
-    return code, out.getvalue()
+    return code, " ".join(out.getvalue().split())
 
 
 def run_json(environ, *argv):
-    code, text = run(environ, "--json", *argv)
-    report = json.loads(text)  # one JSON object, nothing else
+    out = io.StringIO()
+    code = status.main(["--json"] + list(argv), environ=environ, out=out)
+    report = json.loads(out.getvalue())  # one JSON object, nothing else
     assert report["exit_status"] == code
     return code, report
 
@@ -115,7 +117,7 @@ def test_all_well_is_exit_0_and_says_so(os_environ, oms_server, monkeypatch):
     assert sync("a.jpg", "b.jpg") is True
     code, text = run(os_environ)
     assert code == 0
-    assert "OMS task          SYNCHRONIZING" in text
+    assert "OMS task SYNCHRONIZING" in text
     assert "All well: the task is SYNCHRONIZING and nothing failed in the last 24 h." in text
     assert "Needs attention" not in text
 
@@ -176,7 +178,7 @@ def test_the_listing_stops_at_max_list_and_says_so(os_environ, cos_server, monke
     assert (report["markers"]["failed"]["count"], report["markers"]["failed"]["capped"]) == (10, True)
     assert len([r for r in cos_server.requests if r.kind == "list"]) == 3  # 4 + 4 + 2
     code, text = run(os_environ, "--max-list", "10")
-    assert "failed markers  10+ (stopped at --max-list)" in text
+    assert "failed markers 10+ (stopped at --max-list)" in text
     assert "At least 10 failed marker(s)" in text
 
 
@@ -214,7 +216,7 @@ def test_each_oms_fault_has_a_clear_message_and_its_exit_status(os_environ, oms_
     for phrase in words:
         assert phrase in text
     assert len(gets(oms_server)) == queries  # after a refusal or a failed task query nothing more is sent
-    assert "failed markers  0" in text  # the log bucket is still looked at
+    assert "failed markers 0" in text  # the log bucket is still looked at
 
 
 @pytest.mark.timing

@@ -74,6 +74,12 @@ def test_a_failed_window_and_failed_markers_say_what_to_run():
     report = fixed_report()
     assert report["exit_status"] == status.EXIT_ATTENTION
     assert report["next_steps"] == [status.VERIFY, status.REPLAY]
-    text = status.render(report, tz=UTC_PLUS_8)
+    text = " ".join(status.render(report, tz=UTC_PLUS_8).split())
     assert "OMS counted 7 FAILURE(s) in the last 12 h" in text
     assert "3 failed marker(s) in the log bucket (the oldest written 7 h 30 min ago)" in text
+
+
+def test_the_readme_shows_the_snapshot():
+    readme = os.path.join(os.path.dirname(SNAPSHOT), "..", "..", "..", "README.md")
+    with io.open(SNAPSHOT, encoding="utf-8") as f, io.open(readme, encoding="utf-8") as g:
+        assert "```\n" + f.read() + "```\n" in g.read()
