@@ -114,7 +114,11 @@ if [ "$runtime" != python3.6 ]; then
     [ -f "$constraints" ] || die "$constraints is missing: it pins what gets vendored for $runtime"
     "$py" -c 'import pip' 2>/dev/null || die "'$py' has no pip: pip is needed to fetch the wheels"
 
-    wheels="$cache/wheels"                       # every wheel ever fetched, all runtimes
+    # The wheels fetched for this runtime, and only those: resolving offline among another
+    # runtime's wheels could pick a different, merely compatible one (charset-normalizer's
+    # cp37-abi3 wheel, fetched for 3.7, instead of the cp310 one the index gives 3.10), and
+    # the zip would depend on what was built before on this machine.
+    wheels="$cache/wheels/$runtime"
     local_wheels="$cache/local-wheels"           # wheels built here (crcmod)
     mkdir -p "$wheels" "$local_wheels" "$cache/sdists"
 
