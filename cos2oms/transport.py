@@ -248,6 +248,16 @@ def _read_capped(response, cap):
     return size <= cap
 
 
+def _cut_short(response):
+    """True when fewer body bytes arrived than the answer's Content-Length says (urllib3 1.x does not check)."""
+    try:
+        length = int(response.headers.get("Content-Length", ""))
+        received = response.raw.tell()
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return received < length
+
+
 class DeadlineAdapter(HTTPAdapter):
     """``HTTPAdapter`` applying this module's policy to every request sent through it."""
 
@@ -287,6 +297,10 @@ class DeadlineAdapter(HTTPAdapter):
         except Exception as exc:  # a connection that broke mid-body: as requests reports it
             response.close()
             raise requests.exceptions.ConnectionError(exc, request=request) from exc
+        if complete and _cut_short(response):
+            response.close()
+            raise requests.exceptions.ConnectionError("answer cut short: fewer bytes than its Content-Length",
+                                                      request=request)
         if complete:
             response.raw.release_conn()
         else:

@@ -27,8 +27,12 @@ def main(event_path):
         event = json.loads(f.read().decode("utf-8"))
     import index
     from cos2oms import storage
-    result = index.main_handler(event, {"request_id": "invoke-handler", "time_limit_in_ms": 10000})
-    print(json.dumps({"result": result, "python": list(sys.version_info[:2]), "index": index.__file__,
+    raised = None
+    try:
+        result = index.main_handler(event, {"request_id": "invoke-handler", "time_limit_in_ms": 10000})
+    except Exception as exc:  # reported, so that the caller can tell "raised" from "crashed"
+        result, raised = None, "%s: %s" % (type(exc).__name__, exc)
+    print(json.dumps({"result": result, "raised": raised, "python": list(sys.version_info[:2]), "index": index.__file__,
                       "cos_sdk": storage.CosS3Client.__module__, "sdk_version": list(storage.sdk_version()),
                       "qcloud_cos": importable("qcloud_cos"), "qcloud_cos_v5": importable("qcloud_cos_v5")}))
 
