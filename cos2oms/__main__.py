@@ -10,12 +10,15 @@ import sys
 from cos2oms import __version__
 from cos2oms import replay
 from cos2oms import status
+from cos2oms import backfill, verify
 
 DESCRIPTION = "Tools for the COS -> OMS sync function (same environment variables as the function)."
 #: name -> (module with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
     "replay": (replay, replay.DESCRIPTION),
     "status": (status, status.DESCRIPTION),
+    "verify": (verify, verify.DESCRIPTION),
+    "backfill": (backfill, backfill.DESCRIPTION),
 }
 
 

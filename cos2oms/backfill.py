@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+"""``python -m cos2oms backfill --since T [--until T] [--prefix P] [--dry-run]``: send OMS a time range.
+
+A sync task cannot be told to sync a time range, and objects created while the function was not deployed
+(or whose events never arrived) have no marker. ``backfill`` lists the source bucket and sends every object
+last modified in the window to OMS, 10 keys a request with bounded workers, writing markers exactly as the
+function does (success, or failed for ``replay``). The listing streams into the sending: memory does not
+grow with the bucket.
+
+The last line of output is ``{"listed": N, "in_window": N, "accepted": N, "failed": N, "errors": N}``; exit
+status 0 when every key in the window was accepted (``--dry-run``: when the listing went through), 1
+otherwise, 2 on bad configuration.
+"""
+import collections
+import json
+import logging
+import sys
+
+from cos2oms import listings, logs
+from cos2oms import verify as common
+from cos2oms.settings import ConfigError
+
+DESCRIPTION = "Send OMS every source object last modified in a time window (with markers, as the function does)."
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+logger = logging.getLogger("cos2oms.backfill")
+
+
+class Summary(object):
+    FIELDS = ("listed", "in_window", "accepted", "failed", "errors")
+
+    def __init__(self):
+        for name in self.FIELDS:
+            setattr(self, name, 0)
+
+    def as_dict(self):
+        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
+
+    def exit_status(self, dry_run=False):
+        complete = dry_run or self.accepted == self.in_window
+        return EXIT_OK if complete and self.failed == 0 and self.errors == 0 else EXIT_FAILED
+
+
+def in_window_keys(pages, window, event_prefix, summary, progress=None):
+    """The event keys (``/{appid}/{BucketName}/{key}``) of the listed objects in ``window``, counting into
+    ``summary``; a listing error is counted and logged, and ends the keys."""
+    try:
+        for page in pages:
+            summary.listed += len(page)
+            for entry in page:
+                if entry.mtime in window:
+                    summary.in_window += 1
+                    yield event_prefix + entry.key
+            if progress is not None:
+                progress.update(len(page))
+    except listings.ListingError as exc:
+        summary.errors += 1
+        logger.error("backfill: source listing failed: %s", exc.cause)
+
+
+def add_arguments(parser):
+    parser.add_argument("--since", type=common.parse_when, required=True, metavar="T",
+                        help="send source objects last modified at or after T (ISO 8601, UTC without an offset; "
+                             "or a time ago: 30m, 24h, 7d)")
+    parser.add_argument("--until", type=common.parse_when, metavar="T",
+                        help="and before T (default: no end)")
+    parser.add_argument("--prefix", default="", help="only source keys under this prefix")
+    parser.add_argument("--source-bucket", metavar="NAME-APPID",
+                        help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
+    parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
+    parser.add_argument("--workers", type=common.positive_int, default=common.DEFAULT_WORKERS,
+                        help="concurrent OMS requests (default %d)" % common.DEFAULT_WORKERS)
+
+
+def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
+    """The command: returns its exit status."""
+    try:
+        setup = common.Setup(args, environ, need_obs=False)
+    except ConfigError as exc:
+        return common.config_error(prog, exc)
+    logs.configure(setup.settings.log_level)
+    summary = Summary()
+    progress = common.Progress(sys.stderr.isatty(), "backfill", "obj")
+    pages = listings.Prefetch(setup.source_pages(), name="source")
+    interrupted = False
+    try:
+        keys = in_window_keys(pages, setup.window, setup.source.event_prefix, summary, progress)
+        if args.dry_run:
+            for _ in keys:
+                pass
+        else:
+            sent = common.send_keys(setup.submitter(args.workers), keys, args.workers)
+            summary.accepted, summary.failed = sent.accepted, sent.failed
+            summary.errors += sent.errors
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("backfill interrupted: keys listed and not yet sent were not sent")
+    finally:
+        pages.close()
+        progress.close()
+    print(json.dumps(summary.as_dict()), file=out)
+    return EXIT_FAILED if interrupted else summary.exit_status(args.dry_run)

@@ -1,0 +1,603 @@
+# -*- coding: utf-8 -*-
+"""``python -m cos2oms verify``: is everything there?
+
+A success marker says only that OMS *accepted* an object; an object whose event never reached the function
+has no marker at all. ``verify`` answers the question from the buckets themselves, in one streaming pass
+over three sorted listings: the source COS bucket, the destination OBS bucket, and this task's markers
+(success and failed) in the log bucket. The listings are read concurrently, a few pages ahead (memory does
+not grow with the buckets), and merged in key order (COS, OBS and S3 all list in UTF-8 byte order).
+
+A source object *matches* when the destination has its key (``OBS_PREFIX`` + source key) with the same size
+and a last-modified time not older than the source's, to the second (OMS's default consistency check,
+``size_last_modified``); ``--checksum`` also compares ETags where both are plain MD5s (not multipart). Each
+missing object is given its cause, from the markers: no marker (the event never reached the function), a
+success marker (OMS accepted it and did not copy it), a failed marker (waiting for replay).
+
+Output: a line per object that is not matched, then the JSON summary as the last line
+``{"source": N, "matched": N, "missing": N, "differ": N, "extra": N, "errors": N, "missing_unmarked": N,
+"missing_accepted": N, "missing_failed": N, "resubmitted": N}``. Exit status 0 when nothing is missing or
+differs and there was no error, 1 otherwise, 2 on bad configuration.
+"""
+import argparse
+import calendar
+import collections
+import json
+import logging
+import math
+import re
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from cos2oms import handler, listings, logs, markers as marker_names, oms, settings as settings_module, storage
+from cos2oms import transport
+from cos2oms.deadline import Deadline
+from cos2oms.settings import ConfigError
+
+DESCRIPTION = "Compare the source COS bucket with the destination OBS bucket; say why each missing object is missing."
+DEFAULT_WORKERS = 8
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+#: COS's limit on an object name (a marker's name included), in UTF-8 bytes.
+MAX_NAME_BYTES = 850
+
+# Outcomes, as rclone check's combined report writes them.
+MATCH, MISSING, DIFFER, EXTRA, ERROR = "=", "+", "*", "-", "!"
+# What the markers say about a missing object.
+UNMARKED, ACCEPTED, FAILED = "unmarked", "accepted", "failed"
+UNKNOWN_LONG = "unknown (name too long)"
+UNKNOWN_BROKEN = "unknown (marker listing failed)"
+UNKNOWN_LOOKUP = "unknown (marker look-up failed)"
+WHY_MISSING = {
+    UNMARKED: "no marker: the event never reached the function",
+    ACCEPTED: "success marker: OMS accepted it and did not copy it",
+    FAILED: "failed marker: waiting for replay",
+}
+LABELS = {MISSING: "missing", DIFFER: "differ", EXTRA: "extra", ERROR: "error", MATCH: "match"}
+
+logger = logging.getLogger("cos2oms.verify")
+
+Result = collections.namedtuple("Result", "symbol key source destination why")
+Result.__doc__ = """One outcome of the merge. ``symbol``: MATCH, MISSING, DIFFER, EXTRA or ERROR; ``key``: the
+source key (None for an error that is about no key); ``source``/``destination``: the listed entries; ``why``:
+for MISSING the marker state (UNMARKED, ACCEPTED, FAILED or an UNKNOWN_...), for DIFFER and ERROR the
+reason."""
+
+
+# ----------------------------------------------------------------------------- the merge (pure)
+
+class Window(collections.namedtuple("Window", "since until")):
+    """A last-modified window: ``since <= mtime < until``; either end may be None (open)."""
+
+    def __contains__(self, mtime):
+        return (self.since is None or mtime >= self.since) and (self.until is None or mtime < self.until)
+
+
+ALL_TIME = Window(None, None)
+
+
+def is_plain_md5(etag):
+    """True for a single-part upload's ETag (32 hex digits); a multipart ETag ends in ``-N``."""
+    return bool(etag) and len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag)
+
+
+def compare(source, destination, checksum=False):
+    """None when ``destination`` holds ``source`` (same size, last-modified not older, to the second; with
+    ``checksum``, equal MD5 ETags where both are plain MD5s), else why not."""
+    if source.size != destination.size:
+        return "size %d on the source, %d on the destination" % (source.size, destination.size)
+    if math.floor(destination.mtime) < math.floor(source.mtime):
+        return "the destination (%s) is older than the source (%s)" % (show_time(destination.mtime),
+                                                                      show_time(source.mtime))
+    if checksum and is_plain_md5(source.etag) and is_plain_md5(destination.etag) \
+            and source.etag.lower() != destination.etag.lower():
+        return "MD5 %s on the source, %s on the destination" % (source.etag.lower(), destination.etag.lower())
+    return None
+
+
+def show_time(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+class _Cursor(object):
+    """The head of a sorted stream, fetched when first looked at. A stream that raised stays failed."""
+
+    __slots__ = ("_next", "_head", "_ready", "failure")
+
+    def __init__(self, iterable):
+        self._next = iter(iterable).__next__
+        self._head = None
+        self._ready = False
+        self.failure = None
+
+    def peek(self):
+        """The next item, or None at the end; raises the stream's ``ListingError``, every time."""
+        if self.failure is not None:
+            raise self.failure
+        if not self._ready:
+            try:
+                self._head = self._next()
+            except StopIteration:
+                self._head = None
+            except listings.ListingError as exc:
+                self.failure = exc
+                raise
+            self._ready = True
+        return self._head
+
+    def pop(self):
+        self._ready = False
+
+
+def _has(cursor, key):
+    """True when the sorted key stream ``cursor`` holds ``key``; skips the keys before it."""
+    while True:
+        head = cursor.peek()
+        if head is None or head > key:
+            return False
+        cursor.pop()
+        if head == key:
+            return True
+
+
+def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=False, long_marker=None,
+          marker_lookup=None):
+    """Merge sorted listings into ``Result``s, in key order.
+
+    ``source``, ``destination``: iterables of ``listings.Entry``, keys strictly increasing (destination keys
+    already without ``OBS_PREFIX``). ``success``, ``failed``: iterables of the source keys that have such a
+    marker, increasing. Source objects outside ``window`` are passed over (their destination keys too).
+    ``long_marker(key)``: True when the key's marker is not in those listings (its name would be over COS's
+    850 bytes); ``marker_lookup(key)`` then gives its state (default ``UNKNOWN_LONG``).
+
+    A ``ListingError`` from ``source`` or ``destination`` ends the merge with an ERROR result (naming the
+    source key in hand, which could not be checked): nothing past the failure is reported as matched or
+    missing. One from a marker listing is reported once as an ERROR; missing objects then get an UNKNOWN
+    marker state.
+    """
+    src, dst = _Cursor(source), _Cursor(destination)
+    markers = (_Cursor(success), _Cursor(failed))
+    names = ("success marker", "failed marker")
+    reported = [False, False]
+
+    def marker_state(key):
+        if long_marker is not None and long_marker(key):
+            return marker_lookup(key) if marker_lookup is not None else UNKNOWN_LONG
+        found = []
+        for cursor in markers:
+            try:
+                found.append(_has(cursor, key))
+            except listings.ListingError:
+                found.append(None)
+        if found[0]:
+            return ACCEPTED
+        if found[0] is None:
+            return UNKNOWN_BROKEN
+        if found[1]:
+            return FAILED
+        return UNMARKED if found[1] is not None else UNKNOWN_BROKEN
+
+    def broken_markers():
+        for i, cursor in enumerate(markers):
+            if cursor.failure is not None and not reported[i]:
+                reported[i] = True
+                yield Result(ERROR, None, None, None, "%s listing failed: %s" % (names[i], cursor.failure.cause))
+
+    while True:
+        try:
+            s = src.peek()
+        except listings.ListingError as exc:
+            yield Result(ERROR, None, None, None, "source listing failed: %s" % exc.cause)
+            return
+        src.pop()
+        try:
+            d = dst.peek()
+            while d is not None and (s is None or d.key < s.key):
+                yield Result(EXTRA, d.key, None, d, "only on the destination")
+                dst.pop()
+                d = dst.peek()
+        except listings.ListingError as exc:
+            checked = s is not None and s.mtime in window
+            yield Result(ERROR, s.key if checked else None, s if checked else None, None,
+                         "destination listing failed: %s" % exc.cause)
+            return
+        if s is None:
+            return
+        if d is not None and d.key == s.key:
+            dst.pop()
+        else:
+            d = None
+        if s.mtime not in window:
+            continue
+        if d is None:
+            state = marker_state(s.key)
+            for result in broken_markers():
+                yield result
+            yield Result(MISSING, s.key, s, None, state)
+            continue
+        why = compare(s, d, checksum)
+        yield Result(MATCH if why is None else DIFFER, s.key, s, d, why)
+
+
+# ----------------------------------------------------------------------------- counting and reporting
+
+class Summary(object):
+    """The counts of one run (the JSON last line)."""
+
+    FIELDS = ("source", "matched", "missing", "differ", "extra", "errors", "missing_unmarked", "missing_accepted",
+              "missing_failed", "resubmitted")
+
+    def __init__(self):
+        for name in self.FIELDS:
+            setattr(self, name, 0)
+
+    def count(self, result):
+        symbol = result.symbol
+        if result.source is not None:
+            self.source += 1
+        if symbol == MATCH:
+            self.matched += 1
+        elif symbol == MISSING:
+            self.missing += 1
+            if result.why in (UNMARKED, ACCEPTED, FAILED):
+                setattr(self, "missing_" + result.why, getattr(self, "missing_" + result.why) + 1)
+        elif symbol == DIFFER:
+            self.differ += 1
+        elif symbol == EXTRA:
+            self.extra += 1
+        else:
+            self.errors += 1
+
+    def as_dict(self):
+        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
+
+    @property
+    def exit_status(self):
+        return EXIT_OK if self.missing == 0 and self.differ == 0 and self.errors == 0 else EXIT_FAILED
+
+
+def describe(result):
+    """The report line of an object that is not matched (keys escaped as in log lines)."""
+    why = result.why
+    if result.symbol == MISSING:
+        why = WHY_MISSING.get(why, "marker " + why)
+    return "%-7s %s: %s" % (LABELS[result.symbol], logs.show(result.key), why)
+
+
+def combined_line(result):
+    """rclone check's combined report: ``= key``, ``+ key``, ``* key``, ``- key``, ``! key`` (keys as they
+    are). None for an error that is about no key."""
+    if result.key is None:
+        return None
+    return "%s %s\n" % (result.symbol, result.key)
+
+
+# ----------------------------------------------------------------------------- sending (shared with backfill)
+
+class SendCounts(object):
+    def __init__(self):
+        self.accepted = 0
+        self.failed = 0
+        self.errors = 0  # markers that could not be written
+
+
+def _batches(keys, size=oms.MAX_KEYS_PER_REQUEST):
+    batch = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None):
+    """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS, at most 10 a request, ``workers``
+    requests at a time, and write each key's marker as the function does: a success marker when OMS accepted
+    it, else a failed marker. The first request goes alone (wrong credentials then cost one refusal).
+    Returns a ``SendCounts``.
+
+    The one place these commands send: to be replaced by the shared engine (``cos2oms.bulk``) when it lands.
+    """
+    counts = SendCounts()
+    lock = threading.Lock()
+
+    def one(batch):
+        result = submitter.send(batch)
+        unwritten = submitter.record(batch, result)
+        unwritten = len(unwritten) if isinstance(unwritten, dict) else unwritten
+        with lock:
+            if result.accepted:
+                counts.accepted += len(batch)
+            else:
+                counts.failed += len(batch)
+            counts.errors += unwritten
+        if progress is not None:
+            progress.update(len(batch))
+
+    batches = _batches(event_keys)
+    first = next(batches, None)
+    if first is None:
+        return counts
+    one(first)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        pending = set()
+        for batch in batches:
+            pending.add(pool.submit(one, batch))
+            while len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+        for future in pending:
+            future.result()
+    return counts
+
+
+# ----------------------------------------------------------------------------- the command's parts
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DATE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")
+_MINUTES = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)(Z|[+-]\d\d:?\d\d)?$")
+
+
+def parse_when(text, now=None):
+    """Epoch seconds of ``--since``/``--until``: ISO 8601 (``2024-05-01``, ``2024-05-01T08:00``,
+    ``2024-05-01T08:00:00+08:00``; no offset means UTC) or a time ago (``90s``, ``30m``, ``24h``, ``7d``,
+    ``2w``). ``argparse.ArgumentTypeError`` otherwise."""
+    text = (text or "").strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        now = time.time() if now is None else now
+        return now - float(relative.group(1)) * _UNITS[relative.group(2)]
+    date = _DATE.match(text)
+    try:
+        if date:
+            return float(calendar.timegm((int(date.group(1)), int(date.group(2)), int(date.group(3)), 0, 0, 0, 0, 0,
+                                          0)))
+        minutes = _MINUTES.match(text)
+        if minutes:
+            text = minutes.group(1) + ":00" + (minutes.group(2) or "")
+        return listings.parse_time(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("%r is not a time: use ISO 8601 (2024-05-01, 2024-05-01T08:00:00+08:00; UTC "
+                                     "without an offset) or a time ago (30m, 24h, 7d)" % text)
+
+
+def window_of(args):
+    """The window of ``--since``/``--until``; ConfigError when it is empty."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since >= until:
+        raise ConfigError("--until", "must be later than --since")
+    return Window(since, until)
+
+
+class Progress(object):
+    """tqdm on a terminal (stderr), nothing elsewhere; updates in chunks so that it costs nothing per key."""
+
+    def __init__(self, enabled, desc, unit):
+        self.bar = None
+        self._pending = 0
+        if enabled:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, unit_scale=True)
+            except ImportError:
+                pass
+
+    def update(self, n=1):
+        if self.bar is not None:
+            self._pending += n
+            if self._pending >= 1000:
+                self.bar.update(self._pending)
+                self._pending = 0
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.update(self._pending)
+            self.bar.close()
+
+
+class Setup(object):
+    """Settings and clients of ``verify`` and ``backfill``: ``ConfigError`` on bad configuration."""
+
+    def __init__(self, args, environ=None, need_obs=True):
+        import os
+
+        environ = os.environ if environ is None else environ
+        self.settings = handler.load_settings(environ=environ)
+        self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
+        self.obs = settings_module.load_obs(environ, self.settings) if need_obs else None
+        self.window = window_of(args)
+        self.prefix = getattr(args, "prefix", None) or ""
+        self._cos = None
+
+    def source_lister(self):
+        return listings.CosLister(storage.build_cos_client(self.settings, region=self.source.region),
+                                  self.source.bucket)
+
+    def log_client(self):
+        if self._cos is None:
+            self._cos = storage.build_cos_client(self.settings)
+        return self._cos
+
+    def submitter(self, workers):
+        clients = handler.ClientCache(session_factory=lambda: transport.new_session(pool_size=max(16, workers * 2)))
+        return handler.build_submitter(self.settings, Deadline(None), clients=clients)
+
+    def source_pages(self):
+        return listings.pages(self.source_lister(), "source", self.prefix)
+
+
+def marker_listing_prefix(setup, kind):
+    return marker_names.marker_prefix(setup.settings.task_id, kind) + setup.source.event_prefix
+
+
+class MarkerLookup(object):
+    """The markers of keys whose guide-style marker name would be over COS's limit: looked up one by one."""
+
+    def __init__(self, setup):
+        self.setup = setup
+        self.task_id = setup.settings.task_id
+        self.event_prefix = setup.source.event_prefix
+        self.regular = [len(marker_listing_prefix(setup, kind).encode("utf-8"))
+                        for kind in (marker_names.SUCCESS, marker_names.FAILED)]
+
+    def is_long(self, key):
+        return max(self.regular) + len(key.encode("utf-8")) > MAX_NAME_BYTES
+
+    def __call__(self, key):
+        found = []
+        for kind in (marker_names.SUCCESS, marker_names.FAILED):
+            name = marker_names.marker_key(self.task_id, kind, self.event_prefix + key)
+            if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+                return UNKNOWN_LONG  # the marker module names no such marker: it could not have been written
+            try:
+                with transport.time_limit(listings.PAGE_SECONDS):
+                    self.setup.log_client().head_object(Bucket=self.setup.settings.log_bucket, Key=name)
+                found.append(True)
+            except storage.CosServiceError as exc:
+                if exc.get_status_code() != 404:
+                    logger.error("marker look-up failed key=%s cause=%s", logs.show(key), storage.describe_error(exc))
+                    return UNKNOWN_LOOKUP
+                found.append(False)
+            except Exception as exc:
+                logger.error("marker look-up failed key=%s cause=%s", logs.show(key), storage.describe_error(exc))
+                return UNKNOWN_LOOKUP
+        return ACCEPTED if found[0] else FAILED if found[1] else UNMARKED
+
+
+def config_error(prog, exc):
+    print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
+    return EXIT_CONFIG
+
+
+# ----------------------------------------------------------------------------- the command
+
+def add_arguments(parser):
+    parser.add_argument("--source-bucket", metavar="NAME-APPID",
+                        help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
+    parser.add_argument("--prefix", default="", help="only source keys under this prefix")
+    parser.add_argument("--since", type=parse_when, metavar="T",
+                        help="only source objects last modified at or after T (ISO 8601, UTC without an offset; or "
+                             "a time ago: 30m, 24h, 7d)")
+    parser.add_argument("--until", type=parse_when, metavar="T", help="only source objects last modified before T")
+    parser.add_argument("--checksum", action="store_true",
+                        help="also compare ETags where both are plain MD5s (not multipart uploads)")
+    parser.add_argument("--combined", metavar="FILE",
+                        help="write rclone check's combined report: '= key' same, '+ key' missing on the destination, "
+                             "'* key' differs, '- key' only on the destination, '! key' error")
+    parser.add_argument("--resubmit", action="store_true",
+                        help="send every missing or differing key to OMS (10 a request), with markers")
+    parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
+                        help="concurrent OMS requests for --resubmit (default %d)" % DEFAULT_WORKERS)
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
+    return value
+
+
+def open_listings(setup, obs_client):
+    """The four listings, each read ahead in a thread of its own."""
+    settings, prefix = setup.settings, setup.prefix
+    destination_prefix = setup.obs.prefix
+    streams = [
+        ("source", listings.pages(setup.source_lister(), "source", prefix)),
+        ("destination", listings.stripped_pages(
+            listings.pages(listings.ObsLister(obs_client, setup.obs.bucket), "destination",
+                           destination_prefix + prefix), destination_prefix)),
+    ]
+    for kind, name in ((marker_names.SUCCESS, "success markers"), (marker_names.FAILED, "failed markers")):
+        listed_prefix = marker_listing_prefix(setup, kind)
+        lister = listings.CosLister(setup.log_client(), settings.log_bucket)
+        streams.append((name, listings.stripped_pages(listings.pages(lister, name, listed_prefix + prefix),
+                                                      listed_prefix)))
+    return [listings.Prefetch(page_iter, name=name) for name, page_iter in streams]
+
+
+def verify(setup, obs_client, out, combined=None, checksum=False, resubmit_to=None, progress=None):
+    """One verification: writes report lines to ``out`` (and ``combined``), the keys to resubmit (event
+    keys, one JSON string a line) to ``resubmit_to``; returns the ``Summary``."""
+    summary = Summary()
+    prefetched = open_listings(setup, obs_client)
+    lookup = MarkerLookup(setup)
+    try:
+        source, destination, success, failed = prefetched
+        results = merge(source, destination, (e.key for e in success), (e.key for e in failed), setup.window,
+                        checksum, lookup.is_long, lookup)
+        for result in results:
+            summary.count(result)
+            if result.source is not None and progress is not None:
+                progress.update()
+            if result.symbol != MATCH:
+                print(describe(result), file=out)
+                if result.symbol == ERROR:
+                    logger.error("verify: %s", describe(result))
+            if combined is not None:
+                line = combined_line(result)
+                if line is not None:
+                    combined.write(line)
+            if resubmit_to is not None and result.symbol in (MISSING, DIFFER):
+                resubmit_to.write(json.dumps(setup.source.event_prefix + result.key) + "\n")
+    finally:
+        for stream in prefetched:
+            stream.close()
+    return summary
+
+
+def _read_keys(stream):
+    stream.seek(0)
+    for line in stream:
+        yield json.loads(line)
+
+
+def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
+    """The command: returns its exit status."""
+    try:
+        setup = Setup(args, environ)
+    except ConfigError as exc:
+        return config_error(prog, exc)
+    logs.configure(setup.settings.log_level)
+    try:
+        obs_client = listings.build_obs_client(setup.obs)
+    except ImportError:
+        print("%s: the OBS SDK is not installed: pip install esdk-obs-python" % prog, file=sys.stderr)
+        return EXIT_CONFIG
+    progress = Progress(sys.stderr.isatty(), "verify", "obj")
+    combined = open(args.combined, "w", encoding="utf-8", newline="\n") if args.combined else None
+    pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
+    summary = Summary()
+    interrupted = False
+    try:
+        summary = verify(setup, obs_client, out, combined, args.checksum, pending, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("verify interrupted: the counts cover only what was compared")
+    finally:
+        progress.close()
+        if combined is not None:
+            combined.close()
+        obs_client.close()
+    try:
+        if pending is not None and not interrupted and pending.tell():
+            sent = send_keys(setup.submitter(args.workers), _read_keys(pending), args.workers,
+                             Progress(sys.stderr.isatty(), "resubmit", "key"))
+            summary.resubmitted = sent.accepted
+            summary.errors += sent.failed + sent.errors
+    except KeyboardInterrupt:
+        interrupted = True
+        logger.warning("resubmit interrupted: keys not yet sent have not been resubmitted")
+    finally:
+        if pending is not None:
+            pending.close()
+    print(json.dumps(summary.as_dict()), file=out)
+    return EXIT_FAILED if interrupted else summary.exit_status
