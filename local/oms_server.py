@@ -276,6 +276,9 @@ class OmsServer(BackgroundServer):
         self._open_connections: set[socket.socket] = set()
         self._connection_ids = itertools.count(1)
         self._new_connections = 0
+        # OMS's part after accepting (copying off until ``migrate``): one ``local.obs_server.CopyRecord`` per copy.
+        self.copies: list = []
+        self.migration = None
 
     # --- lifecycle
 
@@ -356,6 +359,18 @@ class OmsServer(BackgroundServer):
             self._script.clear()
             self._new_connections = 0
 
+    def migrate(self, source, source_bucket: str, destination, destination_bucket: str, prefix: str = "",
+                delay: float = 0.05):
+        """Copy each accepted object, as OMS does: from ``source_bucket`` on ``source`` (a CosServer) to
+        ``destination_bucket`` on ``destination`` (an ObsServer) under ``prefix``, ``delay`` seconds after the
+        request, recorded in ``self.copies``. Returns the ``local.obs_server.Migration`` (``no_copy``: event
+        keys to accept and never copy; ``wait()``: until no copy is pending)."""
+        from local.obs_server import Migration
+
+        self.migration = Migration(source, source_bucket, destination, destination_bucket, prefix, delay,
+                                   records=self.copies)
+        return self.migration
+
     # --- request handling (server threads)
 
     def _connection_opened(self, sock: socket.socket) -> int:
@@ -415,6 +430,8 @@ class OmsServer(BackgroundServer):
             status, answer = 400, _error_body(400, f"object_keys must hold 1 to {MAX_KEYS_PER_REQUEST} keys")
         else:
             status, answer = 200, {}
+            if self.migration is not None:  # what OMS then does: copy each object, a little later
+                self.migration.accepted(record.keys_unquote, record.task_id)
         record.status = status
         self._record(record)
         if self.latency:

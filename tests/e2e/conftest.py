@@ -30,3 +30,16 @@ def cos_server():
 
     with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
         yield server
+
+
+OBS_AK = "OBSTESTAK00000000000"
+OBS_SK = "obstestsk000000000000000000000000000000"
+
+
+@pytest.fixture
+def obs_server():
+    """A running ``local.obs_server.ObsServer`` (the sync task's destination; ak ``OBS_AK``, sk ``OBS_SK``)."""
+    from local.obs_server import ObsServer
+
+    with ObsServer(ak=OBS_AK, sk=OBS_SK) as server:
+        yield server

@@ -1,0 +1,336 @@
+"""``cos2oms verify`` end to end: the source bucket and the markers on the loopback COS server (moto behind the
+COS adapter, signatures checked), the destination on the loopback OBS server (moto, listed with Huawei's OBS
+SDK, signatures checked), OMS on the loopback OMS server (copying accepted objects where a test asks).
+
+What must hold: every source object is reported once, as matched, missing (with the cause the markers give),
+differing or an error; nothing past a failed listing is ever reported as matched or missing; the last line is
+the JSON summary and agrees with the report lines and the combined file.
+"""
+
+import argparse
+import hashlib
+import time
+
+import pytest
+
+from cos2oms import listings, markers, verify
+from tests.e2e import migration as world
+from tests.e2e.migration import COPIED, EVENT_PREFIX, OBS_BUCKET, SOURCE_BUCKET, T0, TRICKY
+from tests.support import TASK
+
+ZERO = {"source": 0, "matched": 0, "missing": 0, "differ": 0, "extra": 0, "errors": 0, "missing_unmarked": 0,
+        "missing_accepted": 0, "missing_failed": 0, "resubmitted": 0}
+
+
+def summary(**counts):
+    return {**ZERO, **counts}
+
+
+@pytest.fixture
+def environ(oms_server, cos_server, obs_server):
+    return world.environ(oms_server, cos_server, obs_server)
+
+
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Listing pages of 3 keys, so that a few objects span many pages of every listing."""
+    monkeypatch.setattr(listings, "PAGE", 3)
+
+
+def verify_run(environ, *argv):
+    return world.run(verify, environ, *argv)
+
+
+def combined(tmp_path, environ, *argv):
+    path = tmp_path / "combined.txt"
+    status, lines, result = verify_run(environ, "--combined", str(path), *argv)
+    return status, lines, result, path.read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- every outcome
+
+@pytest.mark.parametrize("pages", ["real", "small"])
+def test_every_outcome_with_tricky_names(environ, oms_server, cos_server, obs_server, tmp_path, monkeypatch, pages):
+    if pages == "small":
+        monkeypatch.setattr(listings, "PAGE", 2)
+    for key in TRICKY:  # all migrated
+        world.source(cos_server, key)
+        world.destination(obs_server, key)
+        world.marker(cos_server, markers.SUCCESS, key)
+    world.source(cos_server, "missing/no marker+.jpg")
+    world.source(cos_server, "missing/accepted 中文.jpg")
+    world.marker(cos_server, markers.SUCCESS, "missing/accepted 中文.jpg")
+    world.source(cos_server, "missing/failed%2F.jpg")
+    world.marker(cos_server, markers.FAILED, "missing/failed%2F.jpg")
+    world.source(cos_server, "differ/size.jpg", b"four")
+    world.destination(obs_server, "differ/size.jpg", b"three")
+    world.source(cos_server, "differ/age.jpg", mtime=T0)
+    world.destination(obs_server, "differ/age.jpg", mtime=T0 - 1)
+    world.source(cos_server, "same second.jpg", mtime=T0 + 0.9)
+    world.destination(obs_server, "same second.jpg", mtime=T0)
+    world.destination(obs_server, "extra/only on OBS\x02.jpg")
+    # Not this task's, not this bucket's: never read as ours.
+    cos_server.put_keys(world.LOG_BUCKET, [
+        markers.marker_key("other-task", markers.SUCCESS, EVENT_PREFIX + "missing/no marker+.jpg"),
+        markers.marker_key(TASK, markers.FAILED, "/1253970026/other/missing/no marker+.jpg")])
+
+    status, lines, result, report = combined(tmp_path, environ)
+
+    assert result == summary(source=len(TRICKY) + 6, matched=len(TRICKY) + 1, missing=3, differ=2, extra=1,
+                             missing_unmarked=1, missing_accepted=1, missing_failed=1)
+    assert status == 1
+    assert sorted(lines) == sorted([
+        'missing "missing/no marker+.jpg": no marker: the event never reached the function',
+        'missing "missing/accepted 中文.jpg": success marker: OMS accepted it and did not copy it',
+        'missing "missing/failed%2F.jpg": failed marker: waiting for replay',
+        'differ  "differ/size.jpg": size 4 on the source, 5 on the destination',
+        'differ  "differ/age.jpg": the destination (2024-05-01T11:59:59Z) is older than the source '
+        '(2024-05-01T12:00:00Z)',
+        'extra   "extra/only on OBS\\u0002.jpg": only on the destination',
+    ])
+    expected = sorted([("=", k) for k in TRICKY + ["same second.jpg"]] + [
+        ("+", "missing/no marker+.jpg"), ("+", "missing/accepted 中文.jpg"), ("+", "missing/failed%2F.jpg"),
+        ("*", "differ/size.jpg"), ("*", "differ/age.jpg"), ("-", "extra/only on OBS\x02.jpg")], key=lambda s: s[1])
+    assert report == "".join("%s %s\n" % pair for pair in expected)  # rclone's combined format, in key order
+
+
+def test_a_clean_migration_exits_0(environ, cos_server, obs_server, tmp_path):
+    for key in TRICKY:
+        world.source(cos_server, key)
+        world.destination(obs_server, key)
+    status, lines, result = verify_run(environ)
+    assert (status, lines, result) == (0, [], summary(source=len(TRICKY), matched=len(TRICKY)))
+
+
+def test_an_empty_bucket(environ):
+    assert verify_run(environ) == (0, [], ZERO)
+
+
+def test_checksum_compares_md5_etags(environ, cos_server, obs_server):
+    world.source(cos_server, "a.jpg", b"abcd")
+    world.destination(obs_server, "a.jpg", b"abcX")
+    assert verify_run(environ)[2]["matched"] == 1
+    status, lines, result = verify_run(environ, "--checksum")
+    assert result["differ"] == 1 and status == 1
+    assert lines == ['differ  "a.jpg": MD5 %s on the source, %s on the destination'
+                     % (hashlib.md5(b"abcd").hexdigest(), hashlib.md5(b"abcX").hexdigest())]
+
+
+def test_long_keys_marker_state(environ, cos_server, obs_server):
+    """An 840-byte key: its guide-style marker name would be over COS's 850 bytes. With hashed long-key
+    markers (cos2oms.markers), verify looks the marker up; without, it says so rather than guess."""
+    long_key = "y" * 840
+    world.source(cos_server, long_key)
+    world.marker(cos_server, markers.SUCCESS, long_key)
+    status, lines, result = verify_run(environ)
+    assert status == 1 and result["missing"] == 1
+    if world.long_markers_supported():
+        assert result["missing_accepted"] == 1
+        assert lines == ['missing "%s": success marker: OMS accepted it and did not copy it' % long_key]
+    else:
+        assert result["missing_accepted"] == 0
+        assert lines == ['missing "%s": marker unknown (name too long)' % long_key]
+
+
+# ----------------------------------------------------------------------------- prefixes and windows
+
+def test_prefix_and_destination_prefix(oms_server, cos_server, obs_server, small_pages):
+    environ = world.environ(oms_server, cos_server, obs_server, OBS_PREFIX="from-cos/")
+    for key in ["a/1", "a/2", "a/3", "a/4", "ab", "b/1"]:
+        world.source(cos_server, key)
+    for key in ["a/1", "a/2", "a/9", "b/1"]:
+        world.destination(obs_server, key, prefix="from-cos/")
+    world.destination(obs_server, "a/3")  # not under OBS_PREFIX: not the copy
+    world.marker(cos_server, markers.FAILED, "a/4")
+    world.marker(cos_server, markers.FAILED, "ab")
+
+    status, lines, result = verify_run(environ, "--prefix", "a/")
+
+    assert result == summary(source=4, matched=2, missing=2, extra=1, missing_unmarked=1, missing_failed=1)
+    assert lines == ['missing "a/3": no marker: the event never reached the function',
+                     'missing "a/4": failed marker: waiting for replay',
+                     'extra   "a/9": only on the destination']
+
+
+def test_time_window(environ, cos_server, obs_server, small_pages):
+    for i in range(10):
+        world.source(cos_server, "k%d" % i, mtime=T0 + i * 3600)
+    world.destination(obs_server, "k0")
+    world.destination(obs_server, "k5")  # copied before the source was written: differs
+    since = "2024-05-01T14:00:00Z"
+    status, lines, result = verify_run(environ, "--since", since, "--until", "2024-05-01T18:00")
+    assert result == summary(source=4, missing=3, differ=1, missing_unmarked=3)  # k2 to k5
+    assert [line.split('"')[1] for line in lines] == ["k2", "k3", "k4", "k5"]
+    assert lines[-1].startswith('differ  "k5": the destination')
+    # An offset is honoured: 23:00+08:00 is 15:00Z.
+    assert verify_run(environ, "--since", since, "--until", "2024-05-01T23:00:00+08:00")[2] == summary(
+        source=1, missing=1, missing_unmarked=1)
+    assert verify_run(environ, "--until", "2024-05-01T13:00:00Z")[2] == summary(source=1, matched=1)
+
+
+def test_relative_since(environ, cos_server, obs_server):
+    world.source(cos_server, "old", mtime=time.time() - 3 * 86400)
+    world.source(cos_server, "new", mtime=time.time() - 3600)
+    result = verify_run(environ, "--since", "2d")[2]
+    assert result == summary(source=1, missing=1, missing_unmarked=1)
+
+
+# ----------------------------------------------------------------------------- paging and failures
+
+def test_real_pages_of_1000_in_every_listing(environ, cos_server, obs_server, tmp_path):
+    """2,100 objects: the source, the destination and the success markers each span three real 1,000-key
+    pages; the missing ones are at the end, so the marker listing is read to its last page."""
+    keys = ["img/%05d 图+%%.jpg" % i for i in range(2100)]
+    for i, key in enumerate(keys):
+        world.source(cos_server, key)
+        world.marker(cos_server, markers.SUCCESS, key)
+        if i < 2095:
+            world.destination(obs_server, key)
+    world.marker(cos_server, markers.FAILED, keys[-1])
+    cos_server.clear()
+    obs_server.clear()
+
+    status, lines, result, report = combined(tmp_path, environ)
+
+    assert result == summary(source=2100, matched=2095, missing=5, missing_accepted=5)
+    assert [line.split('"')[1] for line in lines] == keys[2095:]
+    assert report.count("\n") == 2100
+    assert obs_server.counts == {"list": 3}
+    assert cos_server.counts["list"] == 3 + 3 + 1  # source, success markers, failed markers
+
+
+@pytest.mark.parametrize("which", ["destination", "source", "success markers"])
+def test_a_listing_that_fails_midway_reports_nothing_past_the_failure(environ, cos_server, obs_server, tmp_path,
+                                                                      small_pages, monkeypatch, which):
+    keys = ["k%02d" % i for i in range(20)]
+    for key in keys:
+        world.source(cos_server, key)
+        if key not in ("k03", "k15"):
+            world.destination(obs_server, key)
+        world.marker(cos_server, markers.SUCCESS, key)
+    if which == "destination":
+        world.fail_listing_requests(obs_server, monkeypatch, 3)  # pages 1 and 2 (k00..k05) then 403
+    elif which == "source":
+        world.fail_listing_requests(cos_server, monkeypatch, 3, prefix=lambda p: p == "")  # k00 to k05, then 403
+    else:
+        world.fail_listing_requests(cos_server, monkeypatch, 2, prefix="oms_source_record")
+
+    status, lines, result, report = combined(tmp_path, environ)
+
+    assert status == 1 and result["errors"] >= 1
+    reported = {line[2:] for line in report.splitlines()}
+    if which == "success markers":
+        # The markers only tell why: the comparison goes on; the missing keys past the failure get no cause.
+        assert result["matched"] == 18 and result["missing"] == 2
+        assert any("success marker listing failed" in line for line in lines)
+        assert 'missing "k15": marker unknown (marker listing failed)' in lines
+        return
+    # Nothing past the last key listed before the failure is matched or missing; what came before is exact.
+    last_listed = "k06" if which == "destination" else "k05"  # the destination has no k03
+    assert sorted(line for line in report.splitlines() if line[0] in "=+") == sorted(
+        ("+ " if key == "k03" else "= ") + key for key in keys if key <= last_listed)
+    assert result["missing"] == 1 and result["matched"] == (6 if which == "destination" else 5)
+    assert any("%s listing failed" % which in line for line in lines)
+    if which == "destination":
+        assert 'error   "k07": destination listing failed' in "\n".join(lines)  # the key in hand: not checked
+        assert "! k07" in reported or "k07" in reported
+
+
+def test_listing_errors_are_tried_again(environ, cos_server, obs_server):
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a")
+    obs_server.fail_next(2, 503, kind="list")
+    cos_server.fail_next(1, 500, kind="list")
+    assert verify_run(environ) == (0, [], summary(source=1, matched=1))
+
+
+# ----------------------------------------------------------------------------- resubmit
+
+def test_resubmit_sends_exactly_the_missing_and_differing_keys_then_omss_copies_make_it_clean(
+        environ, oms_server, cos_server, obs_server, small_pages):
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
+    # (Not "\n": the loopback COS server cannot take a marker named with a line feed.)
+    names = [name for name in TRICKY if "\n" not in name]
+    keys = ["ok/%02d" % i for i in range(5)] + ["gone/%02d %s" % (i, names[i % len(names)]) for i in range(23)] + \
+        ["differ/a", "differ/b"]
+    for key in keys:
+        world.source(cos_server, key, mtime=T0)
+        if key.startswith("ok/"):
+            world.destination(obs_server, key)
+    world.destination(obs_server, "differ/a", b"other size")
+    world.destination(obs_server, "differ/b", mtime=T0 - 3600)
+    world.marker(cos_server, markers.FAILED, "gone/00 with space.jpg")
+    resubmitted = sorted(k for k in keys if not k.startswith("ok/"))
+
+    status, lines, result = verify_run(environ, "--resubmit", "--workers", "3")
+
+    assert result == summary(source=30, matched=5, missing=23, differ=2, missing_unmarked=22, missing_failed=1,
+                             resubmitted=25)
+    assert status == 1  # OMS has accepted them; they are not there yet
+    requests = oms_server.requests
+    assert all(1 <= len(r.raw_keys) <= 10 for r in requests) and all(r.verified for r in requests)
+    assert sorted(oms_server.received_keys()) == sorted(EVENT_PREFIX + k for k in resubmitted)
+    assert len(requests) == 3
+    assert world.markers_of(cos_server, markers.SUCCESS, keys) == set(resubmitted)  # as the function writes them
+
+    migration.wait()
+    assert all(copy.ok for copy in oms_server.copies) and len(oms_server.copies) == 25
+    status, lines, result = verify_run(environ)
+    assert (status, lines, result) == (0, [], summary(source=30, matched=30))
+
+
+def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ, oms_server, cos_server):
+    for key in ["a", "b"]:
+        world.source(cos_server, key)
+    oms_server.script(400)
+    status, lines, result = verify_run(environ, "--resubmit")
+    assert result == summary(source=2, missing=2, missing_unmarked=2, errors=2)
+    assert world.markers_of(cos_server, markers.FAILED, ["a", "b"]) == {"a", "b"}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@pytest.mark.parametrize("overrides, variable", [
+    ({"SOURCE_BUCKET": None}, "SOURCE_BUCKET"),
+    ({"SOURCE_BUCKET": "no-appid"}, "SOURCE_BUCKET"),
+    ({"SOURCE_BUCKET": world.LOG_BUCKET}, "SOURCE_BUCKET"),
+    ({"OBS_BUCKET": None}, "OBS_BUCKET"),
+    ({"OBS_ENDPOINT": None}, "OBS_ENDPOINT"),
+    ({"OBS_ENDPOINT": "obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
+    ({"OBS_ENDPOINT": "https://user:s3cr3t-pass@obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
+    ({"OBS_AK": None}, "OBS_AK"),
+    ({"SYNC_URL": None}, "SYNC_URL"),
+])
+def test_bad_configuration_exits_2_naming_the_variable(oms_server, cos_server, obs_server, capsys, overrides,
+                                                       variable):
+    environ = world.environ(oms_server, cos_server, obs_server, **overrides)
+    parser = argparse.ArgumentParser()
+    verify.add_arguments(parser)
+    status = verify.run(parser.parse_args([]), environ=environ)
+    err = capsys.readouterr().err
+    assert status == 2
+    assert variable in err
+    assert "s3cr3t" not in err
+
+
+def test_since_after_until_exits_2(environ, capsys):
+    parser = argparse.ArgumentParser()
+    verify.add_arguments(parser)
+    status = verify.run(parser.parse_args(["--since", "2024-05-02", "--until", "2024-05-01"]), environ=environ)
+    assert status == 2 and "--until" in capsys.readouterr().err
+
+
+def test_wrong_obs_credentials_are_an_error_not_a_clean_report(oms_server, cos_server, obs_server):
+    environ = world.environ(oms_server, cos_server, obs_server, OBS_SK="not-the-key")
+    world.source(cos_server, "a")
+    status, lines, result = verify_run(environ)
+    assert status == 1 and result["errors"] == 1 and result["matched"] == 0 and result["missing"] == 0
+    assert "SignatureDoesNotMatch" in lines[0]
+
+
+def test_timestamps_in_the_report_are_utc(environ, cos_server, obs_server):
+    world.source(cos_server, "a", mtime=COPIED)
+    world.destination(obs_server, "a", mtime=T0)
+    lines = verify_run(environ)[1]
+    assert lines == ['differ  "a": the destination (2024-05-01T12:00:00Z) is older than the source '
+                     '(2024-05-01T12:01:00Z)']
