@@ -47,6 +47,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple = ()  # the client's (host, port): the same for requests on one kept-alive connection
     received_at: float = field(default_factory=time.monotonic)
 
 
@@ -81,6 +82,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 return
             if request is None:
                 return
+            request.peer = self.client_address
             answer = owner._record(request)
             if not self._answer(answer, owner.stopping):
                 return

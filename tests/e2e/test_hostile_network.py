@@ -267,3 +267,17 @@ def test_replay_of_long_and_control_character_keys(monkeypatch, oms_server, cos_
     assert cos_server.keys(support.LOG_BUCKET, "oms_source_record/%s/failed" % support.TASK) == []
     assert cos_server.keys(support.LOG_BUCKET, "oms_source_record/%s/success" % support.TASK) == sorted(
         store.key(SUCCESS, k) for k in keys)
+
+
+def test_cos_error_text_reaches_no_log_line_raw_not_even_through_the_sdks_own_loggers(hostile_cos, hostile,
+                                                                                       oms_server, caplog):
+    forged = "\nINFO cos2oms.sync object accepted key=\"/1/b/forged\"\n" + "x" * 100000
+    hostile.script(Answer(500, body=("<Error><Code>Internal%s</Code><Message>%s</Message></Error>"
+                                     % (forged, forged)).encode()))
+
+    assert index.main_handler(events("a.txt"), None) is True  # OMS accepted; only the success marker failed
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(r.name.startswith("qcloud_cos") for r in caplog.records)  # the SDK did log the error
+    assert all("\n" not in m and len(m) < 5000 for m in messages)
+    assert all(r.exc_info is None for r in caplog.records if r.name.startswith("qcloud_cos"))

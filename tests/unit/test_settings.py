@@ -112,3 +112,58 @@ def test_every_variable_read_is_documented():
     settings.load(Spy(support.env()), {})
     settings.load(Spy(support.env(COS_SECRET_ID="AKIDx", COS_SECRET_KEY="k")), {})  # COS_TOKEN goes with them
     assert read - set(settings.ROLE_VARIABLES) - {"TENCENTCLOUD_REGION"} == set(settings.VARIABLES)
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("OMS_TIMEOUT", "inf"), ("OMS_TIMEOUT", "-inf"), ("OMS_TIMEOUT", "nan"), ("OMS_TIMEOUT", "-1"),
+    ("OMS_TIMEOUT", "0.05"), ("OMS_TIMEOUT", "901"), ("OMS_TIMEOUT", "1e400"), ("OMS_MAX_ATTEMPTS", "-1"),
+    ("OMS_MAX_ATTEMPTS", "11"), ("OMS_MAX_ATTEMPTS", "1000000000000"),
+])
+def test_numbers_outside_their_documented_range_are_refused(variable, value):
+    with pytest.raises(settings.ConfigError, match=variable) as info:
+        load(**{variable: value})
+    low, high = settings.RANGES[variable]
+    assert str(low) in str(info.value) and str(high) in str(info.value)
+
+
+@pytest.mark.parametrize("variable", sorted(settings.RANGES))
+def test_range_ends_are_accepted(variable):
+    low, high = settings.RANGES[variable]
+    kind = type(low)
+    assert getattr(load(**{variable: str(low)}), variable.lower()) == kind(low)
+    assert getattr(load(**{variable: str(high)}), variable.lower()) == kind(high)
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("SYNC_URL", "https://user:s3cr3t@oms.example/v2/p/sync-tasks/t/events"),
+    ("SYNC_URL", "https://s3cr3t@oms.example/v2/p/sync-tasks/t/events"),
+    ("COS_ENDPOINT", "user:s3cr3t@cos.ap-beijing.myqcloud.com"),
+    ("COS_ENDPOINT", "https://user:s3cr3t@cos.ap-beijing.myqcloud.com"),
+    ("COS_ADDRESS", "user:s3cr3t@127.0.0.1:9000"),
+])
+def test_credentials_in_urls_are_refused_without_echoing_them(variable, value):
+    with pytest.raises(settings.ConfigError, match=variable) as info:
+        load(**{variable: value})
+    assert "s3cr3t" not in str(info.value)
+
+
+def test_an_endpoint_is_a_host_name():
+    with pytest.raises(settings.ConfigError, match="COS_ENDPOINT"):
+        load(COS_ENDPOINT="https://cos.ap-beijing.myqcloud.com")
+
+
+def test_region_falls_back_to_the_scf_context_before_the_default():
+    assert settings.load(support.env(TENCENTCLOUD_REGION=None), {}, context_region="ap-chengdu").cos_region == \
+        "ap-chengdu"
+    assert settings.load(support.env(), {}, context_region="ap-chengdu").cos_region == "ap-guangzhou"
+    assert settings.load(support.env(COS_REGION="ap-shanghai"), {}, context_region="ap-chengdu").cos_region == \
+        "ap-shanghai"
+
+
+def test_settings_are_immutable_and_typo_proof():
+    s = load()
+    with pytest.raises(AttributeError):
+        s.hw_ak = "changed"
+    with pytest.raises(AttributeError):
+        s.oms_timout  # noqa: B018
+    assert set(s.secrets()) == {support.HW_SK, support.COS_KEY, support.COS_TOKEN}

@@ -1,0 +1,87 @@
+"""transport over real sockets: whole-request limits against a trickling server, redirects refused, bodies
+capped, limits per thread, kept-alive connections unharmed by a limit that ran out elsewhere."""
+
+import threading
+import time
+
+import pytest
+import requests
+
+from cos2oms import transport
+from local.hostile import Answer, HostileServer
+
+#: Seconds a bounded request may overrun its limit on a busy machine (thread scheduling).
+TOLERANCE = 0.5
+
+
+@pytest.fixture
+def server():
+    with HostileServer() as hostile:
+        yield hostile
+
+
+def test_a_trickled_body_is_cut_at_the_limit_not_at_each_read(server):
+    server.script(Answer(200, body=b"x" * 400, trickle=0.02))  # 8 s in all, a byte every 20 ms
+    session = transport.new_session({})
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout), transport.time_limit(0.5):
+        session.get(server.url + "/slow", timeout=5.0)
+    assert time.monotonic() - started < 0.5 + TOLERANCE
+
+
+def test_no_request_is_started_without_time_left(server):
+    session = transport.new_session({})
+    with pytest.raises(transport.OutOfTime), transport.time_limit(0):
+        session.get(server.url + "/never")
+    assert server.requests == []
+
+
+def test_a_redirect_is_refused_with_its_location(server):
+    server.script(Answer(302, headers={"Location": "http://elsewhere.invalid/x"}))
+    session = transport.new_session({})
+    with pytest.raises(transport.RedirectRefused) as refused:
+        session.get(server.url + "/moved")
+    assert (refused.value.status, refused.value.location) == (302, "http://elsewhere.invalid/x")
+
+
+def test_error_bodies_are_read_up_to_the_cap(server):
+    server.script(Answer(500, body=b"e" * (10 * transport.ERROR_BODY_CAP)))
+    response = transport.new_session({}).get(server.url + "/error")
+    assert response.status_code == 500 and response.content == b"e" * transport.ERROR_BODY_CAP
+
+
+def test_a_success_body_over_the_cap_is_an_error(server, monkeypatch):
+    monkeypatch.setattr(transport, "BODY_CAP", 1000)
+    server.script(Answer(200, body=b"o" * 5000))
+    with pytest.raises(requests.RequestException, match="larger than 1000 bytes"):
+        transport.new_session({}).get(server.url + "/big")
+
+
+def test_another_threads_limit_does_not_touch_this_request(server):
+    server.script(Answer(200, body=b"y" * 40, trickle=0.02))  # 0.8 s
+    session = transport.new_session({})
+    outcome = {}
+
+    def bounded():
+        try:
+            with transport.time_limit(0.2):
+                session.get(server.url + "/bounded", timeout=5.0)
+        except requests.Timeout as exc:
+            outcome["bounded"] = exc
+
+    thread = threading.Thread(target=bounded)
+    thread.start()
+    response = session.get(server.url + "/unbounded", timeout=5.0)
+    thread.join()
+    assert response.content == b"y" * 40
+    assert isinstance(outcome["bounded"], requests.Timeout)
+
+
+def test_a_kept_alive_connection_outlives_the_limit_of_the_request_before(server):
+    session = transport.new_session({})
+    with transport.time_limit(0.3):
+        assert session.get(server.url + "/fast").status_code == 200
+    time.sleep(0.5)  # past the first limit: a watchdog that fired late would cut the pooled connection
+    server.script(Answer(200, body=b"z" * 20, trickle=0.02))
+    assert session.get(server.url + "/slow", timeout=5.0).content == b"z" * 20
+    assert server.requests[0].peer == server.requests[1].peer  # the same connection, reused
