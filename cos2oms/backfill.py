@@ -41,18 +41,17 @@ class Summary(object):
         return EXIT_OK if complete and self.failed == 0 and self.errors == 0 else EXIT_FAILED
 
 
-def in_window_keys(pages, window, event_prefix, summary, progress=None):
+def in_window_keys(entries, window, event_prefix, summary, progress=None):
     """The event keys (``/{appid}/{BucketName}/{key}``) of the listed objects in ``window``, counting into
     ``summary``; a listing error is counted and logged, and ends the keys."""
     try:
-        for page in pages:
-            summary.listed += len(page)
-            for entry in page:
-                if entry.mtime in window:
-                    summary.in_window += 1
-                    yield event_prefix + entry.key
+        for entry in entries:
+            summary.listed += 1
             if progress is not None:
-                progress.update(len(page))
+                progress.update()
+            if entry.mtime in window:
+                summary.in_window += 1
+                yield event_prefix + entry.key
     except listings.ListingError as exc:
         summary.errors += 1
         logger.error("backfill: source listing failed: %s", exc.cause)
@@ -81,22 +80,22 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
     logs.configure(setup.settings.log_level)
     summary = Summary()
     progress = common.Progress(sys.stderr.isatty(), "backfill", "obj")
-    pages = listings.Prefetch(setup.source_pages(), name="source")
+    listed = listings.Prefetch(setup.source_pages(), name="source")
     interrupted = False
     try:
-        keys = in_window_keys(pages, setup.window, setup.source.event_prefix, summary, progress)
+        keys = in_window_keys(listed, setup.window, setup.source.event_prefix, summary, progress)
         if args.dry_run:
             for _ in keys:
                 pass
         else:
-            sent = common.send_keys(setup.submitter(args.workers), keys, args.workers)
+            sent = common.send_keys(setup.submitter(), keys, args.workers)
             summary.accepted, summary.failed = sent.accepted, sent.failed
             summary.errors += sent.errors
     except KeyboardInterrupt:
         interrupted = True
         logger.warning("backfill interrupted: keys listed and not yet sent were not sent")
     finally:
-        pages.close()
+        listed.close()
         progress.close()
     print(json.dumps(summary.as_dict()), file=out)
     return EXIT_FAILED if interrupted else summary.exit_status(args.dry_run)

@@ -27,11 +27,9 @@ import math
 import re
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cos2oms import handler, listings, logs, markers as marker_names, oms, settings as settings_module, storage
+from cos2oms import bulk, handler, listings, logs, markers as marker_names, settings as settings_module, storage
 from cos2oms import transport
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
@@ -282,56 +280,19 @@ class SendCounts(object):
         self.errors = 0  # markers that could not be written
 
 
-def _batches(keys, size=oms.MAX_KEYS_PER_REQUEST):
-    batch = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None):
-    """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS, at most 10 a request, ``workers``
-    requests at a time, and write each key's marker as the function does: a success marker when OMS accepted
-    it, else a failed marker. The first request goes alone (wrong credentials then cost one refusal).
-    Returns a ``SendCounts``.
-
-    The one place these commands send: to be replaced by the shared engine (``cos2oms.bulk``) when it lands.
-    """
+    """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS through the shared bulk engine: at
+    most 10 a request, ``workers`` requests at a time, the first alone; each key's marker written as the
+    function writes it (success when OMS accepted, else failed). Returns a ``SendCounts``."""
     counts = SendCounts()
-    lock = threading.Lock()
-
-    def one(batch):
-        result = submitter.send(batch)
-        unwritten = submitter.record(batch, result)
-        unwritten = len(unwritten) if isinstance(unwritten, dict) else unwritten
-        with lock:
-            if result.accepted:
-                counts.accepted += len(batch)
-            else:
-                counts.failed += len(batch)
-            counts.errors += unwritten
+    for outcome in bulk.Engine(submitter, workers, write_failed=True).run(event_keys):
+        if outcome.result.accepted:
+            counts.accepted += len(outcome.keys)
+        else:
+            counts.failed += len(outcome.keys)
+        counts.errors += len(outcome.unwritten)
         if progress is not None:
-            progress.update(len(batch))
-
-    batches = _batches(event_keys)
-    first = next(batches, None)
-    if first is None:
-        return counts
-    one(first)
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        pending = set()
-        for batch in batches:
-            pending.add(pool.submit(one, batch))
-            while len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()
-        for future in pending:
-            future.result()
+            progress.update(len(outcome.keys))
     return counts
 
 
@@ -424,9 +385,8 @@ class Setup(object):
             self._cos = storage.build_cos_client(self.settings)
         return self._cos
 
-    def submitter(self, workers):
-        clients = handler.ClientCache(session_factory=lambda: transport.new_session(pool_size=max(16, workers * 2)))
-        return handler.build_submitter(self.settings, Deadline(None), clients=clients)
+    def submitter(self):
+        return handler.build_submitter(self.settings, Deadline(None))
 
     def source_pages(self):
         return listings.pages(self.source_lister(), "source", self.prefix)
@@ -589,7 +549,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
         obs_client.close()
     try:
         if pending is not None and not interrupted and pending.tell():
-            sent = send_keys(setup.submitter(args.workers), _read_keys(pending), args.workers,
+            sent = send_keys(setup.submitter(), _read_keys(pending), args.workers,
                              Progress(sys.stderr.isatty(), "resubmit", "key"))
             summary.resubmitted = sent.accepted
             summary.errors += sent.failed + sent.errors
