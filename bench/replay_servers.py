@@ -8,7 +8,10 @@ not take the GIL from the code being measured):
   straight into moto);
 - ``thin-cos``: a minimal COS stand-in for measuring the replay rather than moto: the three requests the
   replay makes (PUT object, GET bucket with prefix/marker/max-keys, POST ?delete), objects in a dict,
-  HTTP/1.1 keep-alive, signatures not checked.
+  HTTP/1.1 keep-alive, signatures not checked. ``--verify-objects N`` adds what ``bench/verify.py`` lists:
+  a source bucket of N generated objects and their success markers (a bucket per ``Host`` header);
+- ``thin-obs``: the same listing for an OBS bucket of ``--objects N`` generated objects (path-style, as the
+  OBS SDK addresses an IP endpoint), every 100th one missing, for ``bench/verify.py``.
 
 ``--latency``: ``oms`` and ``thin-cos`` answer that long after a request came in, their own work included
 (as a remote server's latency would), rather than that long after their work; ``cos`` adds it to every
@@ -54,6 +57,24 @@ BUCKET = "omslog-1250000000"
 PROJECT = "proj"
 TASK = "bench-task"
 EVENT_KEY = "/1250000000/source/bench/%06d a+b%%41 中文?#&=.jpg"
+
+
+# bench/verify.py's world: a source bucket of generated objects, their success markers, their copies on OBS.
+SOURCE_BUCKET = "source-1250000000"
+OBS_BUCKET = "bench-destination"
+OBJECT_KEY = "data/%07d a+b%%41 图.jpg"
+OBJECT_SIZE = 4096
+SOURCE_MODIFIED = "2024-05-01T12:00:00.000Z"
+COPIED = "2024-05-01T12:05:00.000Z"
+MISSING_EVERY = 100  # every 100th object is not on the destination (OMS accepted it and did not copy it)
+
+
+def success_marker(key):
+    return "oms_source_record/%s/success_object//1250000000/source/%s" % (TASK, key)
+
+
+def verify_objects(n):
+    return [OBJECT_KEY % i for i in range(n)]
 
 
 def failed_marker(i):
@@ -122,9 +143,11 @@ def serve_cos(args):
 class ThinCos(object):
     """Objects of one bucket in memory; the requests replay.py makes, nothing else."""
 
-    def __init__(self, keys, latency=0.0):
+    def __init__(self, keys, latency=0.0, buckets=None):
         self.keys = sorted(keys)
         self.latency = latency
+        #: Read-only buckets besides the log bucket, by name: (sorted keys, size, last-modified).
+        self.buckets = buckets or {}
         self.counts = collections.Counter()
         self.lock = threading.Lock()
         owner = self
@@ -147,7 +170,8 @@ class ThinCos(object):
 
             def do_GET(self):
                 params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
-                self.answer(200, owner.listing(params), {"Content-Type": "application/xml"})
+                bucket = (self.headers.get("Host") or "").split(".", 1)[0]
+                self.answer(200, owner.listing(params, bucket), {"Content-Type": "application/xml"})
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
@@ -188,35 +212,110 @@ class ThinCos(object):
             gone = set(unescape(k, {"&quot;": '"', "&apos;": "'"}) for k in keys)
             self.keys = [k for k in self.keys if k not in gone]
 
-    def listing(self, params):
-        prefix, marker = params.get("prefix", ""), params.get("marker", "")
-        max_keys = min(1000, int(params.get("max-keys") or 1000))
-        encode = (lambda k: quote(k, safe="")) if params.get("encoding-type") == "url" else (lambda k: k)
+    def listing(self, params, bucket=None):
+        if bucket in self.buckets:
+            with self.lock:
+                self.counts["list " + bucket] += 1
+            keys, size, modified = self.buckets[bucket]
+            return listing_xml(bucket, keys, params, size, modified)
         with self.lock:
             self.counts["list"] += 1
-            start = bisect.bisect_right(self.keys, marker) if marker else bisect.bisect_left(self.keys, prefix)
-            page = []
-            for key in self.keys[start:]:
-                if not key.startswith(prefix):
-                    break
-                page.append(key)
-                if len(page) > max_keys:
-                    break
-        truncated, page = len(page) > max_keys, page[:max_keys]
-        contents = "".join("<Contents><Key>%s</Key><Size>0</Size></Contents>" % escape(encode(k)) for k in page)
-        next_marker = "<NextMarker>%s</NextMarker>" % escape(encode(page[-1])) if truncated and page else ""
-        return ("<?xml version='1.0' encoding='utf-8' ?><ListBucketResult><Name>%s</Name><Prefix>%s</Prefix>"
-                "<Marker>%s</Marker><MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>%s%s</ListBucketResult>"
-                % (BUCKET, escape(encode(prefix)), escape(encode(marker)), max_keys, str(truncated).lower(),
-                   next_marker, contents)).encode("utf-8")
+            return listing_xml(BUCKET, self.keys, params, 0, SOURCE_MODIFIED)
 
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
 
 
+def listing_xml(bucket, keys, params, size, modified):
+    """A ListBucketResult page of the sorted ``keys``, as COS or OBS answers GET Bucket (ListObjects)."""
+    prefix, marker = params.get("prefix", ""), params.get("marker", "")
+    max_keys = min(1000, int(params.get("max-keys") or 1000))
+    url = params.get("encoding-type") == "url"
+    encode = (lambda k: quote(k, safe="")) if url else (lambda k: k)
+    start = bisect.bisect_right(keys, marker) if marker else bisect.bisect_left(keys, prefix)
+    page = []
+    for key in keys[start:start + max_keys + 1]:
+        if not key.startswith(prefix):
+            break
+        page.append(key)
+    truncated, page = len(page) > max_keys, page[:max_keys]
+    etag = "&quot;%s&quot;" % ("0" * 32)
+    contents = "".join("<Contents><Key>%s</Key><LastModified>%s</LastModified><ETag>%s</ETag><Size>%d</Size>"
+                       "<StorageClass>STANDARD</StorageClass></Contents>" % (escape(encode(k)), modified, etag, size)
+                       for k in page)
+    next_marker = "<NextMarker>%s</NextMarker>" % escape(encode(page[-1])) if truncated and page else ""
+    return ("<?xml version='1.0' encoding='utf-8' ?><ListBucketResult><Name>%s</Name>%s<Prefix>%s</Prefix>"
+            "<Marker>%s</Marker><MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>%s%s</ListBucketResult>"
+            % (bucket, "<EncodingType>url</EncodingType>" if url else "", escape(encode(prefix)),
+               escape(encode(marker)), max_keys, str(truncated).lower(), next_marker, contents)).encode("utf-8")
+
+
+class ThinObs(object):
+    """An OBS bucket's listing, path-style (``GET /{bucket}?prefix=...``), keys generated; nothing else."""
+
+    def __init__(self, keys, latency=0.0):
+        self.keys = sorted(keys)
+        self.latency = latency
+        self.counts = collections.Counter()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def parse_request(self):
+                self.due = time.monotonic() + owner.latency
+                return super().parse_request()
+
+            def do_GET(self):
+                url = urlsplit(self.path)
+                params = dict(parse_qsl(url.query, keep_blank_values=True))
+                owner.counts["list"] += 1
+                body = listing_xml(OBS_BUCKET, owner.keys, params, OBJECT_SIZE, COPIED)
+                wait_until(self.due)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-obs-request-id", "thin")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_thin_obs(args):
+    keys = [key for i, key in enumerate(verify_objects(args.objects)) if i % MISSING_EVERY != MISSING_EVERY - 1]
+    server = ThinObs(keys, args.latency)
+
+    def report():
+        return {"counts": dict(server.counts)}
+
+    hello = {"endpoint": server.endpoint, "bucket": OBS_BUCKET, "objects": len(keys)}
+    return server, hello, report
+
+
 def serve_thin_cos(args):
-    server = ThinCos([failed_marker(i) for i in range(args.keys)], args.latency)
+    objects = verify_objects(args.verify_objects)
+    buckets = {}
+    if objects:
+        buckets[SOURCE_BUCKET] = (sorted(objects), OBJECT_SIZE, SOURCE_MODIFIED)
+        buckets[BUCKET] = (sorted(success_marker(key) for key in objects), 0, SOURCE_MODIFIED)
+    server = ThinCos([failed_marker(i) for i in range(args.keys)], args.latency, buckets)
     prefix = "oms_source_record/%s/" % TASK
 
     def report():
@@ -231,15 +330,18 @@ def serve_thin_cos(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", choices=["oms", "cos", "thin-cos"])
+    parser.add_argument("role", choices=["oms", "cos", "thin-cos", "thin-obs"])
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (cos)")
+    parser.add_argument("--verify-objects", type=int, default=0,
+                        help="thin-cos: a source bucket of this many objects and their success markers")
+    parser.add_argument("--objects", type=int, default=0, help="thin-obs: objects in the destination bucket")
     parser.add_argument("--latency", type=float, default=0.0,
                         help="seconds from a request to its answer (cos: added to every answer)")
     parser.add_argument("--new-connection-delay", type=float, default=0.0,
                         help="seconds slept once per new TCP connection (oms)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    serve = {"oms": serve_oms, "cos": serve_cos, "thin-cos": serve_thin_cos}[args.role]
+    serve = {"oms": serve_oms, "cos": serve_cos, "thin-cos": serve_thin_cos, "thin-obs": serve_thin_obs}[args.role]
     server, hello, report = serve(args)
     try:
         print(json.dumps(hello), flush=True)
