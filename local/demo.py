@@ -1,20 +1,29 @@
 """Run the function once on your machine: ``python -m local.demo [EVENT.json]`` (``make demo``).
 
-Starts loopback stand-ins for OMS (it checks every request's signature, as API Gateway does) and for the
-COS log bucket, points the function at them with fake credentials, calls ``index.main_handler`` on a COS
-event (default: the SCF console's COS PUT test event) and shows what happened. No cloud account needed.
-Exit status 0 when the handler returned True, 1 otherwise.
+Starts loopback stand-ins for OMS (it checks every request's signature, as API Gateway does), for COS (the
+source bucket and the log bucket) and for the destination OBS bucket, points the function at them with fake
+credentials, calls ``index.main_handler`` on a COS event (default: the SCF console's COS PUT test event) and
+shows what happened. The loopback OMS then does what OMS does: it copies each accepted object into the OBS
+bucket, and ``cos2oms verify`` checks that everything is there. Last, an object OMS accepts and never copies:
+``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. No cloud
+account needed. Exit status 0 when the handler returned True (and the verifications came out as shown), 1
+otherwise.
 """
 
+import argparse
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
+import copy
+import io
+
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
-from cos2oms import settings
+from cos2oms import settings, verify
 from local.cos_server import CosServer
+from local.obs_server import ObsServer, objects, put_object
 from local.oms_server import OmsServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,15 +32,87 @@ PROJECT, TASK = "demo-project", "demo-task"
 LOG_BUCKET = "demo-oms-log-1250000000"
 HW_AK, HW_SK = "DEMOAK00000000000000", "demo-huawei-secret-key-not-a-real-one-000"
 COS_ID, COS_KEY = "AKIDdemo000000000000000000000000", "demo-cos-secret-key-not-a-real-one"
+OBS_AK, OBS_SK = "DEMOOBSAK00000000000", "demo-obs-secret-key-not-a-real-one-0000"
+OBS_BUCKET = "demo-obs-destination"
+LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 
 
 def configure_function(oms, cos):
     """The function's environment variables, as they would be set in the SCF console."""
-    for name in settings.VARIABLES + settings.ROLE_VARIABLES:
+    for name in settings.VARIABLES + settings.ROLE_VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES:
         if name != "LOG_LEVEL":
             os.environ.pop(name, None)
     os.environ.update(SYNC_URL=oms.sync_url(PROJECT, TASK), HW_AK=HW_AK, HW_SK=HW_SK, LOG_BUCKET=LOG_BUCKET,
                       COS_ADDRESS=cos.address, COS_SCHEME="http", COS_SECRET_ID=COS_ID, COS_SECRET_KEY=COS_KEY)
+
+
+def created_objects(event):
+    """(bucket, key) of each created object of a COS event (``/{appid}/{name}/{key}`` -> ``name-appid``)."""
+    found = []
+    for record in (event.get("Records") if isinstance(event, dict) else None) or []:
+        try:
+            if not record["event"]["eventName"].startswith("cos:ObjectCreated:"):
+                continue
+            _, appid, name, key = record["cos"]["cosObject"]["key"].split("/", 3)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        found.append(("%s-%s" % (name, appid), key))
+    return found
+
+
+def run_verify(*argv):
+    """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
+    parser = argparse.ArgumentParser()
+    verify.add_arguments(parser)
+    out = io.StringIO()
+    status = verify.run(parser.parse_args(list(argv)), out=out)
+    for line in out.getvalue().splitlines():
+        print("  " + line)
+    print("  exit status %d" % status)
+    return status
+
+
+def show_copies(oms, start=0):
+    for record in oms.copies[start:]:
+        if record.ok:
+            print("  %s -> %s/%s (%d bytes)" % (record.event_key, OBS_BUCKET, record.destination_key, record.size))
+        else:
+            print("  %s: not copied (%s)" % (record.event_key, record.reason))
+
+
+def migration_demo(event, oms, cos, obs):
+    """What OMS does after accepting, and verify proving it; then a lost object found and repaired."""
+    source_bucket = created_objects(event)[0][0]
+    migration = oms.migrate(cos, source_bucket, obs, OBS_BUCKET)
+    os.environ.update(SOURCE_BUCKET=source_bucket, OBS_BUCKET=OBS_BUCKET, OBS_ENDPOINT=obs.endpoint, OBS_AK=OBS_AK,
+                      OBS_SK=OBS_SK)
+    return migration
+
+
+def lost_object_demo(event, oms, cos, migration):
+    """An object OMS accepts and never copies: verify finds it, verify --resubmit repairs it."""
+    source_bucket = os.environ["SOURCE_BUCKET"]
+    name, _, appid = source_bucket.rpartition("-")
+    event_key = "/%s/%s/%s" % (appid, name, LOST_KEY)
+    put_object(cos, source_bucket, LOST_KEY, b"a photo OMS will lose")
+    migration.no_copy.add(event_key)
+    lost = copy.deepcopy(event)
+    lost["Records"] = lost["Records"][:1]
+    lost["Records"][0]["cos"]["cosObject"]["key"] = event_key
+    print("\nAn object OMS accepts and does not copy: %s" % event_key)
+    before = len(oms.copies)
+    result = index.main_handler(lost, {"request_id": "demo-lost", "time_limit_in_ms": 3000})
+    migration.wait()
+    print("main_handler returned %r; OMS:" % result)
+    show_copies(oms, before)
+    print("\ncos2oms verify (a success marker, and no object: OMS accepted it and did not copy it):")
+    found = run_verify()
+    print("\ncos2oms verify --resubmit (sends the missing key to OMS again, with markers):")
+    run_verify("--resubmit")
+    migration.wait()
+    show_copies(oms, before + 1)
+    print("\ncos2oms verify, once OMS has copied it:")
+    return found == 1 and run_verify() == 0
 
 
 def show_oms_requests(oms):
@@ -50,13 +131,20 @@ def main(argv=None):
     event = json.loads(event_path.read_text(encoding="utf-8"))
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="  | %(levelname)-5s %(message)s")
 
-    with OmsServer(ak=HW_AK, sk=HW_SK) as oms, CosServer(secret_id=COS_ID, secret_key=COS_KEY) as cos:
+    with OmsServer(ak=HW_AK, sk=HW_SK) as oms, CosServer(secret_id=COS_ID, secret_key=COS_KEY) as cos, \
+            ObsServer(ak=OBS_AK, sk=OBS_SK) as obs:
         configure_function(oms, cos)
         print("Loopback OMS:        %s" % oms.sync_url(PROJECT, TASK))
         print("Loopback COS bucket: %s at %s" % (LOG_BUCKET, cos.address))
         records = event.get("Records") if isinstance(event, dict) else None
         print("Event:               %s (%s)" % (event_path, "%d record(s)" % len(records)
                                                    if isinstance(records, list) else "no 'Records' list"))
+        migration = None
+        if created_objects(event):  # the event's objects exist in the source bucket, for OMS to copy
+            for bucket, key in created_objects(event):
+                put_object(cos, bucket, key, b"the object the event is about")
+            migration = migration_demo(event, oms, cos, obs)
+            print("Loopback OBS bucket: %s at %s (the sync task's destination)" % (OBS_BUCKET, obs.endpoint))
         print("\nindex.main_handler(event, context) - the function's log:")
         try:
             result = index.main_handler(event, {"request_id": "demo", "time_limit_in_ms": 3000})
@@ -70,7 +158,16 @@ def main(argv=None):
         for key in markers:
             print("  " + key)
         print("\nmain_handler " + outcome)
-    return 0 if result is True else 1
+        if migration is None or result is not True:
+            return 0 if result is True else 1
+        migration.wait()
+        print("\nOMS copied what it accepted into the OBS bucket:")
+        show_copies(oms)
+        print("  objects in %s: %d" % (OBS_BUCKET, len(objects(obs, OBS_BUCKET))))
+        print("\ncos2oms verify (source bucket, OBS bucket and markers compared):")
+        clean = run_verify() == 0
+        repaired = lost_object_demo(event, oms, cos, migration)
+    return 0 if clean and repaired else 1
 
 
 if __name__ == "__main__":

@@ -216,8 +216,9 @@ class CopyRecord:
 class Migration:
     """Where an OMS sync task copies from and to, and how: ``delay`` seconds after acceptance, in a thread.
 
-    ``no_copy``: event keys OMS accepts and never copies (the fault verify must catch); keys of another bucket
-    or objects no longer in the source are recorded as failed copies.
+    ``no_copy``: event keys OMS accepts and does not copy, the next time each is accepted (the fault verify
+    must catch; a resubmission is then copied); keys of another bucket or objects no longer in the source are
+    recorded as failed copies.
     """
 
     source: CosServer
@@ -259,7 +260,10 @@ class Migration:
         def failed(reason: str) -> CopyRecord:
             return CopyRecord(time.time(), event_key, None, 0, False, reason, task_id)
 
-        if event_key in self.no_copy:
+        with self._cond:
+            dropped = event_key in self.no_copy
+            self.no_copy.discard(event_key)
+        if dropped:
             return failed("fault: accepted and not copied")
         if not event_key.startswith(self.event_prefix):
             return failed("not an object of the source bucket %s" % self.source_bucket)

@@ -22,6 +22,21 @@ def test_demo_shows_the_verified_request_the_marker_and_true():
     assert "main_handler returned True" in done.stdout
 
 
+def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repaired():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
+    reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
+    clean, lost, resubmitted, repaired = reports
+    assert clean["matched"] == 1 and clean["missing"] == 0
+    assert lost["missing"] == 1 and lost["missing_accepted"] == 1
+    assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
+    assert resubmitted["resubmitted"] == 1
+    assert repaired == dict(clean, source=2, matched=2)
+    assert out.rstrip().endswith("exit status 0")
+
+
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
     event = tmp_path / "not-an-event.json"
     event.write_text(json.dumps(["not", "a", "COS", "event"]))
