@@ -80,14 +80,15 @@ def main_handler(event, context, constants=None, clients=None):
     """Returns True when every created object was accepted by OMS, else False (or raises SyncFailed)."""
     deadline = Deadline.from_context(context, started=time.monotonic())
     request_id = scf_context.request_id(context)
+    logs.bind(request_id)
     settings = load_settings(constants, context=context)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     submitter = build_submitter(settings, deadline, request_id, clients)
     report = sync.sync_event(event, settings.log_bucket, submitter, request_id)
-    logger.info("invocation done task=%s accepted=%d failed=%d malformed=%d skipped=%d marker_errors=%d "
-                "unrecorded=%d oms_requests=%d elapsed_ms=%.0f request_id=%s", settings.task_id, report.accepted,
-                report.failed, report.malformed, report.skipped, report.marker_errors, report.unrecorded,
-                report.requests, deadline.elapsed() * 1000, request_id)
+    logs.log(logger, logging.INFO, "invocation done", task=settings.task_id, accepted=report.accepted,
+             failed=report.failed, malformed=report.malformed, skipped=report.skipped,
+             marker_errors=report.marker_errors, unrecorded=report.unrecorded, oms_requests=report.requests,
+             elapsed_ms=deadline.elapsed() * 1000, request_id=request_id)
     if report.lost:
         raise SyncFailed("%d object(s) neither accepted by OMS nor recorded by a failed marker (see the error "
                          "lines): raising so that SCF retries the event or dead-letters it" % report.unrecorded)

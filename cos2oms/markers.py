@@ -117,8 +117,8 @@ class MarkerStore(object):
         # put_object returns the response headers and raises on failure: success is "no exception".
         _, cause = self._call(deadline, "put_object", Body=body, Key=key)
         if cause is not None:
-            logger.error("marker not written key=%s marker=%s bucket=%s cause=%s", logs.show(event_key),
-                         logs.show(key), self.bucket, cause)
+            logs.log(logger, logging.ERROR, "marker not written", key=event_key, marker=key, bucket=self.bucket,
+                     cause=cause)
         return cause
 
     def event_key(self, kind, marker):

@@ -76,13 +76,13 @@ class OmsResult(object):
     def not_sent(cls, reason):
         return cls(False, reason=reason)
 
-    def describe(self):
-        """``status=... error_code=... error_msg=... attempts=...`` for log lines; every value from the
-        network escaped and capped."""
-        return "status=%s error_code=%s error_msg=%s attempts=%d oms_request_id=%s%s" % (
-            self.status if self.status is not None else "-", logs.short(self.error_code),
-            logs.short(self.error_msg), self.attempts, logs.short(self.oms_request_id),
-            " reason=%s" % logs.short(self.reason) if self.reason else "")
+    def fields(self):
+        """The log fields of this outcome (``logs`` escapes and caps what came from the network)."""
+        fields = dict(status=self.status, error_code=self.error_code, error_msg=self.error_msg,
+                      attempts=self.attempts, oms_request_id=self.oms_request_id)
+        if self.reason:
+            fields["reason"] = self.reason
+        return fields
 
 
 def _error_fields(response):
@@ -169,9 +169,9 @@ class OmsClient(object):
                 break
             started = time.monotonic()
             result, wait = self._attempt(body, attempt, min(self.timeout, budget))
-            logger.debug("oms attempt keys=%d attempt=%d/%d status=%s elapsed_ms=%.0f request_id=%s", len(keys),
-                         attempt, self.max_attempts, result.status or "-", (time.monotonic() - started) * 1000,
-                         request_id)
+            logs.log(logger, logging.DEBUG, "oms attempt", keys=len(keys), attempt=attempt,
+                     max_attempts=self.max_attempts, status=result.status,
+                     elapsed_ms=(time.monotonic() - started) * 1000, request_id=request_id)
             if wait is None or attempt == self.max_attempts:
                 return result
             if wait + MIN_ATTEMPT_SECONDS > deadline.remaining_for_requests():

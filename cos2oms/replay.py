@@ -19,11 +19,12 @@ is 0 when nothing listed is left failed, 1 otherwise, 2 on bad configuration.
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
 
-from cos2oms import bulk, handler, logs, markers as marker_names, oms
+from cos2oms import bulk, cli, handler, logs, markers as marker_names, oms
 from cos2oms import context as scf_context
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
@@ -61,41 +62,35 @@ class Summary(object):
         """Listed keys not yet counted (after an interruption): they keep their failed markers."""
         return self.listed - self.replayed - self.still_failed - self.key_errors
 
+    def describe(self, interrupted=False, dry_run=False):
+        """The human summary shown on a terminal."""
+        text = "replay%s: %d failed marker(s) listed, %d replayed, %d still failed, %d error(s)." % (
+            " (dry run)" if dry_run else "", self.listed, self.replayed, self.still_failed, self.errors)
+        if interrupted:
+            return text + " Interrupted: run it again to go on."
+        if self.errors:
+            return text + " See the error lines above (or --log-file) and run it again."
+        if self.still_failed and not dry_run:
+            return text + " OMS still refuses some keys: see the error lines, then run it again."
+        return text
+
     @property
     def exit_status(self):
         return EXIT_OK if self.still_failed == 0 and self.errors == 0 else EXIT_FAILED
 
 
-class _NoProgress(object):
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
-def progress_bar(enabled):
-    """tqdm on a terminal; nothing in SCF logs, in a pipe, or without tqdm."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-            return tqdm(unit="key", desc="replay", file=sys.stderr)
-        except ImportError:
-            pass
-    return _NoProgress()
-
-
 class Replayer(object):
     """One replay run over a task's failed markers (the guide's names, then long-key markers)."""
 
-    def __init__(self, submitter, summary, workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None, progress=None):
-        self.engine = bulk.Engine(submitter, workers, write_failed=False)
+    def __init__(self, submitter, summary, workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None, progress=None,
+                 stopping=None):
+        self.engine = bulk.Engine(submitter, workers, write_failed=False, stopping=stopping)
         self.markers = submitter.markers
         self.deadline = submitter.deadline
         self.summary = summary
         self.dry_run = dry_run
         self.limit = limit
-        self.progress = progress if progress is not None else _NoProgress()
+        self.progress = progress if progress is not None else cli._NoProgress()
         self._failed_marker = {}  # event key -> its failed marker, for the keys pulled and not yet accounted
         self._removable = []  # failed markers whose success markers are written
 
@@ -112,7 +107,7 @@ class Replayer(object):
                 if self.stopping.is_set():
                     return
                 if self.engine.out_of_time():
-                    logger.warning("replay stopping: out of time; the rest waits for the next run")
+                    logs.log(logger, logging.WARNING, "replay stopping: out of time; the rest waits for the next run")
                     return
                 page_size = marker_names.COS_PAGE
                 if self.limit is not None:
@@ -122,7 +117,7 @@ class Replayer(object):
                 names, marker, cause = self.markers.list_page(marker_names.FAILED, marker, page_size, self.deadline,
                                                               long_names)
                 if cause is not None:
-                    logger.error("listing failed markers failed cause=%s", cause)
+                    logs.log(logger, logging.ERROR, "listing failed markers failed", cause=cause)
                     self.summary.add(errors=1)  # never "nothing left" about markers this run could not see
                     return
                 self.summary.add(listed=len(names))
@@ -140,7 +135,7 @@ class Replayer(object):
                 key = self.markers.event_key(marker_names.FAILED, name)
                 cause = None if key is not None else "not a failed marker of this task"
             if key is None:
-                logger.error("unreadable failed marker=%s cause=%s", logs.show(name), cause)
+                logs.log(logger, logging.ERROR, "unreadable failed marker", marker=name, cause=cause)
                 self.summary.add(errors=1, key_errors=1)
                 self.progress.update(1)
             elif self.dry_run:
@@ -169,7 +164,7 @@ class Replayer(object):
         for chunk in oms.batches(markers, marker_names.COS_PAGE):
             failures = self.markers.delete(chunk, self.deadline)
             for marker, cause in sorted(failures.items()):
-                logger.error("failed marker not removed marker=%s cause=%s", logs.show(marker), cause)
+                logs.log(logger, logging.ERROR, "failed marker not removed", marker=marker, cause=cause)
             self.summary.add(replayed=len(chunk) - len(failures), errors=len(failures), key_errors=len(failures))
 
     def run(self):
@@ -193,10 +188,10 @@ class Replayer(object):
 
 
 def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None,
-           progress=None, summary=None):
-    """Run one replay; returns its ``Summary``."""
+           progress=None, summary=None, stopping=None):
+    """Run one replay; returns its ``Summary``. ``stopping``: a ``threading.Event`` that ends it early."""
     submitter = handler.build_submitter(settings, deadline, request_id)
-    replayer = Replayer(submitter, summary or Summary(), workers, dry_run, limit, progress)
+    replayer = Replayer(submitter, summary or Summary(), workers, dry_run, limit, progress, stopping)
     try:
         return replayer.run()
     finally:
@@ -206,10 +201,11 @@ def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry
 def main_handler(event, context):
     """SCF timer trigger: replay until done or until the invocation's time runs out."""
     deadline = Deadline.from_context(context, started=time.monotonic())
+    logs.bind(scf_context.request_id(context))
     settings = handler.load_settings(context=context)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     summary = replay(settings, deadline, scf_context.request_id(context))
-    logger.info("replay done %s", json.dumps(summary.as_dict()))
+    logs.log(logger, logging.INFO, "replay done", **summary.as_dict())
     return summary.as_dict()
 
 
@@ -219,25 +215,31 @@ def add_arguments(parser):
                         help="stop after listing this many failed markers")
     parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
                         help="concurrent OMS requests (default %d)" % DEFAULT_WORKERS)
+    cli.add_arguments(parser)
 
 
 def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
     """The command: returns its exit status."""
+    environ = os.environ if environ is None else environ
     try:
         settings = handler.load_settings(environ=environ)
     except ConfigError as exc:
         print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
         return EXIT_CONFIG
-    logs.configure(settings.log_level)
     summary = Summary()
+    stopping = threading.Event()
     interrupted = False
-    try:
-        replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
-               progress=progress_bar(sys.stderr.isatty()), summary=summary)
-    except KeyboardInterrupt:
-        interrupted = True  # markers not yet listed may still be failed: never report "nothing left"
-        logger.warning("replay interrupted: keys not yet replayed keep their failed markers")
-        summary.add(still_failed=summary.uncounted())
+    with cli.Output(args, settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
+        try:
+            replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
+                   progress=output.progress("replay"), summary=summary, stopping=stopping)
+        except KeyboardInterrupt:
+            interrupted = True
+        interrupted = interrupted or stopping.is_set()
+        if interrupted:  # markers not yet listed may still be failed: never report "nothing left"
+            logs.log(logger, logging.WARNING, "replay interrupted: keys not yet replayed keep their failed markers")
+            summary.add(still_failed=summary.uncounted())
+        output.summary(summary.describe(interrupted, args.dry_run))
     print(json.dumps(summary.as_dict()), file=out)
     return EXIT_FAILED if interrupted else summary.exit_status
 

@@ -49,16 +49,16 @@ def keys_to_send(records, log_bucket_name, report, request_id="-"):
         problem = record.problem
         if problem:
             report.malformed += 1
-            logger.error("record skipped: malformed record=%d problem=%s request_id=%s",
-                         record.position, problem, request_id)
+            logs.log(logger, logging.ERROR, "record skipped: malformed", record=record.position, problem=problem,
+                     request_id=request_id)
         elif not record.is_created:
             report.skipped += 1
-            logger.info("record skipped: not a creation key=%s event=%s request_id=%s",
-                        logs.show(record.key), record.event_name, request_id)
+            logs.log(logger, logging.INFO, "record skipped: not a creation", key=record.key,
+                     event=record.event_name, request_id=request_id)
         elif record.is_marker_of(log_bucket_name, marker_names.MARKER_ROOT):
             report.skipped += 1
-            logger.info("record skipped: one of our own markers key=%s request_id=%s", logs.show(record.key),
-                        request_id)
+            logs.log(logger, logging.INFO, "record skipped: one of our own markers", key=record.key,
+                     request_id=request_id)
         else:
             keys.append(record.key)
     return keys
@@ -84,20 +84,18 @@ class Submitter(object):
         try:
             result = self.oms.submit(keys, self.deadline, self.request_id)
         except Exception as exc:  # never lose keys to an unexpected error: they get failed markers
-            logger.exception("oms request raised keys=%d request_id=%s", len(keys), self.request_id)
+            logger.exception("oms request raised keys=%d request_id=%s", len(keys), logs.show(self.request_id))
             result = oms.OmsResult(False, reason="unexpected %s: %s" % (type(exc).__name__, exc))
         self.auth_refused = self.auth_refused or result.auth_refused
         level = logging.INFO if result.accepted else logging.ERROR
-        logger.log(level, "oms request %s task=%s keys=%d %s request_id=%s",
-                   "accepted" if result.accepted else "failed", self.markers.task_id, len(keys), result.describe(),
-                   self.request_id)
+        logs.log(logger, level, "oms request accepted" if result.accepted else "oms request failed",
+                 task=self.markers.task_id, keys=len(keys), **dict(result.fields(), request_id=self.request_id))
         return result
 
     def log_outcome(self, key, result):
         level = logging.INFO if result.accepted else logging.ERROR
-        logger.log(level, "object %s key=%s task=%s %s request_id=%s",
-                   "accepted" if result.accepted else "failed", logs.show(key), self.markers.task_id,
-                   result.describe(), self.request_id)
+        logs.log(logger, level, "object accepted" if result.accepted else "object failed", key=key,
+                 task=self.markers.task_id, **dict(result.fields(), request_id=self.request_id))
 
     def record(self, keys, result, write_failed=True, pool=None):
         """Log each key's outcome, then write its marker (a key whose marker the invocation has no time left

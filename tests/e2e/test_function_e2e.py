@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import index
-from cos2oms import handler, logs, markers, oms, storage
+from cos2oms import handler, logs, oms, storage
+from cos2oms import markers as marker_names
 from local.cos_server import CosServer
 from local.oms_server import OmsServer
 from cos2oms.settings import ROLE_VARIABLES, VARIABLES
 from tests import support
 
-SUCCESS, FAILED = markers.SUCCESS, markers.FAILED
+SUCCESS, FAILED = marker_names.SUCCESS, marker_names.FAILED
 #: Seconds a bounded invocation may overrun its limit on a busy machine (thread scheduling, not the function).
 LIMIT_TOLERANCE = 0.5
 LOG_BUCKET = support.LOG_BUCKET  # omslog-1253970026: the loop-guard record below lives in this bucket

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 import replay
-from cos2oms import handler, markers, oms, settings
+from cos2oms import cli, handler, markers, oms, settings
 from cos2oms import replay as replay_command
 from tests.support import PROJECT, TASK, TRICKY_NAMES
 
@@ -532,7 +532,7 @@ def test_ctrl_c_prints_the_summary_and_keeps_every_key_marked(environ, oms_serve
     seed(cos_server, keys)
     oms_server.latency = 0.05
     progress = InterruptingProgress(after)
-    monkeypatch.setattr(replay_command, "progress_bar", lambda enabled: progress)
+    monkeypatch.setattr(cli.Output, "progress", lambda self, desc, unit="key", total=None: progress)
 
     status, summary = run(environ, "--workers", "2")
 

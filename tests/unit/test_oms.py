@@ -9,7 +9,7 @@ import requests
 import responses
 from hypothesis import given, settings, strategies as st
 
-from cos2oms import oms
+from cos2oms import logs, oms
 from cos2oms.deadline import Deadline
 from tests import support
 
@@ -113,7 +113,7 @@ def test_error_fields_from_json_and_text():
     assert (first.status, first.error_code, first.error_msg, first.oms_request_id) == (400, "OMS.1", "nope",
                                                                                         "oms-req-1")
     assert (second.error_code, second.error_msg) == (None, "<html>not here</html>")
-    assert 'error_msg="nope"' in first.describe()
+    assert 'error_msg="nope"' in logs.render("object failed", first.fields())
 
 
 @pytest.mark.parametrize("status,auth", [(401, True), (403, True), (400, False), (500, False), (200, False)])

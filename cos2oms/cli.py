@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+"""What every command shares about its output.
+
+On a terminal a command shows a progress bar and only warnings and errors, routed around the bar, and ends
+with a short human summary before its JSON line; ``-v`` (or ``LOG_LEVEL`` set) brings the per-key lines
+back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL`` whatever the terminal shows. In SCF and when the
+output is not a terminal, the log lines are exactly the function's.
+"""
+import logging
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+from cos2oms import logs
+
+_LOGGERS = (logs.LOGGER_NAME,) + logs.QUIET_LOGGERS
+
+
+def add_arguments(parser):
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="on a terminal, show the per-key lines too (as LOG_LEVEL=INFO does)")
+    parser.add_argument("--log-file", metavar="FILE",
+                        help="also write every log line (at LOG_LEVEL) to FILE")
+
+
+class _AtLeast(logging.Filter):
+    def __init__(self, level):
+        logging.Filter.__init__(self)
+        self.level = level
+
+    def filter(self, record):
+        return record.levelno >= self.level
+
+
+class _NoProgress(object):
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+class Output(object):
+    """A command's output for one run: ``with Output(args, settings, environ) as out: out.progress(...)``."""
+
+    def __init__(self, args, settings, environ, stream=None):
+        self.stream = stream or sys.stderr
+        self.interactive = _isatty(self.stream)
+        self.settings = settings
+        self.quiet = self.interactive and not getattr(args, "verbose", False) and not environ.get("LOG_LEVEL")
+        self.log_file = getattr(args, "log_file", None)
+        self._undo = []
+        self._redirect = None
+
+    def __enter__(self):
+        logs.configure(self.settings.log_level, self.settings.log_format)
+        consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS]
+                                            if self.settings.log_format == "json" else [])
+        if self.quiet:
+            threshold = _AtLeast(logging.WARNING)
+            for logger in consoles:
+                for handler in logger.handlers:
+                    if _is_console(handler):
+                        handler.addFilter(threshold)
+                        self._undo.append(lambda h=handler: h.removeFilter(threshold))
+        if self.log_file:
+            handler = logging.FileHandler(self.log_file, encoding="utf-8")
+            handler.setLevel(self.settings.log_level)
+            handler.setFormatter(logs.JsonFormatter() if self.settings.log_format == "json" else
+                                 logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            for name in _LOGGERS:
+                logging.getLogger(name).addHandler(handler)
+                self._undo.append(lambda n=name: logging.getLogger(n).removeHandler(handler))
+            self._undo.append(handler.close)
+        if self.interactive:
+            try:
+                from tqdm.contrib.logging import logging_redirect_tqdm
+            except ImportError:
+                pass
+            else:
+                self._redirect = logging_redirect_tqdm(consoles)
+                self._redirect.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
+        for undo in reversed(self._undo):
+            undo()
+        return False
+
+    def progress(self, desc, unit="key", total=None):
+        """A tqdm bar on a terminal; nothing in SCF, in a pipe, or without tqdm."""
+        if self.interactive:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return _NoProgress()
+            return tqdm(desc=desc, unit=unit, total=total, file=self.stream, dynamic_ncols=True)
+        return _NoProgress()
+
+    def summary(self, text):
+        """A short human summary, on a terminal only (the JSON line follows on standard output)."""
+        if self.interactive:
+            print(text, file=self.stream)
+
+
+@contextmanager
+def stop_on_interrupt(stopping, logger):
+    """The first Ctrl-C (SIGINT) sets ``stopping``: the run sends nothing more, finishes what is in flight and
+    counts it, so its summary matches the bucket. A second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum, frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+        logs.log(logger, logging.WARNING, "interrupted: finishing the requests in flight (Ctrl-C again to stop "
+                                          "at once)")
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _is_console(handler):
+    return isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) in (
+        sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
