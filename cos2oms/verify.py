@@ -345,7 +345,7 @@ class Progress(object):
         if enabled:
             try:
                 from tqdm import tqdm
-                self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, unit_scale=True)
+                self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr)
             except ImportError:
                 pass
 

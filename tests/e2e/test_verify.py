@@ -9,6 +9,7 @@ the JSON summary and agrees with the report lines and the combined file.
 
 import argparse
 import hashlib
+import json
 import time
 
 import pytest
@@ -334,3 +335,66 @@ def test_timestamps_in_the_report_are_utc(environ, cos_server, obs_server):
     lines = verify_run(environ)[1]
     assert lines == ['differ  "a": the destination (2024-05-01T12:00:00Z) is older than the source '
                      '(2024-05-01T12:01:00Z)']
+
+
+# ----------------------------------------------------------------------------- as a command
+
+def run_command(environ, *argv, terminal=False):
+    """``python -m cos2oms ARGV`` in a process of its own: (exit status, stdout, what stderr showed)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    from pathlib import Path
+
+    env = {**environ, "PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1"}
+    cwd = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "cos2oms", *argv]
+    if not terminal:
+        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, timeout=120)
+        return done.returncode, done.stdout.decode(), done.stderr
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing in 0 columns
+    shown = b""
+    try:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            elif process.poll() is not None:
+                break
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        os.close(master)
+    return process.returncode, stdout.decode(), shown
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_the_command_prints_the_report_then_the_summary_and_a_progress_bar_only_on_a_terminal(
+        environ, cos_server, obs_server, terminal):
+    for i in range(30):
+        world.source(cos_server, "k%02d" % i)
+        if i != 7:
+            world.destination(obs_server, "k%02d" % i)
+    status, stdout, stderr = run_command(environ, "verify", terminal=terminal)
+    lines = stdout.splitlines()
+    assert status == 1
+    assert lines[:-1] == ['missing "k07": no marker: the event never reached the function']
+    assert json.loads(lines[-1]) == summary(source=30, matched=29, missing=1, missing_unmarked=1)
+    if terminal:
+        assert b"verify:" in stderr and b"30obj" in stderr
+    else:
+        assert b"\r" not in stderr and b"verify:" not in stderr
