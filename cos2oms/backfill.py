@@ -14,9 +14,11 @@ otherwise, 2 on bad configuration.
 import collections
 import json
 import logging
+import os
 import sys
+import threading
 
-from cos2oms import listings, logs
+from cos2oms import cli, listings, logs
 from cos2oms import verify as common
 from cos2oms.settings import ConfigError
 
@@ -36,16 +38,26 @@ class Summary(object):
     def as_dict(self):
         return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
 
+    def describe(self, interrupted=False, dry_run=False):
+        """The human summary shown on a terminal before the JSON line."""
+        if dry_run:
+            return "backfill (dry run): %d listed, %d in the window; nothing sent" % (self.listed, self.in_window)
+        return "backfill%s: %d listed, %d in the window: %d accepted by OMS, %d refused (failed markers: run " \
+               "replay), %d error(s)" % (" (interrupted)" if interrupted else "", self.listed, self.in_window,
+                                        self.accepted, self.failed, self.errors)
+
     def exit_status(self, dry_run=False):
         complete = dry_run or self.accepted == self.in_window
         return EXIT_OK if complete and self.failed == 0 and self.errors == 0 else EXIT_FAILED
 
 
-def in_window_keys(entries, window, event_prefix, summary, progress=None):
+def in_window_keys(entries, window, event_prefix, summary, progress=None, stopping=None):
     """The event keys (``/{appid}/{BucketName}/{key}``) of the listed objects in ``window``, counting into
-    ``summary``; a listing error is counted and logged, and ends the keys."""
+    ``summary``; a listing error is counted and logged, and ends the keys, as ``stopping`` does once set."""
     try:
         for entry in entries:
+            if stopping is not None and stopping.is_set():
+                return
             summary.listed += 1
             if progress is not None:
                 progress.update()
@@ -54,7 +66,7 @@ def in_window_keys(entries, window, event_prefix, summary, progress=None):
                 yield event_prefix + entry.key
     except listings.ListingError as exc:
         summary.errors += 1
-        logger.error("backfill: source listing failed: %s", exc.cause)
+        logs.log(logger, logging.ERROR, "source listing failed", cause=exc.cause)
 
 
 def add_arguments(parser):
@@ -69,33 +81,39 @@ def add_arguments(parser):
     parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
     parser.add_argument("--workers", type=common.positive_int, default=common.DEFAULT_WORKERS,
                         help="concurrent OMS requests (default %d)" % common.DEFAULT_WORKERS)
+    cli.add_arguments(parser)
 
 
 def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
     """The command: returns its exit status."""
+    environ = os.environ if environ is None else environ
     try:
         setup = common.Setup(args, environ, need_obs=False)
     except ConfigError as exc:
         return common.config_error(prog, exc)
-    logs.configure(setup.settings.log_level)
     summary = Summary()
-    progress = common.Progress(sys.stderr.isatty(), "backfill", "obj")
-    listed = listings.Prefetch(setup.source_pages(), name="source")
+    stopping = threading.Event()
     interrupted = False
-    try:
-        keys = in_window_keys(listed, setup.window, setup.source.event_prefix, summary, progress)
-        if args.dry_run:
-            for _ in keys:
-                pass
-        else:
-            sent = common.send_keys(setup.submitter(), keys, args.workers)
-            summary.accepted, summary.failed = sent.accepted, sent.failed
-            summary.errors += sent.errors
-    except KeyboardInterrupt:
-        interrupted = True
-        logger.warning("backfill interrupted: keys listed and not yet sent were not sent")
-    finally:
-        listed.close()
-        progress.close()
+    with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
+        progress = common.Progress(output.progress("backfill", "obj"))
+        listed = listings.Prefetch(setup.source_pages(), name="source")
+        try:
+            keys = in_window_keys(listed, setup.window, setup.source.event_prefix, summary, progress, stopping)
+            if args.dry_run:
+                for _ in keys:
+                    pass
+            else:
+                sent = common.send_keys(setup.submitter(), keys, args.workers, stopping=stopping)
+                summary.accepted, summary.failed = sent.accepted, sent.failed
+                summary.errors += sent.errors
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            listed.close()
+            progress.close()
+        interrupted = interrupted or stopping.is_set()
+        if interrupted:
+            logs.log(logger, logging.WARNING, "backfill interrupted: keys not yet listed or sent were not sent")
+        output.summary(summary.describe(interrupted, args.dry_run))
     print(json.dumps(summary.as_dict()), file=out)
     return EXIT_FAILED if interrupted else summary.exit_status(args.dry_run)

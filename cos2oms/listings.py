@@ -161,8 +161,8 @@ def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATT
                 cause, retryable = describe(exc)
                 if attempt == attempts or not retryable:
                     raise ListingError(listing, "after %d attempt(s): %s" % (attempt, cause)) from None
-                logger.warning("listing page failed, trying again listing=%s attempt=%d cause=%s", listing,
-                               attempt, cause)
+                logs.log(logger, logging.WARNING, "listing page failed, trying again", listing=listing,
+                         attempt=attempt, cause=cause)
                 sleep(min(2.0, 0.2 * 2 ** attempt) * (0.5 + random.random() / 2))
         previous = marker
         for entry in entries:

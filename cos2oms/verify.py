@@ -24,12 +24,15 @@ import collections
 import json
 import logging
 import math
+import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
-from cos2oms import bulk, handler, listings, logs, markers as marker_names, settings as settings_module, storage
+from cos2oms import bulk, cli, handler, listings, logs, markers as marker_names, settings as settings_module
+from cos2oms import storage
 from cos2oms import transport
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
@@ -254,6 +257,19 @@ class Summary(object):
     def exit_status(self):
         return EXIT_OK if self.missing == 0 and self.differ == 0 and self.errors == 0 else EXIT_FAILED
 
+    def describe(self, interrupted=False):
+        """The human summary shown on a terminal before the JSON line."""
+        text = "verify%s: %d source object(s): %d matched, %d missing (%d no marker, %d accepted by OMS, %d failed), " \
+               "%d differ, %d extra, %d error(s)" % (
+                   " (interrupted: the counts cover what was compared)" if interrupted else "", self.source,
+                   self.matched, self.missing, self.missing_unmarked, self.missing_accepted, self.missing_failed,
+                   self.differ, self.extra, self.errors)
+        if self.resubmitted:
+            text += "; %d resubmitted to OMS: run verify again once OMS has copied them" % self.resubmitted
+        elif self.missing or self.differ:
+            text += "; --resubmit sends the missing and differing keys to OMS again"
+        return text
+
 
 def describe(result):
     """The report line of an object that is not matched (keys escaped as in log lines)."""
@@ -280,12 +296,13 @@ class SendCounts(object):
         self.errors = 0  # markers that could not be written
 
 
-def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None):
+def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, stopping=None):
     """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS through the shared bulk engine: at
     most 10 a request, ``workers`` requests at a time, the first alone; each key's marker written as the
-    function writes it (success when OMS accepted, else failed). Returns a ``SendCounts``."""
+    function writes it (success when OMS accepted, else failed). Once ``stopping`` is set nothing more is sent
+    (keys not sent are counted as failed). Returns a ``SendCounts``."""
     counts = SendCounts()
-    for outcome in bulk.Engine(submitter, workers, write_failed=True).run(event_keys):
+    for outcome in bulk.Engine(submitter, workers, write_failed=True, stopping=stopping).run(event_keys):
         if outcome.result.accepted:
             counts.accepted += len(outcome.keys)
         else:
@@ -337,37 +354,31 @@ def window_of(args):
 
 
 class Progress(object):
-    """tqdm on a terminal (stderr), nothing elsewhere; updates in chunks so that it costs nothing per key."""
+    """A progress bar (``cli.Output.progress``: tqdm on a terminal, nothing elsewhere), updated in chunks so
+    that it costs nothing per object."""
 
-    def __init__(self, enabled, desc, unit):
-        self.bar = None
+    def __init__(self, bar, chunk=1000):
+        self.bar = bar
+        self.chunk = chunk
         self._pending = 0
-        if enabled:
-            try:
-                from tqdm import tqdm
-                self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr)
-            except ImportError:
-                pass
 
     def update(self, n=1):
-        if self.bar is not None:
-            self._pending += n
-            if self._pending >= 1000:
-                self.bar.update(self._pending)
-                self._pending = 0
+        self._pending += n
+        if self._pending >= self.chunk:
+            self.bar.update(self._pending)
+            self._pending = 0
 
     def close(self):
-        if self.bar is not None:
+        if self._pending:
             self.bar.update(self._pending)
-            self.bar.close()
+            self._pending = 0
+        self.bar.close()
 
 
 class Setup(object):
     """Settings and clients of ``verify`` and ``backfill``: ``ConfigError`` on bad configuration."""
 
     def __init__(self, args, environ=None, need_obs=True):
-        import os
-
         environ = os.environ if environ is None else environ
         self.settings = handler.load_settings(environ=environ)
         self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
@@ -421,11 +432,11 @@ class MarkerLookup(object):
                 found.append(True)
             except storage.CosServiceError as exc:
                 if exc.get_status_code() != 404:
-                    logger.error("marker look-up failed key=%s cause=%s", logs.show(key), storage.describe_error(exc))
+                    logs.log(logger, logging.ERROR, "marker look-up failed", key=key, cause=storage.describe_error(exc))
                     return UNKNOWN_LOOKUP
                 found.append(False)
             except Exception as exc:
-                logger.error("marker look-up failed key=%s cause=%s", logs.show(key), storage.describe_error(exc))
+                logs.log(logger, logging.ERROR, "marker look-up failed", key=key, cause=storage.describe_error(exc))
                 return UNKNOWN_LOOKUP
         return ACCEPTED if found[0] else FAILED if found[1] else UNMARKED
 
@@ -454,6 +465,7 @@ def add_arguments(parser):
                         help="send every missing or differing key to OMS (10 a request), with markers")
     parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
                         help="concurrent OMS requests for --resubmit (default %d)" % DEFAULT_WORKERS)
+    cli.add_arguments(parser)
 
 
 def positive_int(text):
@@ -484,10 +496,10 @@ def open_listings(setup, obs_client):
     return [listings.Prefetch(page_iter, name=name) for name, page_iter in streams]
 
 
-def verify(setup, obs_client, out, combined=None, checksum=False, resubmit_to=None, progress=None):
-    """One verification: writes report lines to ``out`` (and ``combined``), the keys to resubmit (event
-    keys, one JSON string a line) to ``resubmit_to``; returns the ``Summary``."""
-    summary = Summary()
+def verify(setup, obs_client, out, summary, combined=None, checksum=False, resubmit_to=None, progress=None,
+           stopping=None):
+    """One verification, counted into ``summary``: writes report lines to ``out`` (and ``combined``), the keys
+    to resubmit (event keys, one JSON string a line) to ``resubmit_to``. Stops early once ``stopping`` is set."""
     prefetched = open_listings(setup, obs_client)
     lookup = MarkerLookup(setup)
     try:
@@ -495,13 +507,15 @@ def verify(setup, obs_client, out, combined=None, checksum=False, resubmit_to=No
         results = merge(source, destination, (e.key for e in success), (e.key for e in failed), setup.window,
                         checksum, lookup.is_long, lookup)
         for result in results:
+            if stopping is not None and stopping.is_set():
+                break
             summary.count(result)
             if result.source is not None and progress is not None:
                 progress.update()
             if result.symbol != MATCH:
                 print(describe(result), file=out)
                 if result.symbol == ERROR:
-                    logger.error("verify: %s", describe(result))
+                    logs.log(logger, logging.ERROR, "verify error", key=result.key, cause=result.why)
             if combined is not None:
                 line = combined_line(result)
                 if line is not None:
@@ -522,42 +536,51 @@ def _read_keys(stream):
 
 def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
     """The command: returns its exit status."""
+    environ = os.environ if environ is None else environ
     try:
         setup = Setup(args, environ)
     except ConfigError as exc:
         return config_error(prog, exc)
-    logs.configure(setup.settings.log_level)
     try:
         obs_client = listings.build_obs_client(setup.obs)
     except ImportError:
         print("%s: the OBS SDK is not installed: pip install esdk-obs-python" % prog, file=sys.stderr)
         return EXIT_CONFIG
-    progress = Progress(sys.stderr.isatty(), "verify", "obj")
-    combined = open(args.combined, "w", encoding="utf-8", newline="\n") if args.combined else None
-    pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
     summary = Summary()
+    stopping = threading.Event()
     interrupted = False
-    try:
-        summary = verify(setup, obs_client, out, combined, args.checksum, pending, progress)
-    except KeyboardInterrupt:
-        interrupted = True
-        logger.warning("verify interrupted: the counts cover only what was compared")
-    finally:
-        progress.close()
-        if combined is not None:
-            combined.close()
-        obs_client.close()
-    try:
-        if pending is not None and not interrupted and pending.tell():
-            sent = send_keys(setup.submitter(), _read_keys(pending), args.workers,
-                             Progress(sys.stderr.isatty(), "resubmit", "key"))
-            summary.resubmitted = sent.accepted
-            summary.errors += sent.failed + sent.errors
-    except KeyboardInterrupt:
-        interrupted = True
-        logger.warning("resubmit interrupted: keys not yet sent have not been resubmitted")
-    finally:
-        if pending is not None:
-            pending.close()
+    with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
+        progress = Progress(output.progress("verify", "obj"))
+        combined = open(args.combined, "w", encoding="utf-8", newline="\n") if args.combined else None
+        pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
+        try:
+            verify(setup, obs_client, out, summary, combined, args.checksum, pending, progress, stopping)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.close()
+            if combined is not None:
+                combined.close()
+            obs_client.close()
+        interrupted = interrupted or stopping.is_set()
+        if interrupted:
+            logs.log(logger, logging.WARNING, "verify interrupted: the counts cover only what was compared, and "
+                                              "nothing was resubmitted")
+        try:
+            if pending is not None and not interrupted and pending.tell():
+                bar = Progress(output.progress("resubmit", "key"), chunk=1)
+                try:
+                    sent = send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping)
+                finally:
+                    bar.close()
+                summary.resubmitted = sent.accepted
+                summary.errors += sent.failed + sent.errors
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if pending is not None:
+                pending.close()
+        interrupted = interrupted or stopping.is_set()
+        output.summary(summary.describe(interrupted))
     print(json.dumps(summary.as_dict()), file=out)
     return EXIT_FAILED if interrupted else summary.exit_status

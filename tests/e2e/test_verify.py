@@ -394,7 +394,8 @@ def test_the_command_prints_the_report_then_the_summary_and_a_progress_bar_only_
     assert status == 1
     assert lines[:-1] == ['missing "k07": no marker: the event never reached the function']
     assert json.loads(lines[-1]) == summary(source=30, matched=29, missing=1, missing_unmarked=1)
-    if terminal:
+    if terminal:  # the bar, then the human summary (stdout stays the report and the JSON line)
         assert b"verify:" in stderr and b"30obj" in stderr
+        assert b"verify: 30 source object(s): 29 matched, 1 missing (1 no marker" in stderr
     else:
         assert b"\r" not in stderr and b"verify:" not in stderr
