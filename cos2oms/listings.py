@@ -23,6 +23,7 @@ import ssl
 import sys
 import threading
 import time
+import warnings
 from urllib.parse import unquote, unquote_plus
 from xml.etree import ElementTree
 
@@ -250,10 +251,12 @@ def build_obs_client(obs_settings, ca_bundle=None):
     from obs import ObsClient  # esdk-obs-python
 
     path_style = bool(_LOOPBACK.match(obs_settings.host))
-    client = ObsClient(access_key_id=obs_settings.ak, secret_access_key=obs_settings.sk,
-                       server=obs_settings.endpoint, path_style=path_style, signature="obs",
-                       is_signature_negotiation=False, max_retry_count=0, max_redirect_count=0,
-                       timeout=OBS_TIMEOUT, long_conn_mode=True)
+    with warnings.catch_warnings():  # its own SSL context's deprecated protocol constant: replaced below
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client = ObsClient(access_key_id=obs_settings.ak, secret_access_key=obs_settings.sk,
+                           server=obs_settings.endpoint, path_style=path_style, signature="obs",
+                           is_signature_negotiation=False, max_retry_count=0, max_redirect_count=0,
+                           timeout=OBS_TIMEOUT, long_conn_mode=True)
     if obs_settings.secure:
         ca_bundle = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if not ca_bundle:
