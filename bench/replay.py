@@ -32,7 +32,7 @@ import time
 
 
 from bench.replay_servers import ServerProcess
-from cos2oms import handler, logs, markers, oms, replay
+from cos2oms import bulk, handler, logs, markers, oms, replay
 from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
@@ -64,23 +64,28 @@ class Timings(object):
 
 
 class ThreadProfiles(object):
-    """cProfile for the main thread and, one profiler each, for the worker threads."""
+    """cProfile for the main thread and, one profiler each, for the other threads (OMS workers, marker writers)."""
 
     def __init__(self):
         self.profiles = [cProfile.Profile()]
         self._local = threading.local()
-        real = replay.Replayer._replay_batch
+        for owner, name in ((bulk.Engine, "_run_batch"), (markers.MarkerStore, "write")):
+            setattr(owner, name, self._profiled(getattr(owner, name)))
 
-        def profiled(replayer, keys):
-            if threading.current_thread() is threading.main_thread():
-                return real(replayer, keys)  # already under the main profiler
+    def _profiled(self, real):
+        def profiled(*args, **kwargs):
+            if threading.current_thread() is threading.main_thread() or getattr(self._local, "active", False):
+                return real(*args, **kwargs)  # already under a profiler
             profile = getattr(self._local, "profile", None)
             if profile is None:
                 profile = self._local.profile = cProfile.Profile()
                 self.profiles.append(profile)
-            return profile.runcall(real, replayer, keys)
-
-        replay.Replayer._replay_batch = profiled
+            self._local.active = True
+            try:
+                return profile.runcall(real, *args, **kwargs)
+            finally:
+                self._local.active = False
+        return profiled
 
     def print_top(self, n=30):
         out = io.StringIO()

@@ -175,9 +175,12 @@ class ThinCos(object):
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
-                owner.delete(re.findall(r"<Key>(.*?)</Key>", body, re.S))
-                self.answer(200, b"<?xml version='1.0' encoding='utf-8' ?><DeleteResult></DeleteResult>",
-                            {"Content-Type": "application/xml"})
+                names = re.findall(r"<Key>(.*?)</Key>", body, re.S)  # still XML-escaped, as echoed back
+                owner.delete(names)
+                quiet = re.search(r"<Quiet>\s*true\s*</Quiet>", body, re.I) is not None
+                deleted = "" if quiet else "".join("<Deleted><Key>%s</Key></Deleted>" % name for name in names)
+                self.answer(200, ("<?xml version='1.0' encoding='utf-8' ?><DeleteResult>%s</DeleteResult>"
+                                  % deleted).encode("utf-8"), {"Content-Type": "application/xml"})
 
             def answer(self, status, body, headers):
                 wait_until(self.due)

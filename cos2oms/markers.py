@@ -14,6 +14,7 @@ a network error, 429 or 5xx while time is left, and never follows a redirect.
 import hashlib
 import logging
 import random
+import re
 import time
 from urllib.parse import unquote
 
@@ -58,11 +59,10 @@ def xml_safe(name):
     """True when a name survives a batch-delete XML body and its answer unchanged: no control characters
     (XML 1.0 cannot carry most of them, and its parsers turn a carriage return into a newline), no
     non-characters, and no leading or trailing white space (the SDKs' XML parsers strip it)."""
-    return name == name.strip() and not any(_xml_unsafe(ord(c)) for c in name)
+    return name == name.strip() and _XML_UNSAFE.search(name) is None
 
 
-def _xml_unsafe(code):
-    return code < 0x20 or 0x7f <= code <= 0x9f or 0xd800 <= code <= 0xdfff or code in (0xfffe, 0xffff)
+_XML_UNSAFE = re.compile(u"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class MarkerStore(object):

@@ -77,3 +77,21 @@ def test_nothing_shown_in_a_log_line_can_split_it(text):
 def test_network_text_is_capped():
     shown = logs.short("x" * 10 ** 6)
     assert len(shown) < logs.TEXT_CAP + 40 and shown.endswith("...(+%d chars)" % (10 ** 6 - logs.TEXT_CAP))
+
+
+@pytest.mark.parametrize("name,safe", [
+    ("a/b c+%41 中文", True), ("a\x01", False), ("cr\rlf", False), ("tab\tx", False), (" lead", False),
+    ("trail ", False), ("del\x7f", False), ("c1\x85", False), ("nbsp\xa0inside", True), ("\ufffe", False),
+])
+def test_names_a_batch_delete_cannot_carry_unchanged(name, safe):
+    assert markers.xml_safe(name) is safe
+
+
+def test_long_keys_get_a_hashed_marker_name_within_cos_limits():
+    key = "/1253970026/b/" + "长" * 280  # 854 bytes: the guide's name would be over COS's 850
+    name = markers.marker_key("t1", markers.FAILED, key)
+    assert name.startswith("oms_source_record/t1/failed_object_long/") and len(name.encode("utf-8")) < 200
+    assert markers.is_long("t1", markers.FAILED, name)
+    assert markers.marker_key("t1", markers.FAILED, key[:-1]) != name
+    short = "/1253970026/b/" + "x" * 700
+    assert markers.marker_key("t1", markers.FAILED, short) == "oms_source_record/t1/failed_object/" + short
