@@ -26,13 +26,14 @@ import json
 import logging
 import os
 import pstats
+import resource
 import sys
 import threading
 import time
 
 
 from bench.replay_servers import ServerProcess
-from cos2oms import bulk, handler, logs, markers, oms, replay
+from cos2oms import bulk, cli, handler, logs, markers, oms, replay
 from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
@@ -100,7 +101,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (default 10000)")
     parser.add_argument("--workers", type=int, default=replay.DEFAULT_WORKERS,
-                        help="replay workers (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
+                        help="replay workers per process (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
+    parser.add_argument("--processes", type=int, default=cli.default_processes(),
+                        help="worker processes (default %d, replay.py's here)" % cli.default_processes())
     parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds from an OMS request to its answer")
     parser.add_argument("--cos-latency", type=float, default=0.0,
                         help="seconds from a COS request to its answer (moto: seconds added to every answer)")
@@ -131,13 +134,17 @@ def main(argv=None):
         profiles = ThreadProfiles() if args.profile else None
         before = {"cos": cos.report(), "oms": oms_server.report()}
 
+        children_started = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_started, started = time.process_time(), time.perf_counter()
         if profiles:
             profiles.profiles[0].enable()
-        summary = replay.replay(settings, Deadline(None), workers=args.workers)
+        summary = replay.replay(settings, Deadline(None), workers=args.workers, processes=args.processes,
+                                logging_config=(settings.log_level, "text", True, os.devnull))
         if profiles:
             profiles.profiles[0].disable()
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = (children.ru_utime + children.ru_stime) - (children_started.ru_utime + children_started.ru_stime)
 
         after = {"cos": cos.report(), "oms": oms_server.report()}
     finally:
@@ -149,14 +156,15 @@ def main(argv=None):
     cos_counts = after["cos"]["counts"]
     print(json.dumps(result))
     print("COS stand-in: %s" % ("local.cos_server (moto)" if args.cos == "moto" else "thin (bench/replay_servers.py)"))
-    print("workers %d, wall %.2f s, %.0f keys/s (target %d: %s)" % (
-        args.workers, wall, rate, TARGET_KEYS_PER_SECOND,
+    print("processes %d, workers %d each, wall %.2f s, %.0f keys/s (target %d: %s)" % (
+        args.processes, args.workers, wall, rate, TARGET_KEYS_PER_SECOND,
         "met" if rate >= TARGET_KEYS_PER_SECOND else "missed by %.0f%%" % (100 - 100 * rate / TARGET_KEYS_PER_SECOND)))
     print("requests: OMS %d %s; COS put %d, list %d, batch_delete %d, delete %d" % (
         after["oms"]["requests"], after["oms"]["statuses"], cos_counts.get("put", 0), cos_counts.get("list", 0),
         cos_counts.get("batch_delete", 0), cos_counts.get("delete", 0)))
     print("markers left: %s" % after["cos"]["markers"])
-    print("\nwhere the time went (seconds summed over threads; wall %.2f s):" % wall)
+    print("\nwhere the time went in this process (seconds summed over threads; wall %.2f s)%s:" % (
+        wall, "; worker processes not shown" if args.processes > 1 else ""))
     for label, _, _ in Timings.OPERATIONS:
         calls, seconds = timings.calls[label], timings.seconds[label]
         per_call = 1000 * seconds / calls if calls else 0.0
@@ -166,6 +174,9 @@ def main(argv=None):
           % (serial, 100 * serial / wall if wall else 0))
     print("\nCPU seconds during the run (%d cores):" % (os.cpu_count() or 0))
     print("  replay process %.2f (%.2f ms/key)" % (cpu, 1000 * cpu / max(1, result["replayed"])))
+    if args.processes > 1:
+        print("  worker processes %.2f (%.2f ms/key, their start included)" % (
+            worker_cpu, 1000 * worker_cpu / max(1, result["replayed"])))
     for name in ("cos", "oms"):
         used = after[name]["cpu_seconds"] - before[name]["cpu_seconds"]
         print("  %s server     %.2f (%.2f ms/key)" % (name.upper(), used, 1000 * used / max(1, result["replayed"])))

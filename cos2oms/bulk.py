@@ -9,6 +9,7 @@ caller can act on them at once (replay deletes failed markers in chunks as batch
 The first batch is sent alone: wrong credentials then cost one refusal, not one per worker (five failed
 AK/SK signatures lock the key for five minutes), and after a refusal nothing more is sent.
 """
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -113,3 +114,77 @@ class Engine(object):
                 for future in list(ready) + list(pending):
                     yield future.result()
                 raise
+
+
+# ------------------------------------------------------------------------------------------------- processes
+
+#: Items a worker process takes at a time (replay: failed markers; backfill: keys).
+CHUNK = 500
+_worker = {}
+
+
+def chunks(items, size=CHUNK):
+    """``items`` in lists of ``size``, pulled lazily."""
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _start_worker(setup, setup_args, logging_config):
+    """In a worker process: Ctrl-C is the parent's to handle (the worker finishes its chunk); logging as the
+    parent's; the state (settings, clients) built once by ``setup``."""
+    import signal
+
+    from cos2oms import cli
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cli.configure_child_logging(logging_config)
+    _worker["state"] = setup(*setup_args)
+
+
+def _run_chunk(handle, chunk):
+    return handle(_worker["state"], chunk)
+
+
+def processes_usable():
+    """Worker processes need Python 3.7+ (ProcessPoolExecutor's initializer); SCF's 3.6 runtime never uses them."""
+    return sys.version_info >= (3, 7)
+
+
+def fan_out(chunks_iter, handle, setup, setup_args, processes, logging_config, stopping):
+    """Command line only: ``handle(state, chunk)`` for each chunk in one of ``processes`` spawned worker
+    processes (the GIL keeps threads of one process to one core); yields ``(chunk, result)`` as each completes.
+
+    ``setup(*setup_args)`` builds each worker's state once; ``setup``, ``handle`` and their arguments must be
+    picklable (module-level functions, ``Settings``). At most ``2 * processes`` chunks are in flight, pulled
+    lazily. Once ``stopping`` is set no more chunks are handed out and those in flight are waited for.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # never fork a process that has threads running
+    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker,  # novermin (3.7+,
+                               initargs=(setup, setup_args, logging_config))  # the CLI checks: processes_usable)
+    pending = {}
+    try:
+        for chunk in chunks_iter:
+            if stopping.is_set():
+                break
+            pending[pool.submit(_run_chunk, handle, chunk)] = chunk
+            while len(pending) >= 2 * processes:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+        while pending:
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+        pool.shutdown(wait=True)
+    except BaseException:
+        stopping.set()
+        pool.shutdown(wait=False)
+        raise

@@ -7,6 +7,7 @@ back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL`` whatever the termina
 output is not a terminal, the log lines are exactly the function's.
 """
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,6 +16,14 @@ from contextlib import contextmanager
 from cos2oms import logs
 
 _LOGGERS = (logs.LOGGER_NAME,) + logs.QUIET_LOGGERS
+
+
+def default_processes():
+    """Worker processes for a large run: the CPUs, at most 4 (1 where processes are unusable)."""
+    from cos2oms import bulk
+    if not bulk.processes_usable():
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def add_arguments(parser):
@@ -67,8 +76,7 @@ class Output(object):
         if self.log_file:
             handler = logging.FileHandler(self.log_file, encoding="utf-8")
             handler.setLevel(self.settings.log_level)
-            handler.setFormatter(logs.JsonFormatter() if self.settings.log_format == "json" else
-                                 logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            handler.setFormatter(_file_formatter(self.settings.log_format))
             for name in _LOGGERS:
                 logging.getLogger(name).addHandler(handler)
                 self._undo.append(lambda n=name: logging.getLogger(n).removeHandler(handler))
@@ -90,6 +98,10 @@ class Output(object):
             undo()
         return False
 
+    def child_logging(self):
+        """What a worker process needs to log as this run does (``configure_child_logging``)."""
+        return (self.settings.log_level, self.settings.log_format, self.quiet, self.log_file)
+
     def progress(self, desc, unit="key", total=None):
         """A tqdm bar on a terminal; nothing in SCF, in a pipe, or without tqdm."""
         if self.interactive:
@@ -104,6 +116,30 @@ class Output(object):
         """A short human summary, on a terminal only (the JSON line follows on standard output)."""
         if self.interactive:
             print(text, file=self.stream)
+
+
+def configure_child_logging(config):
+    """In a worker process: log as the parent run does (level, format, quiet on a terminal, the log file)."""
+    level, fmt, quiet, log_file = config
+    logs.configure(level, fmt)
+    consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS] if fmt == "json" else [])
+    if quiet:
+        for logger in consoles:
+            for handler in logger.handlers:
+                if _is_console(handler):
+                    handler.addFilter(_AtLeast(logging.WARNING))
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(level)
+        handler.setFormatter(_file_formatter(fmt))
+        for name in _LOGGERS:
+            logging.getLogger(name).addHandler(handler)
+
+
+def _file_formatter(fmt):
+    if fmt == "json":
+        return logs.JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s %(process)d %(message)s")
 
 
 @contextmanager

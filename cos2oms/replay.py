@@ -126,9 +126,9 @@ class Replayer(object):
                 if marker is None:
                     break
 
-    def _event_keys(self):
-        """The event keys to resubmit, from the failed markers listed; unreadable markers are errors."""
-        for name, long_name in self._names():
+    def _event_keys(self, names):
+        """The event keys to resubmit, from failed markers ``(name, long_name)``; unreadable ones are errors."""
+        for name, long_name in names:
             if long_name:
                 key, cause = self.markers.read_event_key(marker_names.FAILED, name, self.deadline)
             else:
@@ -167,8 +167,9 @@ class Replayer(object):
                 logs.log(logger, logging.ERROR, "failed marker not removed", marker=marker, cause=cause)
             self.summary.add(replayed=len(chunk) - len(failures), errors=len(failures), key_errors=len(failures))
 
-    def run(self):
-        keys = self._event_keys()
+    def run(self, names=None):
+        """Replay the failed markers ``names`` (``(name, long_name)`` pairs), by default all this run lists."""
+        keys = self._event_keys(self._names() if names is None else names)
         if self.dry_run:
             for _ in keys:
                 pass
@@ -188,14 +189,40 @@ class Replayer(object):
 
 
 def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry_run=False, limit=None,
-           progress=None, summary=None, stopping=None):
-    """Run one replay; returns its ``Summary``. ``stopping``: a ``threading.Event`` that ends it early."""
+           progress=None, summary=None, stopping=None, processes=1, logging_config=None):
+    """Run one replay; returns its ``Summary``. ``stopping``: a ``threading.Event`` that ends it early.
+    ``processes`` > 1 (the command line only): after the first chunk of markers, replayed here so that wrong
+    credentials cost one refusal, chunks go to worker processes."""
     submitter = handler.build_submitter(settings, deadline, request_id)
     replayer = Replayer(submitter, summary or Summary(), workers, dry_run, limit, progress, stopping)
     try:
-        return replayer.run()
+        if processes <= 1 or dry_run:
+            return replayer.run()
+        chunks = bulk.chunks(replayer._names())
+        replayer.run(next(chunks, []))
+        if submitter.auth_refused:
+            return replayer.run(name for chunk in chunks for name in chunk)  # counted, not sent
+        for chunk, counts in bulk.fan_out(chunks, _replay_chunk, _worker_state, (settings, workers), processes,
+                                          logging_config, replayer.stopping):
+            replayer.summary.add(**counts)
+            replayer.progress.update(len(chunk))
+        return replayer.summary
     finally:
         replayer.progress.close()
+
+
+def _worker_state(settings, workers):
+    """A worker process's clients, built once."""
+    return handler.build_submitter(settings, Deadline(None)), workers
+
+
+def _replay_chunk(state, names):
+    """In a worker process: replay one chunk of failed markers; returns its counts."""
+    submitter, workers = state
+    summary = Summary()
+    Replayer(submitter, summary, workers).run(names)
+    return {"replayed": summary.replayed, "still_failed": summary.still_failed, "errors": summary.errors,
+            "key_errors": summary.key_errors}
 
 
 def main_handler(event, context):
@@ -214,7 +241,10 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="stop after listing this many failed markers")
     parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
-                        help="concurrent OMS requests (default %d)" % DEFAULT_WORKERS)
+                        help="concurrent OMS requests per process (default %d)" % DEFAULT_WORKERS)
+    parser.add_argument("--processes", type=positive_int, default=cli.default_processes(),
+                        help="worker processes for large runs (default %d here: the CPUs, at most 4)"
+                             % cli.default_processes())
     cli.add_arguments(parser)
 
 
@@ -232,7 +262,8 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
     with cli.Output(args, settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
         try:
             replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
-                   progress=output.progress("replay"), summary=summary, stopping=stopping)
+                   progress=output.progress("replay"), summary=summary, stopping=stopping,
+                   processes=args.processes, logging_config=output.child_logging())
         except KeyboardInterrupt:
             interrupted = True
         interrupted = interrupted or stopping.is_set()

@@ -78,9 +78,11 @@ def seed(cos, keys, task=TASK):
 
 
 def run(environ, *argv):
-    """``replay.py ARGV`` in-process: (exit status, the summary of its last output line)."""
+    """``replay.py ARGV`` in-process: (exit status, the summary of its last output line). One process unless
+    ``--processes`` says otherwise: worker processes do not see a test's monkeypatches."""
     out = io.StringIO()
-    status = replay_command.main(list(argv), environ=environ, out=out)
+    argv = list(argv) if "--processes" in argv else ["--processes", "1"] + list(argv)
+    status = replay_command.main(argv, environ=environ, out=out)
     return status, last_json(out.getvalue())
 
 
@@ -468,6 +470,32 @@ def test_log_bucket_failures_never_lose_a_key(environ, oms_server, cos_server, m
         assert summary == {"listed": 0, "replayed": 0, "still_failed": 0, "errors": 1}
         assert oms_server.request_count == 0
     single_deletes_only_for_names_xml_cannot_carry(cos_server)
+
+
+def test_worker_processes_replay_every_key_once(environ, oms_server, cos_server):
+    """The first chunk in this process (the credentials probe), the others in two worker processes."""
+    keys = event_keys(2200)
+    seed(cos_server, keys)
+    oms_server.script(*[None] * 60 + [400])  # one batch refused, in a worker
+
+    status, summary = run(environ, "--processes", "2", "--workers", "4")
+
+    assert (status, summary) == (1, {"listed": 2200, "replayed": 2190, "still_failed": 10, "errors": 0})
+    assert_every_key_has_a_marker(cos_server, keys)
+    assert_summary_matches_bucket(summary, cos_server, keys)
+    assert sorted(k for r in oms_server.requests for k in r.keys_unquote) == sorted(keys)  # each sent once
+    assert oms_server.request_count == 220
+
+
+def test_worker_processes_are_not_started_when_the_credentials_are_refused(environ, oms_server, cos_server):
+    keys = event_keys(1500)
+    seed(cos_server, keys)
+    oms_server.script(403)
+
+    status, summary = run(environ, "--processes", "2")
+
+    assert (status, summary) == (1, {"listed": 1500, "replayed": 0, "still_failed": 1500, "errors": 0})
+    assert oms_server.request_count == 1
 
 
 # ----------------------------------------------------------------------------- timer mode
