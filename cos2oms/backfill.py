@@ -80,7 +80,10 @@ def add_arguments(parser):
                         help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
     parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
     parser.add_argument("--workers", type=common.positive_int, default=common.DEFAULT_WORKERS,
-                        help="concurrent OMS requests (default %d)" % common.DEFAULT_WORKERS)
+                        help="concurrent OMS requests per process (default %d)" % common.DEFAULT_WORKERS)
+    parser.add_argument("--processes", type=common.positive_int, default=cli.default_processes(),
+                        help="worker processes for large runs (default %d here: the CPUs, at most 4)"
+                             % cli.default_processes())
     cli.add_arguments(parser)
 
 
@@ -103,7 +106,9 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
                 for _ in keys:
                     pass
             else:
-                sent = common.send_keys(setup.submitter(), keys, args.workers, stopping=stopping)
+                sent = common.send_keys(setup.submitter(), keys, args.workers, stopping=stopping,
+                                        processes=args.processes, settings=setup.settings,
+                                        logging_config=output.child_logging())
                 summary.accepted, summary.failed = sent.accepted, sent.failed
                 summary.errors += sent.errors
         except KeyboardInterrupt:

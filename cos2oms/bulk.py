@@ -188,3 +188,20 @@ def fan_out(chunks_iter, handle, setup, setup_args, processes, logging_config, s
         stopping.set()
         pool.shutdown(wait=False)
         raise
+
+
+def sender_state(settings, workers):
+    """A worker process's submitter for ``send_chunk``, built once."""
+    from cos2oms import handler
+    from cos2oms.deadline import Deadline
+    return handler.build_submitter(settings, Deadline(None)), workers
+
+
+def send_chunk(state, keys):
+    """In a worker process: send ``keys`` with markers as the function writes them; returns the counts."""
+    submitter, workers = state
+    counts = {"accepted": 0, "failed": 0, "errors": 0}
+    for outcome in Engine(submitter, workers, write_failed=True).run(keys):
+        counts["accepted" if outcome.result.accepted else "failed"] += len(outcome.keys)
+        counts["errors"] += len(outcome.unwritten)
+    return counts

@@ -296,20 +296,39 @@ class SendCounts(object):
         self.errors = 0  # markers that could not be written
 
 
-def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, stopping=None):
+def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, stopping=None, processes=1,
+              settings=None, logging_config=None):
     """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS through the shared bulk engine: at
     most 10 a request, ``workers`` requests at a time, the first alone; each key's marker written as the
     function writes it (success when OMS accepted, else failed). Once ``stopping`` is set nothing more is sent
-    (keys not sent are counted as failed). Returns a ``SendCounts``."""
+    (keys not sent are counted as failed). ``processes`` > 1 (with ``settings``): after the first chunk, sent
+    here, chunks go to worker processes. Returns a ``SendCounts``."""
     counts = SendCounts()
-    for outcome in bulk.Engine(submitter, workers, write_failed=True, stopping=stopping).run(event_keys):
-        if outcome.result.accepted:
-            counts.accepted += len(outcome.keys)
-        else:
-            counts.failed += len(outcome.keys)
-        counts.errors += len(outcome.unwritten)
+    stopping = stopping or threading.Event()
+
+    def add(accepted=0, failed=0, errors=0, sent=0):
+        counts.accepted += accepted
+        counts.failed += failed
+        counts.errors += errors
         if progress is not None:
-            progress.update(len(outcome.keys))
+            progress.update(sent)
+
+    def here(keys):
+        for outcome in bulk.Engine(submitter, workers, write_failed=True, stopping=stopping).run(keys):
+            accepted = len(outcome.keys) if outcome.result.accepted else 0
+            add(accepted, len(outcome.keys) - accepted, len(outcome.unwritten), len(outcome.keys))
+
+    if processes <= 1 or settings is None:
+        here(event_keys)
+        return counts
+    chunks = bulk.chunks(event_keys)
+    here(next(chunks, []))
+    if submitter.auth_refused:
+        here(key for chunk in chunks for key in chunk)  # not sent: failed markers, as the function writes them
+        return counts
+    for chunk, sent in bulk.fan_out(chunks, bulk.send_chunk, bulk.sender_state, (settings, workers), processes,
+                                    logging_config, stopping):
+        add(sent=len(chunk), **sent)
     return counts
 
 
@@ -464,7 +483,10 @@ def add_arguments(parser):
     parser.add_argument("--resubmit", action="store_true",
                         help="send every missing or differing key to OMS (10 a request), with markers")
     parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
-                        help="concurrent OMS requests for --resubmit (default %d)" % DEFAULT_WORKERS)
+                        help="concurrent OMS requests per process for --resubmit (default %d)" % DEFAULT_WORKERS)
+    parser.add_argument("--processes", type=positive_int, default=cli.default_processes(),
+                        help="worker processes for a large --resubmit (default %d here: the CPUs, at most 4)"
+                             % cli.default_processes())
     cli.add_arguments(parser)
 
 
@@ -570,7 +592,8 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
             if pending is not None and not interrupted and pending.tell():
                 bar = Progress(output.progress("resubmit", "key"), chunk=1)
                 try:
-                    sent = send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping)
+                    sent = send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
+                                     args.processes, setup.settings, output.child_logging())
                 finally:
                     bar.close()
                 summary.resubmitted = sent.accepted

@@ -119,3 +119,19 @@ def test_bad_configuration_exits_2(oms_server, cos_server, capsys, overrides, va
     environ = world.environ(oms_server, cos_server, None, **overrides)
     assert backfill.run(parser.parse_args(["--since", "1d"]), environ=environ) == 2
     assert variable in capsys.readouterr().err
+
+
+def test_worker_processes_send_every_key_once_with_its_marker(environ, oms_server, cos_server):
+    """The first chunk of keys in this process (the credentials probe), the others in two worker processes."""
+    keys = ["many/%04d" % i for i in range(1300)]
+    for key in keys:
+        world.source(cos_server, key, mtime=T0)
+    oms_server.script(*[None] * 70 + [400])  # one batch refused, in a worker
+
+    status, _, result = backfill_run(environ, "--since", "2024-05-01", "--processes", "2", "--workers", "4")
+
+    assert result == {"listed": 1300, "in_window": 1300, "accepted": 1290, "failed": 10, "errors": 0}
+    assert status == 1
+    assert sorted(k for r in oms_server.requests for k in r.keys_unquote) == sorted(EVENT_PREFIX + k for k in keys)
+    failed = world.markers_of(cos_server, markers.FAILED, keys)
+    assert len(failed) == 10 and world.markers_of(cos_server, markers.SUCCESS, keys) == set(keys) - failed
