@@ -28,6 +28,7 @@ import statistics
 import time
 from urllib.parse import urlsplit
 
+import requests
 from urllib3.connection import HTTPConnection
 
 import index
@@ -137,10 +138,20 @@ def invoke(event):
     assert index.main_handler(event, CONTEXT) is True
 
 
+def plain_session(environ=None):
+    """The transport before the whole-request bound: requests' own adapter, no watchdog, no body caps."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=transport.POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def run(label, event, invocations, servers):
     """One cold invocation (fresh client cache), then ``invocations`` warm ones, with a bare invocation after
     every ``FLOOR_EVERY``-th (interleaved: moto slows down as its records grow)."""
-    handler.CLIENTS = handler.ClientCache()
+    handler.CLIENTS = handler.ClientCache(session_factory=transport.new_session)
     keys = [record["cos"]["cosObject"]["key"] for record in event["Records"]]
     bare = bare_invocation(keys, handler.load_settings())
     bare()  # its new connection to OMS
@@ -166,9 +177,13 @@ def run(label, event, invocations, servers):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--invocations", type=int, default=200, help="warm invocations per event")
+    parser.add_argument("--plain-transport", action="store_true",
+                        help="send with a plain requests session (no whole-request bound), for comparison")
     parser.add_argument("--in-process", action="store_true",
                         help="run the servers in this process (local.oms_server, moto) rather than in their own")
     args = parser.parse_args(argv)
+    if args.plain_transport:
+        transport.new_session = plain_session
     # The function logs at INFO as on SCF: its lines are formatted, then written nowhere.
     logging.basicConfig(stream=open(os.devnull, "w"), level=logging.WARNING)
 
