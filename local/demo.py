@@ -21,7 +21,7 @@ import copy
 import io
 
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
-from cos2oms import settings, verify
+from cos2oms import settings, status, verify
 from local.cos_server import CosServer
 from local.obs_server import ObsServer, objects, put_object
 from local.oms_server import OmsServer
@@ -167,6 +167,11 @@ def main(argv=None):
         print("\ncos2oms verify (source bucket, OBS bucket and markers compared):")
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
+        print("\ncos2oms status (OMS's figures for the task, beside the failed markers):")
+        out = io.StringIO()
+        status.main(["--hours", "1"], out=out)
+        for line in out.getvalue().splitlines():
+            print("  " + line)
     return 0 if clean and repaired else 1
 
 

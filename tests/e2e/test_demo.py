@@ -1,6 +1,7 @@
 """``make demo`` (``python -m local.demo [EVENT.json]``) on a fresh process: what a newcomer runs first."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,13 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
     assert resubmitted["resubmitted"] == 1
     assert repaired == dict(clean, source=2, matched=2)
-    assert out.rstrip().endswith("exit status 0")
+    verify_part, status_part = out.split("cos2oms status (", 1)
+    assert verify_part.rstrip().endswith("exit status 0")
+    # status ends the demo: OMS's figures are what the loopback OMS received and copied (3 requested keys: the
+    # event's, the lost one, its resubmission; the lost one's first copy failed)
+    assert "SYNCHRONIZING" in status_part
+    assert re.search(r"this month\s+3\s+2\s+1\s+0", status_part), status_part
+    assert "failed markers  0" in status_part
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
