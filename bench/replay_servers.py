@@ -45,14 +45,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 
+from local.fake_credentials import COS_SECRET_ID, COS_SECRET_KEY
+from local.fake_credentials import HW_AK as OMS_AK
+from local.fake_credentials import HW_SK as OMS_SK
 from local.oms_server import OmsServer
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])  # `python -m bench.replay_servers` runs from there
 
-OMS_AK = "HWBENCHAK00000000000"
-OMS_SK = "hwbenchsk0000000000000000000000000000000"
-COS_SECRET_ID = "AKIDbench000000000000000000000000000"
-COS_SECRET_KEY = "cosbenchsecretkey00000000000000000"
 BUCKET = "omslog-1250000000"
 PROJECT = "proj"
 TASK = "bench-task"

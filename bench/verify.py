@@ -24,6 +24,7 @@ import sys
 import time
 
 from bench.replay_servers import OBS_BUCKET, SOURCE_BUCKET, ServerProcess
+from local import fake_credentials
 
 TARGET_OBJECTS_PER_SECOND = 10000
 
@@ -72,8 +73,8 @@ def measure(n, latency):
     try:
         environ = dict(os.environ)
         environ.update({
-            "SYNC_URL": "http://127.0.0.1:9/v2/proj/sync-tasks/bench-task/events", "HW_AK": "HWBENCHAK00000000000",
-            "HW_SK": "hwbenchsk0000000000000000000000000000000", "LOG_BUCKET": cos.hello["bucket"],
+            "SYNC_URL": "http://127.0.0.1:9/v2/proj/sync-tasks/bench-task/events",
+            "HW_AK": fake_credentials.HW_AK, "HW_SK": fake_credentials.HW_SK, "LOG_BUCKET": cos.hello["bucket"],
             "COS_SECRET_ID": cos.hello["secret_id"], "COS_SECRET_KEY": cos.hello["secret_key"],
             "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http", "SOURCE_BUCKET": SOURCE_BUCKET,
             "OBS_BUCKET": OBS_BUCKET, "OBS_ENDPOINT": obs.hello["endpoint"], "LOG_LEVEL": "WARNING",

@@ -76,9 +76,10 @@ def build_submitter(settings, deadline, request_id="-", clients=None):
     return sync.Submitter(oms_client, store, deadline, request_id)
 
 
-def main_handler(event, context, constants=None, clients=None):
-    """Returns True when every created object was accepted by OMS, else False (or raises SyncFailed)."""
-    deadline = Deadline.from_context(context, started=time.monotonic())
+def main_handler(event, context, constants=None, clients=None, clock=time.monotonic):
+    """Returns True when every created object was accepted by OMS, else False (or raises SyncFailed).
+    ``clock``: what the invocation's time is measured with (tests pass a fake one)."""
+    deadline = Deadline.from_context(context, clock=clock, started=clock())
     request_id = scf_context.request_id(context)
     logs.bind(request_id)
     settings = load_settings(constants, context=context)

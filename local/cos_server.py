@@ -44,6 +44,7 @@ from moto.s3.models import FakeKey, s3_backends
 from moto.server import create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from local import fake_credentials
 from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ class CosServer(BackgroundServer):
     makes them and other names get COS's ``NoSuchBucket``.
     """
 
-    def __init__(self, secret_id: str = "AKIDtest", secret_key: str = "cos-test-secret-key",
+    def __init__(self, secret_id: str = fake_credentials.COS_SECRET_ID,
+                 secret_key: str = fake_credentials.COS_SECRET_KEY,
                  token: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  latency: float = 0.0, auto_create: bool = True):
         self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
@@ -449,8 +451,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--secret-id", default="AKIDtest")
-    parser.add_argument("--secret-key", default="cos-test-secret-key")
+    parser.add_argument("--secret-id", default=fake_credentials.COS_SECRET_ID)
+    parser.add_argument("--secret-key", default=fake_credentials.COS_SECRET_KEY)
     parser.add_argument("--token", default=None)
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)

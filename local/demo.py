@@ -22,6 +22,7 @@ import io
 
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from cos2oms import settings, status, verify
+from local import fake_credentials
 from local.cos_server import CosServer
 from local.obs_server import ObsServer, objects, put_object
 from local.oms_server import OmsServer
@@ -30,9 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVENT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
 PROJECT, TASK = "demo-project", "demo-task"
 LOG_BUCKET = "demo-oms-log-1250000000"
-HW_AK, HW_SK = "DEMOAK00000000000000", "demo-huawei-secret-key-not-a-real-one-000"
-COS_ID, COS_KEY = "AKIDdemo000000000000000000000000", "demo-cos-secret-key-not-a-real-one"
-OBS_AK, OBS_SK = "DEMOOBSAK00000000000", "demo-obs-secret-key-not-a-real-one-0000"
+HW_AK, HW_SK = fake_credentials.HW_AK, fake_credentials.HW_SK
+COS_ID, COS_KEY = fake_credentials.COS_SECRET_ID, fake_credentials.COS_SECRET_KEY
+OBS_AK, OBS_SK = fake_credentials.OBS_AK, fake_credentials.OBS_SK
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 

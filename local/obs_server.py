@@ -33,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, unquote
 
 from local.cos_server import MAX_LIST_KEYS, CosRequest, CosServer, _request_kind, _wsgi_header
+from local import fake_credentials
 from local.serving import run_until_interrupted
 
 #: Query parameters that are part of the signed resource (the OBS SDK's list, for the requests made here).
@@ -75,7 +76,7 @@ class ObsServer(CosServer):
 
     thread_name = "obs-server"
 
-    def __init__(self, ak: str = "OBSTESTAK00000000000", sk: str = "obs-test-secret-key", *,
+    def __init__(self, ak: str = fake_credentials.OBS_AK, sk: str = fake_credentials.OBS_SK, *,
                  host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, auto_create: bool = True):
         super().__init__(ak, sk, None, host=host, port=port, latency=latency, auto_create=auto_create)
 
@@ -289,8 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--ak", default="OBSTESTAK00000000000")
-    parser.add_argument("--sk", default="obs-test-secret-key")
+    parser.add_argument("--ak", default=fake_credentials.OBS_AK)
+    parser.add_argument("--sk", default=fake_credentials.OBS_SK)
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)
     run_until_interrupted(ObsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency),

@@ -36,6 +36,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from local import fake_credentials
 from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
@@ -659,8 +660,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--ak", default="HWTESTAK0000000000AA")
-    parser.add_argument("--sk", default="hwtestsk0000000000000000000000000000000A")
+    parser.add_argument("--ak", default=fake_credentials.HW_AK)
+    parser.add_argument("--sk", default=fake_credentials.HW_SK)
     parser.add_argument("--project", default="proj")
     parser.add_argument("--task", default="task-1")
     parser.add_argument("--latency", type=float, default=0.0)

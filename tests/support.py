@@ -4,6 +4,8 @@ import copy
 import json
 import os
 
+from local import fake_credentials
+
 EVENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "events")
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -11,12 +13,9 @@ TASK = "a8c1b3d5-task-4e2f-9b7a-0123456789ab"
 SYNC_PATH = "/v2/%s/sync-tasks/%s/events" % (PROJECT, TASK)
 SYNC_URL = "https://oms.test.invalid" + SYNC_PATH
 LOG_BUCKET = "omslog-1253970026"
-# Fake credentials: never real ones.
-HW_AK = "HWTESTAK0000000000AA"
-HW_SK = "hwtest-secret-key-do-not-log-0000000000"
-COS_ID = "AKIDtestcos000000000000000000000000"
-COS_KEY = "cos-test-secret-key-do-not-log-000"
-COS_TOKEN = "cos-test-session-token-do-not-log-000"
+# Fake credentials: never real ones (one definition for tests, servers, demo and benchmarks).
+HW_AK, HW_SK = fake_credentials.HW_AK, fake_credentials.HW_SK
+COS_ID, COS_KEY, COS_TOKEN = fake_credentials.COS_SECRET_ID, fake_credentials.COS_SECRET_KEY, fake_credentials.COS_TOKEN
 
 # Object names that break naive handling: OMS decodes once, with unquote or unquote_plus.
 TRICKY_NAMES = [

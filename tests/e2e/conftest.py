@@ -6,11 +6,10 @@ per session), so every test gets its own servers and nothing leaks between tests
 
 import pytest
 
-# Fake credentials, shaped like the real ones (Huawei AK: 20 upper-case characters; SK: 40).
-OMS_AK = "HWTESTAK0000000000AA"
-OMS_SK = "hwtestsk00000000000000000000000000000000"
-COS_SECRET_ID = "AKIDtest0000000000000000000000000000"
-COS_SECRET_KEY = "costestsecretkey000000000000000000"
+from local.fake_credentials import COS_SECRET_ID, COS_SECRET_KEY, OBS_AK, OBS_SK
+from local.fake_credentials import HW_AK as OMS_AK
+from local.fake_credentials import HW_SK as OMS_SK
+
 LOG_BUCKET = "logs-1250000000"
 
 
@@ -30,10 +29,6 @@ def cos_server():
 
     with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
         yield server
-
-
-OBS_AK = "OBSTESTAK00000000000"
-OBS_SK = "obstestsk000000000000000000000000000000"
 
 
 @pytest.fixture

@@ -243,7 +243,6 @@ def test_missing_setting_names_the_variable(handler_env, oms_mock):
 def test_deadline_bounds_retries(handler_env, oms_mock, fake_cos, monkeypatch):
     """With 1 s left and every attempt timing out, the handler stops retrying and records the failure."""
     clock = [0.0]
-    monkeypatch.setattr("time.monotonic", lambda: clock[0])
 
     def slow(request):
         clock[0] += 0.3
@@ -251,7 +250,8 @@ def test_deadline_bounds_retries(handler_env, oms_mock, fake_cos, monkeypatch):
 
     oms_mock.add_callback(responses.POST, support.SYNC_URL, callback=slow)
     handler_env.setenv("OMS_MAX_ATTEMPTS", "10")
-    assert index.main_handler(support.event(support.record("a.txt")), {"time_limit_in_ms": 1000}) is False
+    assert handler.main_handler(support.event(support.record("a.txt")), {"time_limit_in_ms": 1000}, index.CONSTANTS,
+                                clock=lambda: clock[0]) is False
     # 1 s limit, 0.5 s kept for markers: 0.5 s for requests, 0.3 s each -> 2 attempts, not 10
     assert len(oms_mock.calls) == 2
     assert fake_cos.keys() == [support.marker(FAILED, support.event_key("a.txt"))]
@@ -302,3 +302,13 @@ def test_sessions_read_the_environment_per_request_only_for_proxies():
     assert transport.new_session({"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"}).verify == "/etc/ssl/curl.pem"
     for proxy in ({"HTTPS_PROXY": "http://proxy:3128"}, {"no_proxy": "localhost"}):
         assert transport.new_session(proxy).trust_env is True
+
+
+def test_the_done_line_counts_oms_requests_retries_included(handler_env, oms_mock, fake_cos, caplog):
+    for status in (500, 503):
+        oms_mock.add(responses.POST, support.SYNC_URL, status=status)
+    accept_all(oms_mock)
+    names = ["r%02d" % i for i in range(12)]  # two batches: the first retried twice
+    assert index.main_handler(support.event(*[support.record(n) for n in names]), None) is True
+    [done] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("invocation done")]
+    assert "accepted=12 " in done and "oms_requests=4 " in done
