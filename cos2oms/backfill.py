@@ -79,11 +79,7 @@ def add_arguments(parser):
     parser.add_argument("--source-bucket", metavar="NAME-APPID",
                         help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
     parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
-    parser.add_argument("--workers", type=common.positive_int, default=common.DEFAULT_WORKERS,
-                        help="concurrent OMS requests per process (default %d)" % common.DEFAULT_WORKERS)
-    parser.add_argument("--processes", type=common.positive_int, default=cli.default_processes(),
-                        help="worker processes for large runs (default %d here: the CPUs, at most 4)"
-                             % cli.default_processes())
+    cli.add_sending_arguments(parser, default_workers=common.DEFAULT_WORKERS)
     cli.add_arguments(parser)
 
 

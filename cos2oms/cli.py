@@ -6,6 +6,7 @@ with a short human summary before its JSON line; ``-v`` (or ``LOG_LEVEL`` set) b
 back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL`` whatever the terminal shows. In SCF and when the
 output is not a terminal, the log lines are exactly the function's.
 """
+import argparse
 import logging
 import os
 import signal
@@ -24,6 +25,26 @@ def default_processes():
     if not bulk.processes_usable():
         return 1
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def positive_int(text):
+    """argparse type: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
+    return value
+
+
+def add_sending_arguments(parser, what="", default_workers=8):
+    """``--workers`` and ``--processes``, for commands that send keys through the bulk engine."""
+    parser.add_argument("--workers", type=positive_int, default=default_workers,
+                        help="concurrent OMS requests per process%s (default %d)" % (what, default_workers))
+    parser.add_argument("--processes", type=positive_int, default=default_processes(),
+                        help="worker processes for large runs%s (default %d here: the CPUs, at most 4)"
+                             % (what, default_processes()))
 
 
 def add_arguments(parser):

@@ -238,13 +238,9 @@ def main_handler(event, context):
 
 def add_arguments(parser):
     parser.add_argument("--dry-run", action="store_true", help="list and count failed markers; change nothing")
-    parser.add_argument("--limit", type=positive_int, default=None,
+    parser.add_argument("--limit", type=cli.positive_int, default=None,
                         help="stop after listing this many failed markers")
-    parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
-                        help="concurrent OMS requests per process (default %d)" % DEFAULT_WORKERS)
-    parser.add_argument("--processes", type=positive_int, default=cli.default_processes(),
-                        help="worker processes for large runs (default %d here: the CPUs, at most 4)"
-                             % cli.default_processes())
+    cli.add_sending_arguments(parser, default_workers=DEFAULT_WORKERS)
     cli.add_arguments(parser)
 
 
@@ -273,13 +269,6 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
         output.summary(summary.describe(interrupted, args.dry_run))
     print(json.dumps(summary.as_dict()), file=out)
     return EXIT_FAILED if interrupted else summary.exit_status
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
-    return value
 
 
 def main(argv=None, environ=None, out=sys.stdout, prog="replay.py"):

@@ -38,7 +38,7 @@ from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Compare the source COS bucket with the destination OBS bucket; say why each missing object is missing."
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 #: COS's limit on an object name (a marker's name included), in UTF-8 bytes.
 MAX_NAME_BYTES = 850
@@ -482,22 +482,8 @@ def add_arguments(parser):
                              "'* key' differs, '- key' only on the destination, '! key' error")
     parser.add_argument("--resubmit", action="store_true",
                         help="send every missing or differing key to OMS (10 a request), with markers")
-    parser.add_argument("--workers", type=positive_int, default=DEFAULT_WORKERS,
-                        help="concurrent OMS requests per process for --resubmit (default %d)" % DEFAULT_WORKERS)
-    parser.add_argument("--processes", type=positive_int, default=cli.default_processes(),
-                        help="worker processes for a large --resubmit (default %d here: the CPUs, at most 4)"
-                             % cli.default_processes())
+    cli.add_sending_arguments(parser, " for --resubmit", DEFAULT_WORKERS)
     cli.add_arguments(parser)
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
-    return value
 
 
 def open_listings(setup, obs_client):

@@ -10,19 +10,14 @@ The servers run in this process (they compete with the replay for the GIL: about
 runs here are few; ``markers.COS_PAGE`` is shrunk where a test needs several pages but not 1,000 keys each.
 """
 
-import fcntl
 import io
 import itertools
 import json
 import math
 import os
-import pty
-import select
 import signal
 import subprocess
-import struct
 import sys
-import termios
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,6 +27,7 @@ import pytest
 import replay
 from cos2oms import cli, handler, markers, oms, settings
 from cos2oms import replay as replay_command
+from tests.e2e.terminal import run_on_terminal
 from tests.support import PROJECT, TASK, TRICKY_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -218,30 +214,9 @@ def test_script_entry_point_prints_the_summary_last_and_no_progress_bar_in_a_pip
 def test_progress_bar_on_a_terminal(environ, cos_server):
     """The control for the test above: on a TTY the same run shows tqdm's bar (on stderr; stdout stays clean)."""
     seed(cos_server, event_keys(25))
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing in 0 columns
-    try:
-        process = subprocess.Popen([sys.executable, "replay.py", "--dry-run"], cwd=REPO_ROOT,
-                                   env=child_env(environ), stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        terminal = b""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                terminal += chunk
-            elif process.poll() is not None:
-                break
-        stdout, _ = process.communicate(timeout=30)
-    finally:
-        os.close(master)
-    assert process.returncode == 1
+    status, stdout, terminal = run_on_terminal([sys.executable, "replay.py", "--dry-run"], REPO_ROOT,
+                                               child_env(environ), timeout=60)
+    assert status == 1
     assert b"replay:" in terminal and b"25key" in terminal
     assert json.loads(stdout.decode().splitlines()[-1])["listed"] == 25
 
@@ -620,3 +595,27 @@ def test_sigint_to_the_script_prints_the_summary_and_exits_1(environ, oms_server
     assert_summary_matches_bucket(summary, cos_server, keys)
     assert summary["replayed"] + summary["still_failed"] == summary["listed"]
     assert process.returncode == 1 == expected_status(summary)
+
+
+def test_on_a_terminal_only_warnings_and_errors_show_unless_asked(environ, oms_server, cos_server, tmp_path):
+    """Per-key INFO lines would tear the progress bar apart: on a terminal they show with -v, and --log-file
+    keeps them all whatever the terminal shows; the human summary comes before the JSON line."""
+    keys = event_keys(30)
+    seed(cos_server, keys)
+    oms_server.script(None, 400)  # one refused batch: its error lines must show
+    log_file = tmp_path / "replay.log"
+
+    status, stdout, quiet = run_on_terminal([sys.executable, "replay.py", "--log-file", str(log_file)], REPO_ROOT,
+                                            child_env(environ), timeout=60)
+
+    assert status == 1
+    assert b"object accepted" not in quiet and b"object failed" in quiet
+    assert b"replay: 30 failed marker(s) listed, 20 replayed, 10 still failed" in quiet
+    assert json.loads(stdout.decode().splitlines()[-1]) == {"listed": 30, "replayed": 20, "still_failed": 10,
+                                                            "errors": 0}
+    logged = log_file.read_text(encoding="utf-8")
+    assert logged.count("object accepted") == 20 and logged.count("object failed") == 10
+
+    seed(cos_server, keys)
+    _, _, verbose = run_on_terminal([sys.executable, "replay.py", "-v"], REPO_ROOT, child_env(environ), timeout=60)
+    assert b"object accepted" in verbose

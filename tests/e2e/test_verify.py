@@ -341,15 +341,12 @@ def test_timestamps_in_the_report_are_utc(environ, cos_server, obs_server):
 
 def run_command(environ, *argv, terminal=False):
     """``python -m cos2oms ARGV`` in a process of its own: (exit status, stdout, what stderr showed)."""
-    import fcntl
     import os
-    import pty
-    import select
-    import struct
     import subprocess
     import sys
-    import termios
     from pathlib import Path
+
+    from tests.e2e.terminal import run_on_terminal
 
     env = {**environ, "PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1"}
     cwd = Path(__file__).resolve().parents[2]
@@ -357,29 +354,8 @@ def run_command(environ, *argv, terminal=False):
     if not terminal:
         done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, timeout=120)
         return done.returncode, done.stdout.decode(), done.stderr
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # tqdm draws nothing in 0 columns
-    shown = b""
-    try:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                shown += chunk
-            elif process.poll() is not None:
-                break
-        stdout, _ = process.communicate(timeout=30)
-    finally:
-        os.close(master)
-    return process.returncode, stdout.decode(), shown
+    status, stdout, shown = run_on_terminal(command, cwd, env)
+    return status, stdout.decode(), shown
 
 
 @pytest.mark.parametrize("terminal", [False, True])
