@@ -265,6 +265,11 @@ class DeadlineAdapter(HTTPAdapter):
         HTTPAdapter.init_poolmanager(self, *args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = HTTPAdapter.proxy_manager_for(self, proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        return manager
+
     def send(self, request, stream=False, timeout=None, **kwargs):
         watch = getattr(_local, "watch", None)
         if watch is None:
@@ -297,7 +302,7 @@ class DeadlineAdapter(HTTPAdapter):
         except Exception as exc:  # a connection that broke mid-body: as requests reports it
             response.close()
             raise requests.exceptions.ConnectionError(exc, request=request) from exc
-        if complete and _cut_short(response):
+        if complete and request.method != "HEAD" and status not in (204, 304) and _cut_short(response):
             response.close()
             raise requests.exceptions.ConnectionError("answer cut short: fewer bytes than its Content-Length",
                                                       request=request)

@@ -85,3 +85,16 @@ def test_a_kept_alive_connection_outlives_the_limit_of_the_request_before(server
     server.script(Answer(200, body=b"z" * 20, trickle=0.02))
     assert session.get(server.url + "/slow", timeout=5.0).content == b"z" * 20
     assert server.requests[0].peer == server.requests[1].peer  # the same connection, reused
+
+
+def test_a_head_answer_has_no_body_whatever_its_content_length(server):
+    server.script(Answer(200, headers={"Content-Length": "1234"}))
+    with transport.time_limit(2.0):
+        response = transport.new_session({}).head(server.url + "/object")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_a_body_cut_short_of_its_content_length_is_an_error(server):
+    server.script(Answer(200, headers={"Content-Length": "100"}, body=b"{}", cut=True))
+    with pytest.raises(requests.ConnectionError):
+        transport.new_session({}).get(server.url + "/cut")

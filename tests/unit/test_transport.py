@@ -95,3 +95,10 @@ def test_sessions_never_follow_redirects():
     assert session.max_redirects == 0
     assert isinstance(session.get_adapter("https://oms.example/"), transport.DeadlineAdapter)
     assert session.get_redirect_target(object()) is None
+
+
+def test_connections_through_a_proxy_are_watched_too():
+    adapter = transport.new_session({"HTTPS_PROXY": "http://proxy.invalid:3128"}).get_adapter("https://oms.example/")
+    manager = adapter.proxy_manager_for("http://proxy.invalid:3128")
+    assert manager.pool_classes_by_scheme["https"] is transport._WatchedHTTPSPool
+    assert adapter.poolmanager.pool_classes_by_scheme["http"] is transport._WatchedHTTPPool
