@@ -41,7 +41,7 @@ LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 def configure_function(oms, cos):
     """The function's environment variables, as they would be set in the SCF console."""
     for name in settings.VARIABLES + settings.ROLE_VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES:
-        if name != "LOG_LEVEL":
+        if name not in ("LOG_LEVEL", "LOG_FORMAT"):
             os.environ.pop(name, None)
     os.environ.update(SYNC_URL=oms.sync_url(PROJECT, TASK), HW_AK=HW_AK, HW_SK=HW_SK, LOG_BUCKET=LOG_BUCKET,
                       COS_ADDRESS=cos.address, COS_SCHEME="http", COS_SECRET_ID=COS_ID, COS_SECRET_KEY=COS_KEY)

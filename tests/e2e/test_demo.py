@@ -1,6 +1,7 @@
 """``make demo`` (``python -m local.demo [EVENT.json]``) on a fresh process: what a newcomer runs first."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -9,9 +10,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def demo(*args):
+def demo(*args, **environ):
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_FORMAT", "LOG_LEVEL")}
+    env.update(environ)
     return subprocess.run([sys.executable, "-m", "local.demo", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env=env)
 
 
 def test_demo_shows_the_verified_request_the_marker_and_true():
@@ -50,3 +53,15 @@ def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
     done = demo(str(event))
     assert done.returncode == 1
     assert "main_handler raised ValueError" in done.stdout
+
+
+def test_with_log_format_json_every_log_line_of_the_demo_is_a_json_object():
+    done = demo(LOG_FORMAT="json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("  | ")]  # no text log line
+    logged = [json.loads(line) for line in lines if line.startswith('{"time"')]
+    assert len(logged) >= 8  # two invocations: three lines each; verify --resubmit: two
+    assert all({"time", "level", "message", "logger", "request_id"} <= set(line) for line in logged)
+    assert [line["key"] for line in logged if line["message"] == "object accepted"] == [
+        "/1253970026/testpic/testfile", "/1253970026/testpic/photos/lost.jpg", "/1253970026/testpic/photos/lost.jpg"]
