@@ -63,7 +63,7 @@ class _AtLeast(logging.Filter):
         return record.levelno >= self.level
 
 
-class _NoProgress(object):
+class NoProgress(object):
     def update(self, n=1):
         pass
 
@@ -129,9 +129,9 @@ class Output(object):
             try:
                 from tqdm import tqdm
             except ImportError:
-                return _NoProgress()
+                return NoProgress()
             return tqdm(desc=desc, unit=unit, total=total, file=self.stream, dynamic_ncols=True)
-        return _NoProgress()
+        return NoProgress()
 
     def summary(self, text):
         """A short human summary, on a terminal only (the JSON line follows on standard output)."""

@@ -90,7 +90,7 @@ class Replayer(object):
         self.summary = summary
         self.dry_run = dry_run
         self.limit = limit
-        self.progress = progress if progress is not None else cli._NoProgress()
+        self.progress = progress if progress is not None else cli.NoProgress()
         self._failed_marker = {}  # event key -> its failed marker, for the keys pulled and not yet accounted
         self._removable = []  # failed markers whose success markers are written
 
