@@ -121,13 +121,14 @@ def task_id_from_url(sync_url):
 
 def _sync_url(source):
     url = source.required("SYNC_URL")
+    if "@" in url:
+        # Checked first and never echoed: whatever the scheme looks like, the part before "@" may be a
+        # credential. OMS authenticates with the signature only, and its addresses hold no "@".
+        raise ConfigError("SYNC_URL", "must not carry credentials (user:password@host); OMS is authenticated "
+                                      "with HW_AK/HW_SK")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError("SYNC_URL", "must be an http(s) URL, got %r" % url)
-    if "@" in parts.netloc:
-        # Never echo it: the part before "@" is a credential. OMS authenticates with the signature only.
-        raise ConfigError("SYNC_URL", "must not carry credentials (user:password@host); OMS is authenticated "
-                                      "with HW_AK/HW_SK")
     if task_id_from_url(url) is None:
         raise ConfigError("SYNC_URL", "must look like https://.../v2/{project_id}/sync-tasks/{task_id}/events, "
                                       "got %r" % url)

@@ -137,6 +137,8 @@ def test_range_ends_are_accepted(variable):
 @pytest.mark.parametrize("variable,value", [
     ("SYNC_URL", "https://user:s3cr3t@oms.example/v2/p/sync-tasks/t/events"),
     ("SYNC_URL", "https://s3cr3t@oms.example/v2/p/sync-tasks/t/events"),
+    ("SYNC_URL", "htps://user:s3cr3t@oms.example/v2/p/sync-tasks/t/events"),  # a mistyped scheme too
+    ("SYNC_URL", "https:user:s3cr3t@oms.example/v2/p/sync-tasks/t/events"),
     ("COS_ENDPOINT", "user:s3cr3t@cos.ap-beijing.myqcloud.com"),
     ("COS_ENDPOINT", "https://user:s3cr3t@cos.ap-beijing.myqcloud.com"),
     ("COS_ADDRESS", "user:s3cr3t@127.0.0.1:9000"),
