@@ -43,12 +43,17 @@ def marker_prefix(task_id, kind, long_names=False):
 
 
 def marker_key(task_id, kind, event_key):
-    """The guide's marker name (the prefix, then the event key as delivered, which starts with ``/``), or,
-    when that would be over COS's 850 bytes, the long-key form named after the key's SHA-256."""
+    """The guide's marker name (the prefix, then the event key as delivered, which starts with ``/``), or the
+    long-key form named after the key's SHA-256 when the guide's name cannot be stored: over COS's 850 bytes,
+    or holding a ``.`` or ``..`` path segment (HTTP libraries resolve those in a request's path: urllib3
+    1.25+ sends ``a/../b`` as ``b``, so such a name would be written, or refused, as another object)."""
     name = marker_prefix(task_id, kind) + event_key
-    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES and not _DOT_SEGMENT.search(name):
         return name
     return marker_prefix(task_id, kind, True) + hashlib.sha256(event_key.encode("utf-8")).hexdigest()
+
+
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
 
 
 def is_long(task_id, kind, marker):
@@ -77,11 +82,12 @@ class MarkerStore(object):
     def key(self, kind, event_key):
         return marker_key(self.task_id, kind, event_key)
 
-    def _seconds(self, deadline):
-        """Seconds the next COS request may take as a whole, or None when no time is left."""
+    def _seconds(self, deadline, after=0.0):
+        """Seconds the next COS request may take as a whole (started ``after`` seconds from now), or None
+        when no time is left for it."""
         seconds = storage.COS_TIMEOUT
         if deadline is not None and deadline.bounded:
-            seconds = min(seconds, deadline.remaining() - END_MARGIN)
+            seconds = min(seconds, deadline.remaining() - after - END_MARGIN)
             if seconds < MIN_COS_SECONDS:
                 return None
         return seconds
@@ -92,7 +98,11 @@ class MarkerStore(object):
         cause = None
         for attempt in range(1, COS_ATTEMPTS + 1):
             if attempt > 1:
-                self._sleep(0.05 + random.random() * 0.1)
+                pause = 0.05 + random.random() * 0.1
+                if self._seconds(deadline, after=pause) is None:
+                    cause += "; no time left in the invocation to try again"
+                    break
+                self._sleep(pause)
             seconds = self._seconds(deadline)
             if seconds is None:
                 cause = (cause + "; " if cause else "") + "no time left in the invocation"
@@ -148,29 +158,18 @@ class MarkerStore(object):
     def list_page(self, kind, marker="", max_keys=COS_PAGE, deadline=None, long_names=False):
         """One page of marker names: (names, next_marker or None after the last page, cause or None).
 
-        Listed URL-encoded (and decoded here), so names with control characters survive the XML answer. A
-        page that says there is more but carries no names is an error, never the end of the listing.
+        Listed URL-encoded (and decoded here when the answer says it is encoded), so names with control
+        characters survive the XML answer. Nothing but a listing of the prefix asked for, going forward, is
+        taken: an answer that is not a listing (a portal's page, an error document), names out of order or
+        outside the prefix, or a page that says there is more but carries no names is an error, never the
+        end of the listing. The next page starts after the last name listed, whatever ``NextMarker`` says.
         """
-        answer, cause = self._call(deadline, "list_objects", Prefix=marker_prefix(self.task_id, kind, long_names),
-                                   Marker=marker, MaxKeys=max_keys, EncodingType="url")
+        prefix = marker_prefix(self.task_id, kind, long_names)
+        answer, cause = self._call(deadline, "list_objects", Prefix=prefix, Marker=marker, MaxKeys=max_keys,
+                                   EncodingType="url")
         if cause is not None:
             return [], None, cause
-        if not isinstance(answer, dict):
-            return [], None, "COS answered a listing that is not one"
-        contents = answer.get("Contents") or []
-        if isinstance(contents, dict):
-            contents = [contents]
-        names = [unquote(item["Key"]) for item in contents if isinstance(item, dict) and item.get("Key")]
-        truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
-        if not truncated:
-            return names, None, None
-        if not names:
-            return [], None, "COS said the listing goes on but sent no keys"
-        next_marker = unquote(answer.get("NextMarker") or "") or names[-1]
-        if next_marker <= marker:
-            return names, None, "COS's listing did not move forward (marker %s)" % logs.short(next_marker)
-        return names, next_marker, None
-
+        return _read_listing(answer, prefix, marker)
     def delete(self, names, deadline=None):
         """Delete markers (at most ``COS_PAGE`` names); returns {name: cause} for those not deleted.
 
@@ -197,6 +196,40 @@ class MarkerStore(object):
             if cause is not None:
                 failures[name] = cause
         return failures
+
+
+def _read_listing(answer, prefix, marker):
+    """(names, next_marker, cause) from a ``list_objects`` answer for ``prefix`` after ``marker``."""
+    if not isinstance(answer, dict) or "Name" not in answer or "IsTruncated" not in answer:
+        return [], None, "COS answered a listing that is not one"
+    decode = unquote if str(answer.get("EncodingType", "")).lower() == "url" else _same
+    if decode(answer.get("Prefix") or "") != prefix:
+        return [], None, "COS answered a listing of another prefix (%s)" % logs.short(decode(answer.get("Prefix")
+                                                                                            or ""))
+    contents = answer.get("Contents") or []
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not all(isinstance(item, dict) and item.get("Key") for item in contents):
+        return [], None, "COS answered a listing entry without a name"
+    names = [decode(item["Key"]) for item in contents]
+    previous = marker
+    for name in names:
+        if not name.startswith(prefix) or name <= previous:
+            return [], None, "COS's listing is out of order or outside %s (at %s)" % (logs.short(prefix),
+                                                                                     logs.short(name))
+        previous = name
+    truncated = str(answer.get("IsTruncated", "")).lower()
+    if truncated not in ("true", "false"):
+        return [], None, "COS answered a listing that does not say whether it goes on"
+    if truncated == "false":
+        return names, None, None
+    if not names:
+        return [], None, "COS said the listing goes on but sent no keys"
+    return names, names[-1], None
+
+
+def _same(text):
+    return text
 
 
 def _delete_answer(answer):

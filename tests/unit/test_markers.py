@@ -95,3 +95,95 @@ def test_long_keys_get_a_hashed_marker_name_within_cos_limits():
     assert markers.marker_key("t1", markers.FAILED, key[:-1]) != name
     short = "/1253970026/b/" + "x" * 700
     assert markers.marker_key("t1", markers.FAILED, short) == "oms_source_record/t1/failed_object/" + short
+
+
+@pytest.mark.parametrize("object_key", ["a/./b", "tail/..", "up/../x", "./lead", "tail/.", "../up"])
+def test_names_a_url_path_would_resolve_get_a_hashed_marker_name(object_key):
+    key = "/1253970026/b/" + object_key
+    name = markers.marker_key("t1", markers.FAILED, key)
+    assert markers.is_long("t1", markers.FAILED, name)
+    assert "/./" not in name and "/../" not in name and not name.endswith((".", ".."))
+
+
+@pytest.mark.parametrize("object_key", ["x..y", ".hidden", "a/...", "dots../b", "a.b/c."])
+def test_dots_that_are_not_path_segments_keep_the_guides_name(object_key):
+    key = "/1253970026/b/" + object_key
+    assert markers.marker_key("t1", markers.FAILED, key) == "oms_source_record/t1/failed_object/" + key
+
+
+class ListingCos(object):
+    """A client answering ``list_objects`` with the given pages, recording the markers asked for."""
+
+    def __init__(self, *pages):
+        self.pages = list(pages)
+        self.asked = []
+
+    def list_objects(self, Bucket, Prefix, Marker, MaxKeys, EncodingType):
+        self.asked.append(Marker)
+        return self.pages.pop(0)
+
+
+PREFIX = markers.marker_prefix(support.TASK, markers.FAILED)
+
+
+def page(*names, **fields):
+    answer = {"Name": support.LOG_BUCKET, "Prefix": PREFIX, "EncodingType": "url", "IsTruncated": "false",
+              "Contents": [{"Key": PREFIX + n} for n in names]}
+    answer.update(fields)
+    return answer
+
+
+def listed(*pages):
+    store = markers.MarkerStore(ListingCos(*pages), support.LOG_BUCKET, support.TASK)
+    return store.list_page(markers.FAILED)
+
+
+def test_a_listing_page_is_decoded_when_it_says_it_is_encoded():
+    names, following, cause = listed(page("/1/b/a%2Bb", "/1/b/x%0Dy"))
+    assert (names, following, cause) == ([PREFIX + "/1/b/a+b", PREFIX + "/1/b/x\ry"], None, None)
+
+
+def test_a_listing_page_that_is_not_encoded_is_taken_as_it_is():
+    names, _, cause = listed(page("/1/b/%41", "/1/b/a+b", EncodingType=None))
+    assert cause is None and names == [PREFIX + "/1/b/%41", PREFIX + "/1/b/a+b"]
+
+
+def test_the_next_page_starts_after_the_last_name_listed_whatever_next_marker_says():
+    names, following, cause = listed(page("/1/b/k0", IsTruncated="true", NextMarker=PREFIX + "/1/b/k9"))
+    assert cause is None and following == PREFIX + "/1/b/k0"
+
+
+@pytest.mark.parametrize("answer,problem", [
+    ({"Code": "SlowDown", "Message": "later"}, "not one"),  # an error document answered with 200
+    ({"html": {"body": "Log in"}}, "not one"),  # a portal's page
+    (page("/1/b/k", Prefix="oms_source_record/"), "another prefix"),
+    (page("/1/b/k1", "/1/b/k0"), "out of order"),
+    (page("/1/b/k0", "/1/b/k0"), "out of order"),  # the same name twice
+    (dict(page(), Contents=[{"Key": "elsewhere/k"}]), "outside"),
+    (page(IsTruncated="true"), "sent no keys"),
+    (page("/1/b/k", IsTruncated="maybe"), "does not say"),
+    (dict(page(), Contents=[{"Size": "0"}]), "without a name"),
+], ids=["error-document", "portal", "other-prefix", "backwards", "duplicate", "outside", "truncated-empty",
+        "truncated-unknown", "nameless"])
+def test_an_answer_that_is_not_this_listing_is_an_error_never_the_end(answer, problem):
+    names, following, cause = listed(answer)
+    assert (names, following) == ([], None) and problem in cause
+
+
+class FailingCos(object):
+    def __init__(self):
+        self.calls = 0
+
+    def put_object(self, Bucket, Body, Key):
+        self.calls += 1
+        raise storage.CosServiceError("PUT", "<Error><Code>InternalError</Code></Error>", 503)
+
+
+def test_no_pause_before_a_second_attempt_that_would_end_past_the_invocation():
+    clock = [2.82]
+    pauses = []
+    store = markers.MarkerStore(FailingCos(), support.LOG_BUCKET, support.TASK, sleep=pauses.append)
+    deadline = Deadline(3.0, clock=lambda: clock[0], started=0.0)
+    cause = store.write(markers.FAILED, "/1/b/k", deadline)
+    assert store.client.calls == 1 and pauses == []  # 0.18 s left: a call, but not a pause and a call
+    assert "no time left" in cause
