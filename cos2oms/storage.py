@@ -6,7 +6,7 @@ copy built into SCF's Python 3.6 runtime. They count retries differently (1.6.6:
 and ``retry=0`` breaks; 1.8.3+: ``retry + 1`` attempts with ``sleep(j)`` between), so the client is built to
 make exactly one attempt per call; the few retries a call deserves are made by the caller, within the
 invocation's time. Every request goes through our session (``transport``): time-limited as a whole, never
-redirected, bodies capped.
+redirected, bodies capped, and only an answer carrying COS's request id counts as COS's.
 """
 import re
 import sys
@@ -22,6 +22,9 @@ from cos2oms import logs, transport
 
 #: Seconds per socket read of a COS request (the transport also bounds each request as a whole).
 COS_TIMEOUT = 2.0
+#: COS sends this header with every answer, errors included; an answer without it is not COS's (a captive
+#: portal's 200, a proxy's page) and is never taken for a stored marker or a listing.
+COS_REQUEST_ID = "x-cos-request-id"
 #: SDK versions from which ``retry=N`` means N+1 attempts.
 _RETRY_PLUS_ONE_SINCE = (1, 8, 3)
 
@@ -56,7 +59,7 @@ def build_cos_client(settings, region=None, session=None):
     if settings.cos_address:
         options["IP"], options["Port"] = settings.cos_address
     return CosS3Client(CosConfig(**options), retry=single_attempt_retry(),
-                       session=session or transport.new_session())
+                       session=session or transport.new_session(required_header=COS_REQUEST_ID))
 
 
 def describe_error(exc):

@@ -13,11 +13,22 @@ Policy that must hold for every request lives here, where every request passes:
   below 400 as success).
 * **Capped bodies.** An error body is read up to ``ERROR_BODY_CAP`` bytes and a success body up to
   ``BODY_CAP``; what is over is not read.
+* **Only final answers.** An interim answer (1xx other than the ``100 Continue`` that ``http.client`` skips,
+  e.g. ``103 Early Hints``) is a broken exchange: its connection still holds the real answer, which would
+  otherwise be read as the answer to the next request sent on it. It is closed and raises
+  ``requests.ConnectionError``.
+* **Connecting within the limit too.** Name resolution runs in a helper thread joined with the time left,
+  and each resolved address gets at most the time left, so a host with several unreachable addresses, or a
+  slow resolver, cannot hold a request past its limit before it even has a socket.
+* **The right server** (optional): a session built with ``required_header`` takes an answer without that
+  header (COS always sends ``x-cos-request-id``) for a network error, not for COS's: a captive portal's
+  ``200`` never counts as a stored marker.
 
 The limit is per thread (``threading.local``), so workers sharing one session and one COS client never see
 each other's limits, and nothing writes the SDK's private state.
 """
 import heapq
+import ipaddress
 import itertools
 import os
 import socket
@@ -30,15 +41,21 @@ from requests.adapters import HTTPAdapter
 
 try:  # urllib3 as requests uses it (SCF's 3.6 runtime: requests 2.21 with urllib3 1.24)
     from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.util.connection import allowed_gai_family
 except ImportError:  # pragma: no cover - very old requests that vendor urllib3
     from requests.packages.urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+    from requests.packages.urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from requests.packages.urllib3.util.connection import allowed_gai_family
 
 #: Bytes of an error (non-2xx) body read: enough for any OMS or COS error document.
 ERROR_BODY_CAP = 8 * 1024
 #: Bytes of a success body read: a COS listing page of 1,000 URL-encoded 850-byte keys fits.
 BODY_CAP = 16 * 1024 * 1024
-#: Connections kept per host; replay's workers share the session.
-POOL_SIZE = 16
+#: Connections kept per host. The bulk engine's threads share one session (OMS) and one COS client, and
+#: never run more requests at once than this (``cli.MAX_WORKERS``, ``bulk.Engine``); connections are opened
+#: only as they are needed.
+POOL_SIZE = 64
 _CHUNK = 64 * 1024
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -196,6 +213,76 @@ class _Watch(object):
                 _watchdog.cancel(self.rearmed)
 
 
+def _resolve(host, port, seconds):
+    """``socket.getaddrinfo`` for a TCP connection to ``host``, given at most ``seconds``: it runs in a daemon
+    thread (a resolver cannot be interrupted), which is left to finish on its own when time runs out."""
+    try:
+        ipaddress.ip_address(host)
+        numeric = True
+    except ValueError:
+        numeric = False
+    if numeric:  # nothing to look up
+        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    outcome = {}
+
+    def look_up():
+        try:
+            outcome["addresses"] = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=look_up, name="cos2oms-resolve")
+    thread.daemon = True
+    thread.start()
+    thread.join(max(0.0, seconds))
+    if thread.is_alive():
+        raise socket.timeout("resolving %s took longer than the %.1f s left" % (host, seconds))
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["addresses"]
+
+
+class _WatchedConnectionMixin(object):
+    """urllib3's connection with name resolution and each address's connect bounded by the time left."""
+
+    def _new_conn(self):
+        watch = getattr(_local, "watch", None)
+        if watch is None:
+            return super(_WatchedConnectionMixin, self)._new_conn()
+        host, timeout = self._dns_host, self.timeout
+        try:
+            try:
+                addresses = _resolve(host.strip("[]"), self.port, watch.until - time.monotonic())
+            except socket.timeout as exc:
+                raise ConnectTimeoutError(self, str(exc)) from exc
+            except socket.gaierror as exc:
+                raise NewConnectionError(self, "Failed to resolve %s: %s" % (host, exc)) from exc
+            error = None
+            for address in addresses:
+                left = watch.until - time.monotonic()
+                if left <= 0:
+                    break
+                self._dns_host = address[4][0]
+                self.timeout = min(timeout, left) if isinstance(timeout, (int, float)) else left
+                try:
+                    return super(_WatchedConnectionMixin, self)._new_conn()
+                except Exception as exc:  # urllib3's NewConnectionError / ConnectTimeoutError: the next one
+                    error = exc
+            if error is not None and watch.until > time.monotonic():
+                raise error
+            raise ConnectTimeoutError(self, "connecting to %s ran past the time limit" % host)
+        finally:
+            self._dns_host, self.timeout = host, timeout
+
+
+class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnectionPool.ConnectionCls):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnectionPool.ConnectionCls):
+    pass
+
+
 class _WatchedPoolMixin(object):
     def _get_conn(self, *args, **kwargs):
         conn = super(_WatchedPoolMixin, self)._get_conn(*args, **kwargs)
@@ -213,11 +300,11 @@ class _WatchedPoolMixin(object):
 
 
 class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
-    pass
+    ConnectionCls = _WatchedHTTPConnection
 
 
 class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
-    pass
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 # ----------------------------------------------------------------------------------------- adapter
@@ -259,7 +346,14 @@ def _cut_short(response):
 
 
 class DeadlineAdapter(HTTPAdapter):
-    """``HTTPAdapter`` applying this module's policy to every request sent through it."""
+    """``HTTPAdapter`` applying this module's policy to every request sent through it. ``required_header``:
+    a header every answer of the intended server carries (COS: ``x-cos-request-id``)."""
+
+    __attrs__ = HTTPAdapter.__attrs__ + ["required_header"]  # what requests pickles
+
+    def __init__(self, *args, **kwargs):
+        self.required_header = kwargs.pop("required_header", None)
+        HTTPAdapter.__init__(self, *args, **kwargs)
 
     def init_poolmanager(self, *args, **kwargs):
         HTTPAdapter.init_poolmanager(self, *args, **kwargs)
@@ -291,10 +385,20 @@ class DeadlineAdapter(HTTPAdapter):
     def _send(self, request, stream, timeout, kwargs):
         response = HTTPAdapter.send(self, request, stream=True, timeout=timeout, **kwargs)
         status = response.status_code
+        if status < 200:  # an interim answer: the real one is still on this connection
+            response.raw.close()
+            response.close()
+            raise requests.exceptions.ConnectionError("interim answer HTTP %s taken for a final one: "
+                                                      "connection closed" % status, request=request)
         if 300 <= status <= 399:
             location = response.headers.get("Location")
             response.close()
             raise RedirectRefused(status, location)
+        if self.required_header and self.required_header not in response.headers:
+            response.raw.close()
+            response.close()
+            raise requests.exceptions.ConnectionError("HTTP %s without %s: not an answer from the intended "
+                                                      "server" % (status, self.required_header), request=request)
         if stream:
             return response
         try:
@@ -329,8 +433,9 @@ def uses_proxies(environ=None):
     return any(name in names for name in PROXY_VARIABLES)
 
 
-def new_session(environ=None, pool_size=POOL_SIZE):
-    """The session for OMS and COS requests, kept for the life of a warm container."""
+def new_session(environ=None, pool_size=POOL_SIZE, required_header=None):
+    """The session for OMS and COS requests, kept for the life of a warm container. ``required_header``: see
+    ``DeadlineAdapter``."""
     environ = os.environ if environ is None else environ
     session = Session()
     session.max_redirects = 0
@@ -340,7 +445,8 @@ def new_session(environ=None, pool_size=POOL_SIZE):
         # bundle; our requests always carry their own auth, so .netrc never applies.
         session.trust_env = False
         session.verify = next((environ[name] for name in CA_BUNDLE_VARIABLES if environ.get(name)), True)
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0,
+                              required_header=required_header)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -28,7 +28,8 @@ class Answer:
 
     ``trickle``: seconds between pieces of ``piece`` bytes (headers and body both trickle when
     ``trickle_headers``); ``hang``: seconds to wait before answering anything; ``cut``: close the
-    connection after the headers (a body shorter than its Content-Length).
+    connection after the headers (a body shorter than its Content-Length); ``interim``: statuses of
+    interim answers (``103 Early Hints``...) sent before this one, on the same connection.
     """
 
     status: int = 200
@@ -39,6 +40,7 @@ class Answer:
     trickle_headers: bool = False
     hang: float = 0.0
     cut: bool = False
+    interim: tuple = ()
 
 
 @dataclass
@@ -51,9 +53,10 @@ class Received:
     received_at: float = field(default_factory=time.monotonic)
 
 
-REASONS = {200: "OK", 204: "No Content", 301: "Moved Permanently", 302: "Found", 303: "See Other",
-           304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
-           403: "Forbidden", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}
+REASONS = {102: "Processing", 103: "Early Hints", 200: "OK", 204: "No Content", 301: "Moved Permanently",
+           302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect",
+           308: "Permanent Redirect", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def _read_request(rfile) -> Received | None:
@@ -93,7 +96,9 @@ class _Handler(socketserver.StreamRequestHandler):
             return False
         headers = {"Content-Length": str(len(answer.body)), "Connection": "keep-alive"}
         headers.update(answer.headers)
-        head = "HTTP/1.1 %d %s\r\n" % (answer.status, REASONS.get(answer.status, "Whatever"))
+        head = "".join("HTTP/1.1 %d %s\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                       % (status, REASONS.get(status, "Interim")) for status in answer.interim)
+        head += "HTTP/1.1 %d %s\r\n" % (answer.status, REASONS.get(answer.status, "Whatever"))
         head += "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
         try:
             self._send(head.encode("latin-1"), answer if answer.trickle_headers else None, stopping)

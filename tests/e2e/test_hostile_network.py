@@ -281,3 +281,103 @@ def test_cos_error_text_reaches_no_log_line_raw_not_even_through_the_sdks_own_lo
     assert any(r.name.startswith("qcloud_cos") for r in caplog.records)  # the SDK did log the error
     assert all("\n" not in m and len(m) < 5000 for m in messages)
     assert all(r.exc_info is None for r in caplog.records if r.name.startswith("qcloud_cos"))
+
+
+# ============================================================================ interim answers, impostors, names
+
+def test_an_interim_oms_answer_never_stands_for_acceptance(hostile_oms, cos_server):
+    """A 103 before each answer: the 200 still on the connection must never be read as the next request's."""
+    hostile_oms.script(Answer(200, interim=(103,)))
+    names = ["k%02d" % i for i in range(12)]  # two OMS requests
+
+    assert index.main_handler(events(*names), None) is False
+
+    assert markers(cos_server, SUCCESS) == []
+    assert len(markers(cos_server, FAILED)) == len(names)
+    assert len(set(r.peer for r in hostile_oms.requests)) == len(hostile_oms.requests)  # no connection reused
+
+
+COS_ID = {"x-cos-request-id": "NWQ0ZjAyXzE="}
+
+
+@pytest.mark.parametrize("answer", [
+    Answer(200, headers={"Content-Type": "text/html"}, body=b"<html>Wi-Fi login</html>"),  # a captive portal
+    Answer(200, headers=dict(COS_ID), interim=(102,)),  # an interim answer first
+], ids=["portal-200", "interim-102"])
+def test_a_cos_answer_that_is_not_a_final_one_from_cos_is_not_a_stored_marker(hostile_cos, hostile, oms_server,
+                                                                              caplog, answer):
+    oms_server.script(400)
+    hostile.script(answer)
+
+    with pytest.raises(index.SyncFailed):
+        index.main_handler(events("a.txt"), None)
+
+    assert any("marker not written" in line for line in lines(caplog))
+
+
+@pytest.mark.skipif(not PYTHON36.exists(), reason="no Python 3.6 SCF runtime emulation: run `make unit-py36`")
+def test_on_the_scf_36_sdk_line_a_portal_200_is_not_a_stored_marker(hostile_cos, hostile, oms_server):
+    oms_server.script(400)
+    hostile.script(Answer(200, headers={"Content-Type": "text/html"}, body=b"<html>Wi-Fi login</html>"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    script = Path(__file__).with_name("invoke_handler.py").read_text(encoding="utf-8")
+
+    done = subprocess.run([str(PYTHON36), "-c", script, os.path.join(support.EVENTS_DIR, "cos_put_console.json")],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["cos_sdk"].startswith("qcloud_cos_v5.")
+    assert report["raised"] and report["raised"].startswith("SyncFailed")
+
+
+NOT_A_LISTING = [
+    Answer(200, headers=dict(COS_ID, **{"Content-Type": "application/xml"}),
+           body=b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body>Log in</body></html>'),
+    Answer(200, headers=dict(COS_ID, **{"Content-Type": "application/xml"}),
+           body=b'<?xml version="1.0"?><Error><Code>SlowDown</Code><Message>later</Message></Error>'),
+]
+
+
+@pytest.mark.parametrize("answer", NOT_A_LISTING, ids=["xhtml", "error-document"])
+def test_replay_never_takes_a_200_that_is_not_a_listing_for_nothing_left(hostile_cos, hostile, oms_server, answer):
+    hostile.script(answer)
+
+    status = replay_command.main([], environ=dict(os.environ), out=open(os.devnull, "w"))
+
+    assert status == 1
+    assert oms_server.request_count == 0
+
+
+@pytest.mark.skipif(not PYTHON36.exists(), reason="no Python 3.6 SCF runtime emulation: run `make unit-py36`")
+@pytest.mark.parametrize("answer", NOT_A_LISTING, ids=["xhtml", "error-document"])
+def test_on_the_scf_36_sdk_line_replay_never_takes_a_200_that_is_not_a_listing(hostile_cos, hostile, oms_server,
+                                                                               answer):
+    hostile.script(answer)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    done = subprocess.run([str(PYTHON36), "replay.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["errors"] == 1
+    assert oms_server.request_count == 0
+
+
+def test_keys_with_dot_segments_get_markers_that_replay_drains(monkeypatch, oms_server, cos_server):
+    """urllib3 1.25+ resolves '.' and '..' in a request's path: a marker named after 'a/../b' would be written
+    as another object (COS refuses the signature), so such keys get long-key markers, on every runtime."""
+    configure(monkeypatch, oms_server.sync_url(support.PROJECT, support.TASK), oms_server.ak, oms_server.sk,
+              cos_server.address, cos_server.secret_id, cos_server.secret_key)
+    names = ["a/./b", "tail/..", "up/../x", "./lead", "dots.../ok"]
+    keys = [support.event_key(n) for n in names]
+    oms_server.script(400)
+
+    assert index.main_handler(events(*names), None) is False  # failed, and every failure recorded
+
+    store = marker_names.MarkerStore(None, support.LOG_BUCKET, support.TASK)
+    assert cos_server.keys(support.LOG_BUCKET, support.marker(FAILED, "")[:-1]) == sorted(
+        store.key(FAILED, k) for k in keys)
+    oms_server.script(200)
+    assert replay.main_handler(None, None) == {"listed": 5, "replayed": 5, "still_failed": 0, "errors": 0}
+    assert sorted(oms_server.received_keys()[-5:]) == sorted(keys)
+    assert cos_server.keys(support.LOG_BUCKET, "oms_source_record/%s/failed" % support.TASK) == []

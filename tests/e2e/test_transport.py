@@ -98,3 +98,90 @@ def test_a_body_cut_short_of_its_content_length_is_an_error(server):
     server.script(Answer(200, headers={"Content-Length": "100"}, body=b"{}", cut=True))
     with pytest.raises(requests.ConnectionError):
         transport.new_session({}).get(server.url + "/cut")
+
+
+def test_an_interim_answer_is_a_broken_exchange_and_its_connection_is_never_reused(server):
+    """A 103 Early Hints leaves the real answer on the connection: read as the answer to the next request
+    sent on it, one request's 200 would stand for another's."""
+    server.script(Answer(200, interim=(103,), body=b"first"), Answer(500, body=b"second"))
+    session = transport.new_session({})
+    with pytest.raises(requests.ConnectionError, match="interim answer HTTP 103"):
+        session.get(server.url + "/one")
+    second = session.get(server.url + "/two")
+    assert (second.status_code, second.content) == (500, b"second")  # its own answer, not the first's 200
+    assert server.requests[0].peer != server.requests[1].peer  # on a new connection
+
+
+def test_a_session_requiring_a_header_refuses_answers_without_it(server):
+    server.script(Answer(200, body=b"<html>captive portal</html>"),
+                  Answer(200, headers={"x-cos-request-id": "NjU0"}, body=b"ok"))
+    session = transport.new_session({}, required_header="x-cos-request-id")
+    with pytest.raises(requests.ConnectionError, match="without x-cos-request-id"):
+        session.get(server.url + "/portal")
+    assert session.get(server.url + "/cos").content == b"ok"
+
+
+@pytest.fixture
+def blackhole():
+    """A loopback address:port whose SYNs are dropped (its accept queue is full): a connect there hangs."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(listener.getsockname())
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    time.sleep(0.1)
+    probe = socket.socket()
+    probe.settimeout(0.3)
+    with pytest.raises(socket.timeout):  # the precondition: a connect there does hang
+        probe.connect(listener.getsockname())
+    probe.close()
+    yield listener.getsockname()
+    for sock in fillers + [listener]:
+        sock.close()
+
+
+def test_every_address_of_a_host_shares_the_time_left(monkeypatch, blackhole):
+    """A host with several unreachable addresses (an AAAA and an A record in a VPC without egress): each
+    address must get only the time left, not the whole connect timeout again."""
+    import socket
+    real = socket.getaddrinfo
+
+    def three_addresses(host, port, *args, **kwargs):
+        if host == "unreachable.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", blackhole)] * 3
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", three_addresses)
+    started = time.monotonic()
+    with pytest.raises(requests.RequestException), transport.time_limit(1.0):
+        transport.new_session({}).get("http://unreachable.test:%d/" % blackhole[1], timeout=5.0)
+    assert time.monotonic() - started < 1.0 + TOLERANCE
+
+
+def test_a_resolver_that_hangs_is_bounded_by_the_limit(monkeypatch, server):
+    import socket
+    real = socket.getaddrinfo
+    release = threading.Event()
+
+    def hanging(host, port, *args, **kwargs):
+        if host == "slow-dns.test":
+            release.wait(30)
+        return real("127.0.0.1" if host == "slow-dns.test" else host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    started = time.monotonic()
+    try:
+        with pytest.raises(requests.RequestException), transport.time_limit(0.5):
+            transport.new_session({}).get("http://slow-dns.test:%d/" % server.port, timeout=5.0)
+        assert time.monotonic() - started < 0.5 + TOLERANCE
+    finally:
+        release.set()
+    assert server.requests == []
