@@ -17,32 +17,49 @@ logs JSON as the others do.
 """
 import json
 import logging
+import math
 import re
+import traceback
 import sys
 import time
 
-#: Characters of a network-supplied value shown in a log line (object keys are never cut).
+#: Characters of a network-supplied value shown in a log line, escaping included (object keys are never cut).
 TEXT_CAP = 300
 #: The COS SDK logs its signing key and Authorization at DEBUG, and raw error bodies at ERROR: its loggers
 #: stay at WARNING or above and pass through ``EscapeFilter``.
 QUIET_LOGGERS = ("qcloud_cos", "qcloud_cos_v5", "urllib3")
 LOGGER_NAME = "cos2oms"
-# Line separators json.dumps leaves alone with ensure_ascii=False (str.splitlines and many viewers split on them).
-_UNSAFE = dict((c, "\\u%04x" % c) for c in (0x7f, 0x85, 0x2028, 0x2029))
+#: Where ``logging.captureWarnings`` sends the ``warnings`` module's messages.
+WARNINGS_LOGGER = "py.warnings"
+# What json.dumps leaves alone with ensure_ascii=False and a log line must not carry raw: DEL and the C1
+# controls (0x9b starts a terminal escape sequence; 0x85 is a line break to str.splitlines), the Unicode line
+# and paragraph separators, the bidirectional controls (they reorder what a terminal shows), and lone
+# surrogates (a log handler cannot encode them: the whole line would be lost).
+_UNSAFE = dict((c, "\\u%04x" % c) for c in (
+    list(range(0x7f, 0xa0)) + [0x061c, 0x200e, 0x200f, 0x2028, 0x2029] + list(range(0x202a, 0x202f))
+    + list(range(0x2066, 0x206a)) + list(range(0xd800, 0xe000))))
+
+
+def _quote(text):
+    return json.dumps(text, ensure_ascii=False).translate(_UNSAFE)
 
 
 def show(text, cap=None):
-    """``text`` as it appears in a log line: JSON-quoted, control characters and line separators escaped,
-    at most ``cap`` characters of it (then ``...(+N chars)``). ``-`` for None or empty."""
+    """``text`` as it appears in a log line: JSON-quoted, control characters, line separators and the like
+    escaped, at most about ``cap`` characters of the result (escapes count), then ``...(+N chars)`` saying
+    how many characters of ``text`` were left out. ``-`` for None or empty."""
     if text is None or text == "":
         return "-"
     if not isinstance(text, str):
         text = str(text)
-    extra = ""
-    if cap is not None and len(text) > cap:
-        extra = "...(+%d chars)" % (len(text) - cap)
-        text = text[:cap]
-    return json.dumps(text, ensure_ascii=False).translate(_UNSAFE) + extra
+    if cap is None:
+        return _quote(text)
+    n = min(len(text), cap)
+    quoted = _quote(text[:n])
+    while len(quoted) > cap + 2 and n > 1:  # heavily escaped text: keep fewer characters of it
+        n = max(1, n * (cap + 2) // len(quoted))
+        quoted = _quote(text[:n])
+    return quoted + ("...(+%d chars)" % (len(text) - n) if n < len(text) else "")
 
 
 def short(text):
@@ -54,10 +71,13 @@ class EscapeFilter(logging.Filter):
     """Makes a library's log record one escaped, capped line (the COS SDK logs raw error bodies)."""
 
     def filter(self, record):
+        if getattr(record, "cos2oms_library", None) is not None:  # already done (a second handler)
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a library's malformed format string: keep the template only
             message = str(record.msg)
+        record.cos2oms_library = message[:TEXT_CAP * 4]  # for the JSON formatter, which escapes by itself
         record.msg, record.args = show(message, TEXT_CAP * 4), None
         record.exc_info, record.exc_text = None, None  # tracebacks would carry raw messages across lines
         return True
@@ -79,7 +99,9 @@ def quiet_library_loggers(level):
 
 #: Fields shown quoted in text lines; those from the network are also capped (keys and markers never are).
 QUOTED = ("key", "marker", "event", "problem")
-NETWORK = ("error_code", "error_msg", "oms_request_id", "reason", "cause", "location")
+NETWORK = ("error_code", "error_msg", "oms_request_id", "reason", "cause", "location", "exception")
+#: Characters of a traceback kept in a JSON line (its last part: where it was raised).
+TRACEBACK_CAP = TEXT_CAP * 4
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:/@+=-]+$")
 _context = {"request_id": "-"}
 
@@ -105,6 +127,8 @@ def _text_value(name, value):
 
 
 def _json_value(name, value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and Infinity are not JSON
     if isinstance(value, float) and name.endswith("_ms"):
         return int(round(value))
     if value is None or isinstance(value, (bool, int, float)):
@@ -118,10 +142,16 @@ def render(message, fields):
     return message + "".join(" %s=%s" % (name, _text_value(name, value)) for name, value in fields.items())
 
 
-def log(logger, level, message, **fields):
-    """One line: ``message`` (a fixed text) and its fields, in the order given."""
+def log(logger, level, message, exc=None, **fields):
+    """One line: ``message`` (a fixed text) and its fields, in the order given. ``exc``: an exception being
+    handled, shown as the field ``exception`` (its type and message); a JSON line also carries its
+    traceback, as one field. Never more than one line, whatever the exception says."""
     if logger.isEnabledFor(level):
-        logger.log(level, "%s", render(message, fields), extra={"cos2oms_message": message, "cos2oms_fields": fields})
+        extra = {"cos2oms_message": message, "cos2oms_fields": fields}
+        if exc is not None:
+            fields["exception"] = "%s: %s" % (type(exc).__name__, exc)
+            extra["cos2oms_traceback"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        logger.log(level, "%s", render(message, fields), extra=extra)
 
 
 class JsonFormatter(logging.Formatter):
@@ -132,13 +162,17 @@ class JsonFormatter(logging.Formatter):
         line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + (
             ".%03dZ" % record.msecs), "level": record.levelname, "logger": record.name}
         if fields is None:  # a library's line, or one not written through log()
-            line["message"] = record.getMessage()[:TEXT_CAP * 4]
+            library = getattr(record, "cos2oms_library", None)
+            line["message"] = library if library is not None else record.getMessage()[:TEXT_CAP * 4]
         else:
             line["message"] = record.cos2oms_message
             line.update((name, _json_value(name, value)) for name, value in fields.items())
         line.setdefault("request_id", _context["request_id"])
-        if record.exc_info and fields is not None:
-            line["exception"] = self.formatException(record.exc_info)[-TEXT_CAP * 4:]
+        trace = getattr(record, "cos2oms_traceback", None)
+        if trace is None and record.exc_info and fields is not None:
+            trace = self.formatException(record.exc_info)
+        if trace:
+            line["traceback"] = trace[-TRACEBACK_CAP:]
         return json.dumps(line, ensure_ascii=False).translate(_UNSAFE)
 
 
@@ -154,7 +188,8 @@ def configure(level, fmt="text"):
     logging.getLogger(LOGGER_NAME).setLevel(level)
     quiet_library_loggers(level)
     _JSON_HANDLER.stream = sys.stdout
-    for name in (LOGGER_NAME,) + QUIET_LOGGERS:
+    logging.captureWarnings(fmt == "json")  # a warning is then one JSON line too, not two lines of text
+    for name in (LOGGER_NAME, WARNINGS_LOGGER) + QUIET_LOGGERS:
         target = logging.getLogger(name)
         if fmt == "json":
             if _JSON_HANDLER not in target.handlers:

@@ -91,11 +91,18 @@ def _error_fields(response):
     text = (response.content or b"")[:transport.ERROR_BODY_CAP].decode("utf-8", "replace")
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         body = None
     if isinstance(body, dict) and ("error_code" in body or "error_msg" in body):
-        return body.get("error_code"), body.get("error_msg")
+        return _text(body.get("error_code")), _text(body.get("error_msg"))
     return None, text.strip()[:logs.TEXT_CAP] or None
+
+
+def _text(value):
+    """An error field as a short string, whatever JSON type OMS (or whoever answered) gave it."""
+    if value is None or isinstance(value, str):
+        return value
+    return repr(value) if isinstance(value, float) else json.dumps(value)[:logs.TEXT_CAP]  # nan, inf too
 
 
 def _retry_after(response):
@@ -105,17 +112,18 @@ def _retry_after(response):
         return None
 
 
-def classify(attempt, response=None, error=None, rand=random.random):
+def classify(attempt, response=None, error=None, rand=random.random, final=False):
     """What one attempt's answer means: ``(OmsResult, seconds to wait before retrying or None)``.
 
-    ``None`` means final: accepted, refused, a redirect, or any other answer that trying again cannot change.
+    ``None`` means final: accepted, refused, a redirect, an answer that cannot be read (``final``), or any
+    other answer that trying again cannot change.
     """
     if isinstance(error, transport.RedirectRefused):
         return OmsResult(False, error.status, attempts=attempt,
                          reason="redirect refused: %s to %s" % (error.status, error.location or "-")), None
     if error is not None:
-        return OmsResult(False, attempts=attempt, reason="%s: %s" % (type(error).__name__, error)), \
-            backoff_delay(attempt, rand)
+        result = OmsResult(False, attempts=attempt, reason="%s: %s" % (type(error).__name__, error))
+        return result, None if final else backoff_delay(attempt, rand)
     status = response.status_code
     request_id = response.headers.get("X-Request-Id")
     if status == 200:
@@ -157,6 +165,8 @@ class OmsClient(object):
             return classify(attempt, error=exc)
         except _NETWORK_ERRORS as exc:
             return classify(attempt, error=exc, rand=self._rand)
+        except requests.RequestException as exc:  # an answer requests cannot read (bad headers, encoding)
+            return classify(attempt, error=exc, rand=self._rand, final=True)
         return classify(attempt, response, rand=self._rand)
 
     def submit(self, keys, deadline, request_id="-"):

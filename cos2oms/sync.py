@@ -50,7 +50,7 @@ def keys_to_send(records, log_bucket_name, report, request_id="-"):
         if problem:
             report.malformed += 1
             logs.log(logger, logging.ERROR, "record skipped: malformed", record=record.position, problem=problem,
-                     request_id=request_id)
+                     key=record.key, request_id=request_id)
         elif not record.is_created:
             report.skipped += 1
             logs.log(logger, logging.INFO, "record skipped: not a creation", key=record.key,
@@ -84,7 +84,8 @@ class Submitter(object):
         try:
             result = self.oms.submit(keys, self.deadline, self.request_id)
         except Exception as exc:  # never lose keys to an unexpected error: they get failed markers
-            logger.exception("oms request raised keys=%d request_id=%s", len(keys), logs.show(self.request_id))
+            logs.log(logger, logging.ERROR, "oms request raised", exc=exc, task=self.markers.task_id, keys=len(keys),
+                     request_id=self.request_id)
             result = oms.OmsResult(False, reason="unexpected %s: %s" % (type(exc).__name__, exc))
         self.auth_refused = self.auth_refused or result.auth_refused
         level = logging.INFO if result.accepted else logging.ERROR

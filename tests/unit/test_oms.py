@@ -131,3 +131,25 @@ def test_deadline_reserve_scales_with_the_limit():
     assert Deadline(3.0).reserve == pytest.approx(0.6)
     assert Deadline(1.0).reserve == 0.5
     assert Deadline(900.0).reserve == 10.0
+
+
+@responses.activate
+@pytest.mark.parametrize("body,code,msg", [
+    ('{"error_code": 12345, "error_msg": {"detail": "x"}}', "12345", '{"detail": "x"}'),
+    ('{"error_code": NaN, "error_msg": Infinity}', "nan", "inf"),
+    ('{"error_code": "OMS.%s"}' % ("9" * 5000), "OMS." + "9" * 5000, None),  # a string stays whole here: logs cap
+    ("[" * 5000, None, "[" * logs.TEXT_CAP),  # nested past the JSON parser's depth: text
+])
+def test_error_fields_are_text_whatever_was_answered(body, code, msg):
+    responses.add(responses.POST, support.SYNC_URL, status=400, body=body)
+    result = client().submit(["k"], FakeDeadline(100))
+    assert (result.error_code, result.error_msg) == (code, msg)
+
+
+@responses.activate
+def test_an_answer_requests_cannot_read_is_final_not_retried():
+    responses.add(responses.POST, support.SYNC_URL, body=requests.exceptions.InvalidHeader("two Content-Lengths"))
+    sleeps = []
+    result = client(sleeps=sleeps).submit(["k"], FakeDeadline(100))
+    assert not result.accepted and result.attempts == 1 and sleeps == []
+    assert "InvalidHeader" in result.reason
