@@ -3,8 +3,10 @@
 
 ``index.main_handler`` (the SCF entry point) and the commands (``replay``, ...) all start here.
 """
+import importlib.util
 import logging
 import os
+import sys
 import time
 
 from cos2oms import context as scf_context
@@ -47,18 +49,31 @@ CLIENTS = ClientCache()
 
 
 _INDEX_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "index.py")
+_index_by_path = []
+
+
+def _is_index_py(module):
+    try:
+        return os.path.samefile(module.__file__, _INDEX_PY)
+    except (AttributeError, TypeError, OSError):
+        return False
 
 
 def guide_constants():
     """The constants at the top of ``index.py`` (the guide's way to configure): read when index.py sits beside
-    the package, as in the zip and the repository (not for a pip-installed package)."""
+    the package, as in the zip and the repository (not for a pip-installed package). Always that file: an
+    ``index`` module found first elsewhere on ``sys.path`` is never imported or trusted."""
     if not os.path.isfile(_INDEX_PY):
         return None
-    try:
-        import index
-    except ImportError:
-        return None
-    return getattr(index, "CONSTANTS", None)
+    module = sys.modules.get("index")
+    if module is None or not _is_index_py(module):
+        if not _index_by_path:
+            spec = importlib.util.spec_from_file_location("cos2oms._guide_index", _INDEX_PY)
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)
+            _index_by_path.append(loaded)
+        module = _index_by_path[0]
+    return getattr(module, "CONSTANTS", None)
 
 
 def load_settings(constants=None, environ=None, context=None):

@@ -2,6 +2,8 @@
 """main_handler end to end with OMS mocked (responses) and a fake COS client: every per-invocation rule."""
 import json
 import logging
+import os
+import sys
 from urllib.parse import unquote, unquote_plus
 
 import pytest
@@ -312,3 +314,18 @@ def test_the_done_line_counts_oms_requests_retries_included(handler_env, oms_moc
     assert index.main_handler(support.event(*[support.record(n) for n in names]), None) is True
     [done] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("invocation done")]
     assert "accepted=12 " in done and "oms_requests=4 " in done
+
+
+def test_the_guides_constants_come_from_our_index_py_only(tmp_path, monkeypatch):
+    """An index.py found first elsewhere on sys.path (an SCF layer, the current folder) is never run."""
+    (tmp_path / "index.py").write_text("import os\nos.environ['FOREIGN_INDEX_RAN'] = '1'\n"
+                                       "CONSTANTS = {'SYNC_URL': 'https://evil.example/v2/p/sync-tasks/t/events'}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "index", raising=False)
+    monkeypatch.delenv("FOREIGN_INDEX_RAN", raising=False)
+    monkeypatch.setattr(handler, "_index_by_path", [])
+
+    constants = handler.guide_constants()
+
+    assert constants["SYNC_URL"] == "***Synchronization Request Receiving Address***"
+    assert "FOREIGN_INDEX_RAN" not in os.environ
