@@ -13,10 +13,11 @@ import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cos2oms import oms
+from cos2oms import oms, transport
 
 DEFAULT_WORKERS = 8
-#: Marker writes in flight per worker (a batch's ten markers go out together).
+#: Marker writes in flight per worker (a batch's ten markers go out together), up to the connections the
+#: COS client keeps (``transport.POOL_SIZE``): more would open and discard a connection per marker.
 MARKER_WRITES_PER_WORKER = 10
 NOT_SENT_STOPPING = "not sent: the run is stopping"
 NOT_SENT_NO_TIME = "not sent: no time left for OMS requests (the rest is kept for markers)"
@@ -56,7 +57,7 @@ class Engine(object):
 
     def __init__(self, submitter, workers=DEFAULT_WORKERS, write_failed=True, stopping=None):
         self.submitter = submitter
-        self.workers = max(1, workers)
+        self.workers = max(1, min(workers, transport.POOL_SIZE))
         self.write_failed = write_failed
         self.stopping = stopping or threading.Event()
 
@@ -82,8 +83,8 @@ class Engine(object):
         inside the engine sets ``stopping``, yields what was in flight, then propagates.
         """
         batches = _batches(keys)
-        with ThreadPoolExecutor(self.workers) as pool, \
-                ThreadPoolExecutor(self.workers * MARKER_WRITES_PER_WORKER) as markers:
+        marker_threads = min(self.workers * MARKER_WRITES_PER_WORKER, transport.POOL_SIZE)
+        with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(marker_threads) as markers:
             first = next(batches, None)
             if first is None:
                 return
@@ -169,10 +170,12 @@ def fan_out(chunks_iter, handle, setup, setup_args, processes, logging_config, s
     context = multiprocessing.get_context("spawn")  # never fork a process that has threads running
     pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker,  # novermin (3.7+,
                                initargs=(setup, setup_args, logging_config))  # the CLI checks: processes_usable)
+    chunks_iter = iter(chunks_iter)
     pending = {}
     try:
-        for chunk in chunks_iter:
-            if stopping.is_set():
+        while not stopping.is_set():  # looked at before a chunk is pulled: a pulled chunk is always sent
+            chunk = next(chunks_iter, None)
+            if chunk is None:
                 break
             pending[pool.submit(_run_chunk, handle, chunk)] = chunk
             while len(pending) >= 2 * processes:

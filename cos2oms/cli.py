@@ -27,21 +27,42 @@ def default_processes():
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def positive_int(text):
-    """argparse type: a whole number, at least 1."""
+#: The most ``--workers``: the connection pools (``transport.POOL_SIZE``) keep this many connections per host.
+MAX_WORKERS = 64
+
+
+def positive_int(text, most=None):
+    """argparse type: a whole number, at least 1 (and at most ``most``)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
+    if most is not None and value > most:
+        raise argparse.ArgumentTypeError("must be at most %d, got %s" % (most, text))
     return value
+
+
+def workers_count(text):
+    """argparse type for ``--workers``: 1 to ``MAX_WORKERS``."""
+    return positive_int(text, MAX_WORKERS)
+
+
+def writable_file(path):
+    """argparse type for an output file: it must be writable now, not after the run has done its work."""
+    try:
+        open(path, "a").close()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+    return path
 
 
 def add_sending_arguments(parser, what="", default_workers=8):
     """``--workers`` and ``--processes``, for commands that send keys through the bulk engine."""
-    parser.add_argument("--workers", type=positive_int, default=default_workers,
-                        help="concurrent OMS requests per process%s (default %d)" % (what, default_workers))
+    parser.add_argument("--workers", type=workers_count, default=default_workers,
+                        help="concurrent OMS requests per process%s, 1 to %d (default %d)"
+                             % (what, MAX_WORKERS, default_workers))
     parser.add_argument("--processes", type=positive_int, default=default_processes(),
                         help="worker processes for large runs%s (default %d here: the CPUs, at most 4)"
                              % (what, default_processes()))
@@ -50,7 +71,7 @@ def add_sending_arguments(parser, what="", default_workers=8):
 def add_arguments(parser):
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="on a terminal, show the per-key lines too (as LOG_LEVEL=INFO does)")
-    parser.add_argument("--log-file", metavar="FILE",
+    parser.add_argument("--log-file", metavar="FILE", type=writable_file,
                         help="also write every log line (at LOG_LEVEL) to FILE")
 
 
@@ -87,13 +108,6 @@ class Output(object):
         logs.configure(self.settings.log_level, self.settings.log_format)
         consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS]
                                             if self.settings.log_format == "json" else [])
-        if self.quiet:
-            threshold = _AtLeast(logging.WARNING)
-            for logger in consoles:
-                for handler in logger.handlers:
-                    if _is_console(handler):
-                        handler.addFilter(threshold)
-                        self._undo.append(lambda h=handler: h.removeFilter(threshold))
         if self.log_file:
             handler = logging.FileHandler(self.log_file, encoding="utf-8")
             handler.setLevel(self.settings.log_level)
@@ -110,6 +124,13 @@ class Output(object):
             else:
                 self._redirect = logging_redirect_tqdm(consoles)
                 self._redirect.__enter__()
+        if self.quiet:  # after the redirect: its console handler, which older tqdm gives no filters, is one
+            threshold = _AtLeast(logging.WARNING)
+            for logger in consoles:
+                for handler in logger.handlers:
+                    if _is_console(handler):
+                        handler.addFilter(threshold)
+                        self._undo.append(lambda h=handler: h.removeFilter(threshold))
         return self
 
     def __exit__(self, *exc_info):

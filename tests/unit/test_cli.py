@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+"""cli: output files refused before any work is done; quiet on a terminal whatever tqdm version routes the lines."""
+import argparse
+import io
+import logging
+import sys
+from contextlib import contextmanager
+
+import pytest
+
+from cos2oms import __main__ as command_line
+from cos2oms import cli, logs, settings
+from tests import support
+
+
+@pytest.mark.parametrize("command", ["replay", "verify", "backfill"])
+def test_an_unwritable_log_file_is_a_usage_error_before_anything_runs(command, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        command_line.main([command, "--log-file", str(tmp_path / "no-such-folder" / "run.log")])
+    assert exit_.value.code == 2
+    assert "--log-file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value,ok", [("1", True), ("64", True), ("65", False), ("0", False), ("x", False)])
+def test_workers_have_a_range_the_connection_pools_hold(value, ok):
+    if ok:
+        assert cli.workers_count(value) == int(value)
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            cli.workers_count(value)
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@contextmanager
+def redirect_like_old_tqdm(loggers):
+    """What tqdm before 4.69 does: each console handler is swapped for one of its own on the same stream,
+    filters not copied."""
+    swapped = []
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.stdout):
+                replacement = logging.StreamHandler(handler.stream)
+                logger.removeHandler(handler)
+                logger.addHandler(replacement)
+                swapped.append((logger, handler, replacement))
+    try:
+        yield
+    finally:
+        for logger, handler, replacement in swapped:
+            logger.removeHandler(replacement)
+            logger.addHandler(handler)
+
+
+def test_a_terminal_shows_only_warnings_even_where_tqdm_copies_no_filters(monkeypatch, capsys):
+    pytest.importorskip("tqdm", reason="tqdm is not installed (the SCF 3.6 emulation draws no progress bar)")
+    import tqdm.contrib.logging
+    monkeypatch.setattr(tqdm.contrib.logging, "logging_redirect_tqdm", redirect_like_old_tqdm)
+    console = logging.StreamHandler(sys.stderr)
+    logging.getLogger().addHandler(console)
+    try:
+        args = argparse.Namespace(verbose=False, log_file=None)
+        with cli.Output(args, settings.load(support.env()), environ={}, stream=Terminal()):
+            logger = logging.getLogger("cos2oms.test")
+            logs.log(logger, logging.INFO, "object accepted", key="/1/b/k")
+            logs.log(logger, logging.WARNING, "replay stopping: out of time")
+    finally:
+        logging.getLogger().removeHandler(console)
+        logs.configure(logging.INFO, "text")
+    shown = capsys.readouterr().err
+    assert "object accepted" not in shown
+    assert "replay stopping" in shown
