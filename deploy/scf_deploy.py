@@ -1,16 +1,16 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Deploy cos2oms to Tencent SCF through the SCF API, for the runtimes serverless.yml cannot take.
 
 serverless.yml's multi-scf component accepts Python3.6 and Python3.7 only; this script deploys the same two
-functions with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python (pinned in requirements-dev.txt):
+functions with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python-scf and -common (pinned in
+requirements-dev.txt). Run it from the repository root, as a module (it imports cos2oms.settings from there):
 
     ./build_zip.sh python3.10                       # writes dist/cos2oms-python3.10.zip
     export TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=...     # who deploys (a CAM key)
     export SYNC_URL=... HW_AK=... HW_SK=... LOG_BUCKET=logs-1250000000  # what the function reads
-    python deploy/scf_deploy.py --region ap-beijing --runtime Python3.10 \\
+    .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000 --dry-run     # print the requests, send nothing
-    python deploy/scf_deploy.py --region ap-beijing --runtime Python3.10 \\
+    .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000               # deploy
 
 What it sends, per function (``index.main_handler`` and ``replay.main_handler``, one zip):
@@ -20,14 +20,20 @@ What it sends, per function (``index.main_handler`` and ``replay.main_handler``,
     that are set and non-empty in the deploying shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among
     them; an update replaces the function's variables with these;
   - CreateTrigger: a COS trigger (cos:ObjectCreated:*) on the source bucket for the first function, a timer
-    for replay. A trigger of the same type and name that already exists is left as it is.
+    (named "replay-timer") for replay. A redeploy converges: a trigger of ours (same type and name) that exists
+    with the same TriggerDesc (the cron; the COS event and filter) is left as it is; one whose TriggerDesc
+    differs is deleted (DeleteTrigger) and created again, since SCF cannot update a timer or COS trigger in
+    place. Replay's timer from before it was renamed ("replay-every-30-minutes") is deleted the same way.
+    Other triggers of the functions are never touched.
 
 The code goes inline (Code.ZipFile, base64): the API takes a zip of up to 50 MB that way, but a request with
 signature v3 is at most 10 MB, so base64's 4/3 limits the zip to about 7.5 MB. cos2oms's zips are 3 to 4 MB.
 
 --dry-run needs no credentials and no network: it prints the request bodies as JSON, with HW_SK,
 COS_SECRET_KEY and COS_TOKEN replaced by "<redacted>" and the zip by its size and SHA-256. Every body is
-checked against the SDK's request model before anything is sent (an unknown field is an error).
+checked against the SDK's request model before anything is sent: a field the model lacks, or a value whose
+type is not the one the model documents (``:type Timeout: int``, ``:type Variables: list of Variable``...), is
+an error, for --dry-run and a real run alike.
 """
 import argparse
 import base64
@@ -41,11 +47,14 @@ import time
 import warnings
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+try:
+    from cos2oms import settings
+except ModuleNotFoundError as e:  # pragma: no cover - run as a file, or from another folder
+    if e.name != "cos2oms":
+        raise
+    sys.exit("scf_deploy: run it from the repository root, as a module: python -m deploy.scf_deploy --help")
 
-from cos2oms import settings  # noqa: E402
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 try:
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -68,7 +77,9 @@ REQUEST_OVERHEAD = 64 * 1024          # room for the rest of the body
 COS_EVENT = "cos:ObjectCreated:*"
 QUALIFIER = "$DEFAULT"                # the default alias, as the Serverless components bind triggers
 DEFAULT_CRON = "0 */30 * * * * *"     # second minute hour day month weekday year
-TIMER_NAME = "replay-every-30-minutes"
+TIMER_NAME = "replay-timer"           # what it is, not its cadence (--replay-cron may change that)
+# Replay's timer as earlier versions of this script named it: a redeploy deletes it (the new one replaces it).
+OLD_TIMER_NAMES = ("replay-every-30-minutes",)
 SYNC_DESCRIPTION = "Asks the OMS sync task to migrate each object created in the source bucket"
 REPLAY_DESCRIPTION = "Resubmits the keys that have a failed marker in the log bucket"
 MEMORY_SIZES = (64,) + tuple(range(128, 3072 + 1, 128))
@@ -85,7 +96,7 @@ class DeployError(Exception):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="scf_deploy.py", description=__doc__.split("\n\n", 1)[0],
+        prog="python -m deploy.scf_deploy", description=__doc__.split("\n\n", 1)[0],
         epilog="Credentials: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY of the deploying shell. "
                "The function's settings: its variables (SYNC_URL, HW_AK, HW_SK, LOG_BUCKET, ...) exported "
                "in the same shell.")
@@ -207,18 +218,101 @@ def build_plan(options, environ):
             "functions": functions, "triggers": triggers}
 
 
-def request_model(action, body):
-    """``body`` as the SDK's request model for ``action``; a field the model does not have is an error.
+def documented_types(model_class):
+    """{field: type text} from the model's docstring, e.g. {"Timeout": "int", "Environment": ":class:`...`"}."""
+    return dict(re.findall(r":type (\w+): (.+)", model_class.__init__.__doc__ or ""))
 
-    The SDK's ``_deserialize`` only warns ("... fileds are useless.") about unknown fields, and then drops them.
+
+def _model_named(text):
+    return getattr(models, text.rsplit(".", 1)[-1].strip("`"))
+
+
+def type_problems(model_class, body, where):
+    """Each field of ``body`` that ``model_class`` lacks, or whose value is not of the documented type."""
+    problems = []
+    types = documented_types(model_class)
+    if not types:
+        return ["%s: %s documents no field types (Python run with -OO strips them): cannot check"
+                % (where, model_class.__name__)]
+    for key, value in body.items():
+        spec = types.get(key)
+        here = "%s.%s" % (where, key)
+        if spec is None:
+            problems.append("%s: %s has no such field" % (here, model_class.__name__))
+        elif spec.startswith(":class:"):
+            if not isinstance(value, dict):
+                problems.append("%s: %s expects an object, got %s" % (here, spec, _kind(value)))
+            else:
+                problems += type_problems(_model_named(spec), value, here)
+        elif spec.startswith("list of "):
+            item = spec[len("list of "):]
+            if not isinstance(value, list):
+                problems.append("%s: %s expects a list, got %s" % (here, spec, _kind(value)))
+                continue
+            for index, element in enumerate(value):
+                if item in ("str", "int", "float", "bool"):
+                    problems += _primitive_problems(item, element, "%s[%d]" % (here, index))
+                elif not isinstance(element, dict):
+                    problems.append("%s[%d]: %s expects objects, got %s" % (here, index, spec, _kind(element)))
+                else:
+                    problems += type_problems(getattr(models, item), element, "%s[%d]" % (here, index))
+        else:
+            problems += _primitive_problems(spec, value, here)
+    return problems
+
+
+def _primitive_problems(spec, value, where):
+    expected = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}.get(spec)
+    if expected is None:
+        return ["%s: documented type %r is not one this check knows" % (where, spec)]
+    if not isinstance(value, expected) or (spec in ("int", "float") and isinstance(value, bool)):
+        return ["%s: expected %s, got %s" % (where, spec, _kind(value))]
+    return []
+
+
+def _kind(value):
+    """A value's type for a message, never the value: it may be a secret, or a zip's base64."""
+    return type(value).__name__
+
+
+def without_none(node):
+    if isinstance(node, dict):
+        return {k: without_none(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [without_none(v) for v in node]
+    return node
+
+
+def model_problems(action, body):
+    """Every way ``body`` does not fit the SDK's request model for ``action``, as text (empty: it fits).
+
+    The SDK's ``_deserialize`` only warns ("... fileds are useless.") about an unknown field and drops it, and
+    takes a value of any type: so its warnings count, each value is checked against the type the model's
+    documentation gives it, and the model must serialize back to the same body.
     """
-    request = getattr(models, action + "Request")()
+    model_class = getattr(models, action + "Request")
+    problems = []
+    request = model_class()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        request._deserialize(body)
-    useless = [str(w.message) for w in caught if "useless" in str(w.message)]
-    if useless:
-        raise DeployError("%s: the SDK's model has no such field: %s" % (action, "; ".join(useless)))
+        try:
+            request._deserialize(body)
+        except Exception as e:                # e.g. a dict where the model expects a list of objects
+            problems.append("SDK: %s while reading the body" % type(e).__name__)
+    problems += ["SDK: %s" % w.message for w in caught if issubclass(w.category, UserWarning)]
+    problems += type_problems(model_class, body, action)
+    if not problems and without_none(json.loads(request.to_json_string())) != body:
+        problems.append("%s: the model does not serialize back to the body" % action)
+    return problems
+
+
+def request_model(action, body):
+    """``body`` as the SDK's request model for ``action``; any of ``model_problems`` is a DeployError."""
+    problems = model_problems(action, body)
+    if problems:
+        raise DeployError("%s: the body does not fit the SDK's request model: %s" % (action, "; ".join(problems)))
+    request = getattr(models, action + "Request")()
+    request._deserialize(body)
     return request
 
 
@@ -234,6 +328,16 @@ def redacted(body):
     return body
 
 
+def check_plan(plan):
+    """Every body the deployment may send, checked against the SDK's models before anything is sent."""
+    for fn in plan["functions"]:
+        for action in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
+            request_model(action, fn[action])
+    for trigger in plan["triggers"]:
+        request_model("CreateTrigger", trigger)
+        request_model("DeleteTrigger", delete_body(trigger, {}))
+
+
 def dry_run_document(plan):
     requests = []
     for fn in plan["functions"]:
@@ -242,8 +346,14 @@ def dry_run_document(plan):
         for action in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
             requests.append({"action": action, "when": "%s exists" % fn["name"], "body": redacted(fn[action])})
     for trigger in plan["triggers"]:
-        requests.append({"action": "CreateTrigger", "when": "%s has no %s trigger %s" % (
-            trigger["FunctionName"], trigger["Type"], trigger["TriggerName"]), "body": redacted(trigger)})
+        what = "%s trigger %s of %s" % (trigger["Type"], trigger["TriggerName"], trigger["FunctionName"])
+        when = "the %s exists with another TriggerDesc" % what
+        if trigger["Type"] == "timer":
+            when += " (or under an old name: %s)" % ", ".join(OLD_TIMER_NAMES)
+        requests.append({"action": "DeleteTrigger", "when": when,
+                         "body": delete_body(trigger, {"TriggerDesc": "<the existing trigger's TriggerDesc>"})})
+        requests.append({"action": "CreateTrigger", "when": "the %s is missing, or was deleted above" % what,
+                         "body": redacted(trigger)})
     for request in requests:                      # the printed bodies are checked like the ones sent
         request_model(request["action"], request["body"])
     return {"region": plan["region"], "package": plan["package"], "requests": requests}
@@ -311,12 +421,86 @@ def deploy(plan, client, wait=300, log=print, sleep=time.sleep):
             call(client, "UpdateFunctionConfiguration", fn["UpdateFunctionConfiguration"], log)
             wait_settled(client, fn["name"], namespace, wait, log, sleep)
     for trigger in plan["triggers"]:
-        function = get_function(client, trigger["FunctionName"], trigger["Namespace"])
-        existing = {(t.Type, t.TriggerName) for t in getattr(function, "Triggers", None) or []}
-        if (trigger["Type"], trigger["TriggerName"]) in existing:
-            log("%s: %s trigger %s exists, left as it is" % (
-                trigger["FunctionName"], trigger["Type"], trigger["TriggerName"]))
+        converge_trigger(client, trigger, log)
+
+
+def trigger_settings(kind, desc):
+    """What decides whether two TriggerDescs are the same trigger: the timer's cron, the COS event and filter.
+
+    GetFunction does not give a TriggerDesc back as CreateTrigger took it: a timer's "0 */30 * * * * *" comes
+    back as '{"cron":"0 */30 * * * * *"}', and a COS trigger's JSON may gain fields (the bucket's address).
+    """
+    if kind == "timer":
+        cron = desc or ""
+        if cron.lstrip().startswith("{"):
+            try:
+                cron = str(json.loads(cron).get("cron", ""))
+            except (ValueError, AttributeError):
+                pass
+        return " ".join(cron.split())
+    if kind == "cos":
+        try:
+            parsed = json.loads(desc or "{}")
+        except ValueError:
+            return desc
+        if not isinstance(parsed, dict):
+            return desc
+        cos_filter = parsed.get("filter") or {}
+        return (parsed.get("event"), cos_filter.get("Prefix") or "", cos_filter.get("Suffix") or "")
+    return desc
+
+
+def describe(kind, value):
+    """``trigger_settings``'s answer as text for a log line."""
+    if kind == "timer":
+        return "cron %r" % value
+    if kind == "cos" and isinstance(value, tuple):
+        return "event %r, filter Prefix %r Suffix %r" % value
+    return "TriggerDesc %r" % (value,)
+
+
+def delete_body(trigger, existing):
+    """DeleteTrigger's body for ``existing`` (a Trigger of GetFunction's answer, as a dict) of ``trigger``'s function.
+
+    A COS trigger's TriggerDesc is required (the existing one, as SCF reports it); a timer's may be left out.
+    The qualifier is the one the trigger is bound to (DeleteTrigger's default, $LATEST, is not ours).
+    """
+    body = {"FunctionName": trigger["FunctionName"], "TriggerName": existing.get("TriggerName", trigger["TriggerName"]),
+            "Type": trigger["Type"], "Namespace": trigger["Namespace"],
+            "Qualifier": existing.get("Qualifier") or trigger["Qualifier"]}
+    if trigger["Type"] == "cos":
+        body["TriggerDesc"] = existing.get("TriggerDesc") or trigger["TriggerDesc"]
+    return body
+
+
+def converge_trigger(client, trigger, log):
+    """Leave ``trigger`` as it is if it exists with the same settings; else (re)create it, deleting ours first."""
+    function = get_function(client, trigger["FunctionName"], trigger["Namespace"])
+    what = "%s: %s trigger %s" % (trigger["FunctionName"], trigger["Type"], trigger["TriggerName"])
+    wanted = trigger_settings(trigger["Type"], trigger["TriggerDesc"])
+    old_names = OLD_TIMER_NAMES if trigger["Type"] == "timer" else ()
+    found = False
+    for existing in getattr(function, "Triggers", None) or []:
+        if existing.Type != trigger["Type"]:
             continue
+        existing = {"TriggerName": existing.TriggerName, "TriggerDesc": existing.TriggerDesc,
+                    "Qualifier": getattr(existing, "Qualifier", None)}
+        if existing["TriggerName"] in old_names:
+            log("%s: %s trigger %s is replay's timer under its old name: deleting it (%s replaces it)" % (
+                trigger["FunctionName"], trigger["Type"], existing["TriggerName"], trigger["TriggerName"]))
+            call(client, "DeleteTrigger", delete_body(trigger, existing), log)
+            continue
+        if existing["TriggerName"] != trigger["TriggerName"]:
+            continue
+        have = trigger_settings(trigger["Type"], existing["TriggerDesc"])
+        if have == wanted and not found:
+            log("%s exists with the same settings, left as it is" % what)
+            found = True
+            continue
+        log("%s exists with %s, not %s: deleting it and creating it again (SCF cannot update it in place)" % (
+            what, describe(trigger["Type"], have), describe(trigger["Type"], wanted)))
+        call(client, "DeleteTrigger", delete_body(trigger, existing), log)
+    if not found:
         call(client, "CreateTrigger", trigger, log)
 
 
@@ -332,6 +516,7 @@ def main(argv=None, environ=None, make=make_client, out=sys.stdout, err=sys.stde
             log("warning: %s is not in the SCF API's documented Runtime list (%s); SCF refuses it where it is "
                 "not offered" % (options.runtime, ", ".join(DOCUMENTED_RUNTIMES)))
         plan = build_plan(options, environ)
+        check_plan(plan)
         if options.dry_run:
             json.dump(dry_run_document(plan), out, indent=2, ensure_ascii=False)
             out.write("\n")

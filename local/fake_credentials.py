@@ -11,3 +11,6 @@ COS_SECRET_KEY = "cos-test-secret-key-do-not-log-000"
 COS_TOKEN = "cos-test-session-token-do-not-log-000"
 OBS_AK = "OBSTESTAK00000000000"
 OBS_SK = "obs-test-secret-key-do-not-log-00000000"
+# The CAM key that deploys (deploy/scf_deploy.py reads TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY).
+DEPLOY_SECRET_ID = "AKIDtestdeploy000000000000000000000"
+DEPLOY_SECRET_KEY = "deploy-test-secret-key-do-not-log-0"

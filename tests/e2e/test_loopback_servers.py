@@ -25,6 +25,7 @@ from moto.s3.models import s3_backends
 from qcloud_cos import CosConfig, CosS3Client, CosServiceError
 from qcloud_cos.cos_auth import CosS3Auth
 
+from local import fake_credentials
 from local.cos_server import CosServer
 from local.oms_server import OmsServer, verify_signature
 
@@ -78,6 +79,7 @@ def post_keys(oms, keys, session=requests, timeout=5, **sign):
 
 
 def test_test_signer_and_server_check_agree_with_huaweis_worked_example():
+    # Huawei's API signing guide's worked-example AK/SK: a public documentation sample, not a credential.
     ak, sk = "QTWAOYTTINDUT2QVKYUC", "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
     url = ("https://service.region.example.com/v1/77b6a44cba5143ab91d13ab9a8ff44fd/vpcs"
            "?limit=2&marker=13551d6b-755d-4757-b956-536f674975c0")
@@ -360,7 +362,8 @@ def test_special_key_round_trips_exactly(cos_server):
     ("tok-1", None, None, "tok-1", None),
 ])
 def test_credentials_are_checked(server_token, client_id, client_key, client_token, code):
-    with CosServer(secret_id="AKIDtest", secret_key="cos-secret", token=server_token) as cos:
+    with CosServer(secret_id=fake_credentials.COS_SECRET_ID, secret_key=fake_credentials.COS_SECRET_KEY,
+                   token=server_token) as cos:
         client = cos_client(cos, client_id, client_key, client_token)
         if code is None:
             client.put_object(Bucket=BUCKET, Key="k", Body=b"")
