@@ -27,8 +27,6 @@ ENTRY_POINTS = ("index.main_handler", "replay.main_handler")
 # Read by the Serverless CLI at deploy time only, never by the function.
 DEPLOY_VARIABLES = ("SCF_REGION", "SCF_ROLE", "SOURCE_BUCKET")
 ENV_REFERENCE = re.compile(r"\$\{env:([^}]*)\}")
-# The component's default runtime when none is given (src/config.ts): not one build_zip.sh builds.
-COMPONENT_DEFAULT_RUNTIME = "Nodejs12.16"
 
 
 def read(path=SERVERLESS_YML):
@@ -94,17 +92,17 @@ def component_problems(config):
                     problems.append("%s.%s: item %r is not {key, value}" % (where, list_key, item))
     for key in sorted(inputs["functions"]):
         fn = function_inputs(config, key)
-        runtime = fn.get("runtime", COMPONENT_DEFAULT_RUNTIME)
+        runtime = fn.get("runtime", COMPONENT["runtime"]["default"])
         if runtime not in COMPONENT["runtime"]["allow"]:
             python = ", ".join(r for r in COMPONENT["runtime"]["allow"] if r.startswith("Python"))
             problems.append("functions.%s: runtime %r is not one multi-scf %s accepts (%s)" % (
                 key, runtime, COMPONENT["version"], python))
         elif not runtime.startswith("Python"):
             problems.append("functions.%s: runtime %r is not a Python runtime" % (key, runtime))
-        memory = fn.get("memorySize", 128)
+        memory = fn.get("memorySize", COMPONENT["memorySize"]["default"])
         if memory not in COMPONENT["memorySize"]["allow"]:
             problems.append("functions.%s: memorySize %r is not one of the component's sizes" % (key, memory))
-        timeout = fn.get("timeout", 3)
+        timeout = fn.get("timeout", COMPONENT["timeout"]["default"])
         if not (isinstance(timeout, int) and COMPONENT["timeout"]["min"] <= timeout <= COMPONENT["timeout"]["max"]):
             problems.append("functions.%s: timeout %r is outside [%d, %d]" % (
                 key, timeout, COMPONENT["timeout"]["min"], COMPONENT["timeout"]["max"]))
@@ -294,7 +292,7 @@ def test_timeouts_are_well_above_scf_default():
     config = parse(read())
     sync = function_inputs(config, function_key(config, "index.main_handler"))
     replay = function_inputs(config, function_key(config, "replay.main_handler"))
-    assert 10 <= sync["timeout"] < replay["timeout"] <= COMPONENT["timeout"]["max"]
+    assert COMPONENT["timeout"]["default"] < 10 <= sync["timeout"] < replay["timeout"] <= COMPONENT["timeout"]["max"]
 
 
 def _set(path, value):
@@ -335,7 +333,7 @@ def _old_form_in_sync(config):
 
 @pytest.mark.parametrize("change, expected", [
     (_set(["inputs", "runtime"], "Python3.9"), "functions.sync: runtime 'Python3.9' is not one multi-scf"),
-    (_delete(["inputs", "runtime"]), "runtime 'Nodejs12.16' is not a Python runtime"),
+    (_delete(["inputs", "runtime"]), "runtime %r is not a Python runtime" % COMPONENT["runtime"]["default"]),
     (_set(["inputs", "functions", "replay", "runtime"], "Python3.10"), "functions.replay: runtime 'Python3.10'"),
     (_old_form_in_sync, "functions.sync.environment: ignored"),
     (_old_form_in_sync, "functions.sync: required variable SYNC_URL would not be deployed"),
@@ -383,3 +381,24 @@ def test_the_component_facts_name_their_source():
     python = [runtime for runtime in COMPONENT["runtime"]["allow"] if runtime.startswith("Python")]
     assert python == ["Python2.7", "Python3.6", "Python3.7"]
     assert copy.deepcopy(COMPONENT["environment"]["item_keys"]) == ["key", "value"]
+    # Every fact says where it comes from; a default, where its own note says so.
+    for name, fact in COMPONENT.items():
+        if isinstance(fact, dict) and name != "source":
+            assert fact.get("_from"), name
+            if "default" in fact:
+                assert fact.get("_default_from"), name
+    assert COMPONENT["runtime"]["default"] in COMPONENT["runtime"]["allow"]
+    assert COMPONENT["memorySize"]["default"] in COMPONENT["memorySize"]["allow"]
+    assert COMPONENT["timeout"]["min"] <= COMPONENT["timeout"]["default"] <= COMPONENT["timeout"]["max"]
+
+
+def test_the_component_s_defaults_apply_where_the_file_sets_nothing():
+    # Left unset, a function gets the component's defaults, read from the data file: its runtime is not Python.
+    config = parse(read())
+    for key in config["inputs"]["functions"]:
+        for name in ("runtime", "memorySize", "timeout"):
+            config["inputs"].pop(name, None)
+            config["inputs"]["functions"][key].pop(name, None)
+    problems = component_problems(config)
+    for key in sorted(config["inputs"]["functions"]):
+        assert "functions.%s: runtime %r is not a Python runtime" % (key, COMPONENT["runtime"]["default"]) in problems
