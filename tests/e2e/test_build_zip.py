@@ -8,6 +8,10 @@ downloads the wheels, later runs make no network request.
 
 A zip holds exactly the function's files (packaging/manifest.txt, which must match ``git ls-files``) plus, from
 python3.7 on, the packages vendored at the versions packaging/constraints-<runtime>.txt pins.
+
+Each zip is run on its own interpreter: pyenv's 3.7 to 3.12, and .venv36 (the emulated SCF Python 3.6 runtime).
+A missing one skips those tests, naming it, on a developer's machine; with REQUIRE_ALL_RUNTIMES=1 (which .ci/run
+exports) it is a failure, so CI cannot pass without running every zip.
 """
 import hashlib
 import json
@@ -46,6 +50,8 @@ FORBIDDEN_NAMES = {"Makefile", "build_zip.sh", "serverless.yml", "README.md", "r
                    "scratch_notes.txt", "notes.txt", "manifest.txt"}
 FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".pyi")
 BUILD_TIMEOUT = 900  # seconds: the first build of a runtime downloads its wheels
+REQUIRE_ALL = "REQUIRE_ALL_RUNTIMES"
+VENV36_PYTHON = REPO_ROOT / ".venv36" / "bin" / "python"
 
 
 def pyenv_python(runtime):
@@ -61,11 +67,28 @@ def pyenv_python(runtime):
     return str(candidates[-1]) if candidates else None
 
 
+def missing_interpreter(reason):
+    """A runtime's interpreter is not here: a skip (saying which) for a developer; a failure with
+    REQUIRE_ALL_RUNTIMES=1, where a skipped runtime would let the tests pass without proving its zip."""
+    if os.environ.get(REQUIRE_ALL) == "1":
+        pytest.fail("%s (%s=1: every runtime's zip must run)" % (reason, REQUIRE_ALL), pytrace=False)
+    pytest.skip(reason)
+
+
 def require_python(runtime):
     python = pyenv_python(runtime)
     if python is None:
-        pytest.skip("%s not found under $(pyenv root)/versions: `pyenv install %s`" % (runtime, runtime[6:]))
+        missing_interpreter("%s not found under $(pyenv root)/versions: `pyenv install %s`"
+                            % (runtime, runtime[len("python"):]))
     return python
+
+
+def require_venv36():
+    """The emulated SCF Python 3.6 runtime (built-in qcloud_cos_v5 and requests), as `make unit-py36` builds it."""
+    if not VENV36_PYTHON.exists():
+        missing_interpreter("python3.6: .venv36 not found: `make unit-py36` builds the emulated SCF Python 3.6 "
+                            "runtime")
+    return str(VENV36_PYTHON)
 
 
 def git_ls_files(*pathspecs):
@@ -276,11 +299,8 @@ def test_entry_points_import_on_their_runtime(build, scratch, runtime, tmp_path)
     with zipfile.ZipFile(str(b.zip_path)) as zf:
         zf.extractall(str(tmp_path))
     if runtime == "python3.6":
-        # The zip relies on SCF's built-in qcloud_cos_v5 and requests: the emulated runtime (make py36) has them.
-        python = REPO_ROOT / ".venv36" / "bin" / "python"
-        if not python.exists():
-            pytest.skip(".venv36 not found: `make py36` builds the emulated SCF Python 3.6 runtime")
-        command = [str(python), "-B"]
+        # The zip relies on SCF's built-in qcloud_cos_v5 and requests: the emulated runtime (.venv36) has them.
+        command = [require_venv36(), "-B"]
     else:
         command = [require_python(runtime), "-S", "-B"]  # -S: nothing but the zip's own files
     probe = "import sys; sys.path.insert(0, '.'); import index, replay; " \
@@ -316,6 +336,34 @@ def test_unknown_runtime_is_refused(scratch):
                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert result.returncode != 0
     assert "python3.6, python3.7, python3.9, python3.10, python3.11 or python3.12" in result.stderr
+
+
+@pytest.mark.parametrize("required", [None, "0", "1"])
+def test_a_missing_interpreter_skips_or_fails(monkeypatch, tmp_path, required):
+    """A developer without pyenv's 3.9 gets a skip that names it; REQUIRE_ALL_RUNTIMES=1 (CI) gets a failure."""
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))                # no versions/ under it
+    monkeypatch.setenv("PATH", str(tmp_path))                      # and no `pyenv` to ask for another root
+    monkeypatch.setattr(sys.modules[__name__], "VENV36_PYTHON", tmp_path / "none" / "python")
+    if required is None:
+        monkeypatch.delenv(REQUIRE_ALL, raising=False)
+    else:
+        monkeypatch.setenv(REQUIRE_ALL, required)
+    outcome = pytest.fail.Exception if required == "1" else pytest.skip.Exception
+    for check, named in ((lambda: require_python("python3.9"), "python3.9 not found"),
+                         (require_venv36, "python3.6: .venv36 not found")):
+        with pytest.raises(outcome) as stopped:
+            check()
+        assert named in str(stopped.value)
+        assert (REQUIRE_ALL in str(stopped.value)) is (required == "1")
+
+
+def test_ci_requires_every_runtime():
+    """.ci/run exports REQUIRE_ALL_RUNTIMES=1 before `make test`, so CI fails where a runtime is missing."""
+    lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert "export %s=1" % REQUIRE_ALL in lines
+    assert "make test" in lines
+    assert lines.index("export %s=1" % REQUIRE_ALL) < lines.index("make test")
 
 
 def test_no_index_py_no_zip(tmp_path):
@@ -434,6 +482,7 @@ def test_requires_python_check_refuses_a_wheel_for_a_newer_python(tmp_path):
 
 
 INVOKE_HANDLER = REPO_ROOT / "tests" / "e2e" / "invoke_handler.py"
+# The SCF console's COS PUT test event. Its q-ak=AKID... is the console sample's placeholder, not a credential.
 CONSOLE_PUT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
 
 
@@ -441,10 +490,7 @@ def runtime_command(runtime):
     """How to run the unzipped function on `runtime`: 3.6 is the emulated SCF runtime (built-in
     qcloud_cos_v5 and requests); 3.7+ run with -S, so nothing but the zip's own files is importable."""
     if runtime == "python3.6":
-        python = REPO_ROOT / ".venv36" / "bin" / "python"
-        if not python.exists():
-            pytest.skip(".venv36 not found: `make py36` builds the emulated SCF Python 3.6 runtime")
-        return [str(python), "-B"]
+        return [require_venv36(), "-B"]
     return [require_python(runtime), "-S", "-B"]
 
 
