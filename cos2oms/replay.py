@@ -47,6 +47,7 @@ class Summary(object):
         self.still_failed = 0
         self.errors = 0
         self.key_errors = 0  # the part of ``errors`` that is about one listed key
+        self.credentials_refused = False  # OMS answered 401/403: nothing more was sent
         self._lock = threading.Lock()
 
     def add(self, **counts):
@@ -68,6 +69,9 @@ class Summary(object):
             " (dry run)" if dry_run else "", self.listed, self.replayed, self.still_failed, self.errors)
         if interrupted:
             return text + " Interrupted: run it again to go on."
+        if self.credentials_refused:
+            return text + (" OMS refused the credentials (401/403): fix HW_AK/HW_SK before running it again "
+                           "(five failed signatures lock the key for five minutes).")
         if self.errors:
             return text + " See the error lines above (or --log-file) and run it again."
         if self.still_failed and not dry_run:
@@ -196,19 +200,24 @@ def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry
     submitter = handler.build_submitter(settings, deadline, request_id)
     replayer = Replayer(submitter, summary or Summary(), workers, dry_run, limit, progress, stopping)
     try:
-        if processes <= 1 or dry_run:
-            return replayer.run()
-        chunks = bulk.chunks(replayer._names())
-        replayer.run(next(chunks, []))
-        if submitter.auth_refused:
-            return replayer.run(name for chunk in chunks for name in chunk)  # counted, not sent
-        for chunk, counts in bulk.fan_out(chunks, _replay_chunk, _worker_state, (settings, workers), processes,
-                                          logging_config, replayer.stopping):
-            replayer.summary.add(**counts)
-            replayer.progress.update(len(chunk))
-        return replayer.summary
+        return _replay(replayer, submitter, settings, workers, dry_run, processes, logging_config)
     finally:
+        replayer.summary.credentials_refused = submitter.auth_refused
         replayer.progress.close()
+
+
+def _replay(replayer, submitter, settings, workers, dry_run, processes, logging_config):
+    if processes <= 1 or dry_run:
+        return replayer.run()
+    chunks = bulk.chunks(replayer._names())
+    replayer.run(next(chunks, []))
+    if submitter.auth_refused:
+        return replayer.run(name for chunk in chunks for name in chunk)  # counted, not sent
+    for chunk, counts in bulk.fan_out(chunks, _replay_chunk, _worker_state, (settings, workers), processes,
+                                      logging_config, replayer.stopping):
+        replayer.summary.add(**counts)
+        replayer.progress.update(len(chunk))
+    return replayer.summary
 
 
 def _worker_state(settings, workers):

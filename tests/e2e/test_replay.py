@@ -27,6 +27,7 @@ import pytest
 import replay
 from cos2oms import cli, handler, markers, oms, settings
 from cos2oms import replay as replay_command
+from cos2oms.deadline import Deadline
 from tests.e2e.terminal import run_on_terminal
 from tests.support import PROJECT, TASK, TRICKY_NAMES
 
@@ -393,6 +394,16 @@ def test_refused_credentials_cost_exactly_one_oms_request(environ, oms_server, c
     assert (status, summary) == (1, {"listed": 1500, "replayed": 0, "still_failed": 1500, "errors": 0})
     assert cos_server.keys(BUCKET) == before
     assert set(cos_server.counts) == {"list"}
+
+
+def test_refused_credentials_are_named_in_the_summary_not_a_run_it_again(environ, oms_server, cos_server):
+    seed(cos_server, event_keys(3))
+    environ["HW_SK"] = "wrongsk0000000000000000000000000000000000"
+
+    summary = replay_command.replay(settings.load(environ), Deadline(None), workers=2)
+
+    assert summary.credentials_refused and summary.still_failed == 3
+    assert "fix HW_AK/HW_SK before running it again" in summary.describe()
 
 
 # ----------------------------------------------------------------------------- the log bucket fails
