@@ -6,21 +6,35 @@ status, buckets and the month's counters) and for its statistics over the last `
 (``GET .../sync-tasks/{id}/statistics?data_type=...&start_time=&end_time=``, in OMS's 5-minute or 1-hour
 buckets, summed here per hour), and counts the failed markers in the log bucket (the objects OMS never
 accepted) with the age of the oldest. A person gets a short table and, per hour, REQUEST / SUCCESS /
-FAILURE as a plain-text bar chart; ``--json`` prints the same facts as one JSON object.
+FAILURE as a plain-text bar chart, as wide as the terminal (80 columns when the output is not one);
+``--json`` prints the same facts as one JSON object.
 
-Exit status: 0 when the task is SYNCHRONIZING, OMS counted no FAILURE in the window and there is no
-failed marker; 1 when something needs attention (also when OMS or COS could not be asked); 2 on bad
-configuration: a setting is invalid, OMS refuses the key (401/403) or knows no such task (404), or the log
-bucket refuses the listing or does not exist.
+The API documents at most 1,000 points per series, and 168 hours of 5-minute buckets are 2,016: the window is
+asked for in pieces of at most ``PIECE_HOURS`` hours (864 five-minute points), one request each. A series that
+still holds the documented maximum may have been cut short: the hours it does not reach have no figures
+(None), and the output says so.
 
-Each OMS request is made once, bounded as a whole by ``OMS_TIMEOUT``; after a refusal (401/403) nothing more
-is sent to OMS (failed signatures lock the key for a while).
+Whether anything failed is read from the window's FAILURE figures. Where they do not cover the window (not
+asked with ``--no-statistics``, not available, or cut short), the month's ``monthly_failure_object`` stands
+in, and the output says that it did: it never says that nothing failed in hours nobody counted.
+
+Exit status: 0 when the task is SYNCHRONIZING, OMS counted no FAILURE (in the window, or this month where the
+window's figures are missing) and there is no failed marker; 1 when something needs attention, also when OMS
+or COS could not be asked (a timeout, a connection error, 408, 429 or 5xx, an answer not of the documented
+shape) or status itself failed unexpectedly; 2 on bad configuration: a setting is invalid, OMS refuses the key
+(401/403), knows no such task (404) or rejects the query (any other 4xx, e.g. 400 ``OMS.0054``), or the log
+bucket refuses the listing or does not exist. With ``--json`` every outcome is one JSON object.
+
+Each OMS request is made once, bounded as a whole by ``OMS_TIMEOUT``; after a refusal (401/403), or any failed
+query, nothing more is sent to OMS (failed signatures lock the key for a while). Logging follows the other
+commands (``cli.Output``: ``LOG_LEVEL``, ``LOG_FORMAT``, ``-v``, ``--log-file``).
 """
 import argparse
 import json
 import logging
-import math
+import os
 import re
+import shutil
 import sys
 import textwrap
 import time
@@ -29,7 +43,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
-from cos2oms import handler, logs, markers, storage, transport
+from cos2oms import cli, handler, logs, markers, storage, transport
 from cos2oms.settings import ConfigError
 from cos2oms.signer import SignerAuth
 
@@ -49,6 +63,16 @@ MONTHLY_FIELDS = ("monthly_acceptance_request", "monthly_success_object", "month
                   "monthly_skip_object", "monthly_size")
 SYNCHRONIZING = "SYNCHRONIZING"
 AUTH_STATUSES = (401, 403)
+#: 4xx answers worth asking again later (with every 5xx); any other 4xx is about what was asked.
+RETRYABLE_4XX = (408, 429)
+#: The API's ``Long``: counts and ``time_stamp`` are documented as integers from 0 to this.
+MAX_LONG = 2 ** 63 - 1
+#: The documented maximum length of a series' ``data`` (ListSyncTaskStatistic's "array length 0 - 1000").
+POINTS_MAX = 1000
+#: The statistics are asked for in pieces of at most this many hours: 864 five-minute points, under POINTS_MAX.
+PIECE_HOURS = 72
+#: ``statistic_time_type`` -> the seconds of one bucket.
+BUCKET_SECONDS = {"FIVE_MINUTES": 300, "ONE_HOUR": 3600}
 #: Keys per marker listing page (COS's largest), and the seconds one page may take as a whole.
 LIST_PAGE = 1000
 LIST_PAGE_SECONDS = 10.0
@@ -64,8 +88,8 @@ logger = logging.getLogger("cos2oms.status")
 # ----------------------------------------------------------------------------------------- small helpers
 
 def _count(value):
-    """A non-negative integer from OMS's JSON, else None."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A count or time stamp from OMS's JSON: an integer from 0 to 2**63 - 1 (the API's ``Long``), else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LONG:
         return None
     return value
 
@@ -74,16 +98,37 @@ def _text(value):
     return value if isinstance(value, str) else None
 
 
+def _json_type(value):
+    """What a JSON value is, in words (for a message; never the value, which may be huge or hostile)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a negative integer" if value < 0 else "an integer above 2**63 - 1"
+    if isinstance(value, float):
+        return "a number with a fraction or an exponent"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 def iso(seconds):
-    """Epoch seconds as ``2024-05-01T10:00:00Z``; None stays None."""
+    """Epoch seconds as ``2024-05-01T10:00:00Z``; None for None and for a moment no calendar date can name
+    (before 1970 or after 9999, infinite, not a number)."""
     if seconds is None:
         return None
-    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def from_iso(text):
     """``iso``'s inverse (also COS's ``LastModified``: fractions and offsets allowed); None when unreadable."""
-    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text or "")
+    if not isinstance(text, str):
+        return None
+    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text)
     if not match:
         return None
     fields = [int(part) for part in match.groups()[:6]]
@@ -101,7 +146,9 @@ def from_iso(text):
 
 def epoch_seconds(stamp):
     """OMS's ``time_stamp`` as epoch seconds: milliseconds as OMS's other times are; a value too small to be
-    milliseconds since 1973 is taken as seconds."""
+    milliseconds since 1973 is taken as seconds. None for anything but a number from 0 to 2**63 - 1."""
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not 0 <= stamp <= MAX_LONG:
+        return None
     return stamp / 1000.0 if stamp >= 10 ** 11 else float(stamp)
 
 
@@ -115,33 +162,54 @@ def window(now, hours):
 
 
 def shown(text):
-    """A network-supplied name for the table: through ``logs.short``, without its quotes when nothing in it
-    needed escaping or cutting."""
+    """A network-supplied name for the table: ``logs.short``'s escaped (controls C0 and C1, bidi controls, lone
+    surrogates...), capped, quoted form, without the quotes when nothing in it needed escaping or cutting.
+    Every value from OMS or COS that status prints passes through ``logs.short``, here or in the messages."""
     quoted = logs.short(text)
     if text and quoted == '"%s"' % text:
         return text
     return quoted
 
 
+#: Units past a million, each a thousand times the one before (SI prefixes; R and Q since 2022).
+COUNT_UNITS = ("M", "G", "T", "P", "E", "Z", "Y", "R", "Q")
+#: Units of sizes past 1023 bytes.
+BYTE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
 def compact(n):
-    """An object count in at most 7 characters: ``999,999`` up to 999,999, then ``1.2M``, ``3.4G``."""
+    """An object count in at most 7 characters: ``999,999`` up to 999,999, then ``1.2M``, ``3.4G``, ``5.6T``,
+    ... ``999.9Q``, and ``>999Q`` past that; ``-`` for None (unknown)."""
     if n is None:
         return "-"
+    n = int(n)
+    if n < 0:
+        return "?"
     if n < 1000000:
         return "{:,}".format(n)
-    for unit, size in (("G", 10 ** 9), ("M", 10 ** 6)):
-        if n >= size:
-            return "%.1f%s" % (n / float(size), unit)
+    size = 10 ** 6
+    for unit in COUNT_UNITS:
+        tenths = (n * 10 + size // 2) // size  # integers: exact at any size
+        if tenths < 10000:
+            return "%d.%d%s" % (tenths // 10, tenths % 10, unit)
+        size *= 1000
+    return ">999Q"
 
 
 def human_bytes(n):
+    """A size in at most 10 characters: ``512 B``, ``1.5 KiB``, ... ``1023.9 YiB``, ``>1024 YiB`` past that."""
     if n is None:
         return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return "%d B" % n if unit == "B" else "%.1f %s" % (value, unit)
-        value /= 1024
+    n = int(n)
+    if n < 1024:
+        return "%d B" % n if n >= 0 else "?"
+    size = 1024
+    for unit in BYTE_UNITS:
+        tenths = (n * 10 + size // 2) // size
+        if tenths < 10240:
+            return "%d.%d %s" % (tenths // 10, tenths % 10, unit)
+        size *= 1024
+    return ">1024 YiB"
 
 
 def human_age(seconds):
@@ -156,6 +224,13 @@ def human_age(seconds):
         return "%d h %d min" % (hours, minutes)
     days, hours = divmod(hours, 24)
     return "%d d %d h" % (days, hours)
+
+
+def _problem(exc):
+    """An exception met reading an answer, for a message: a ValueError's own words, else its type too."""
+    if type(exc) is ValueError:
+        return str(exc)
+    return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
 
 
 # ----------------------------------------------------------------------------------------- OMS queries
@@ -175,13 +250,15 @@ def task_address(sync_url):
 class OmsAnswer(object):
     """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
 
-    def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None):
+    def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None,
+                 request_id=None):
         self.query = query
         self.status = status
         self.body = body
         self.error_code = error_code
         self.error_msg = error_msg
         self.reason = reason
+        self.request_id = request_id
 
     @property
     def ok(self):
@@ -190,6 +267,11 @@ class OmsAnswer(object):
     @property
     def refused(self):
         return self.status in AUTH_STATUSES
+
+    @property
+    def retryable(self):
+        """Worth asking again later: no answer (timeout, connection), 408, 429, 5xx, or an unreadable 200."""
+        return self.status is None or self.status == 200 or self.status in RETRYABLE_4XX or self.status >= 500
 
     def describe(self):
         """``HTTP 401 APIG.0301: ...`` or the reason; network values escaped and capped."""
@@ -206,19 +288,20 @@ class OmsAnswer(object):
         cap = logs.TEXT_CAP
         return {"query": self.query, "status": self.status,
                 "error_code": self.error_code[:cap] if self.error_code else None,
-                "error_msg": self.error_msg[:cap] if self.error_msg else None, "reason": self.reason}
+                "error_msg": self.error_msg[:cap] if self.error_msg else None, "reason": self.reason,
+                "oms_request_id": self.request_id[:cap] if self.request_id else None}
 
 
 def _json_body(response):
+    """(the body parsed, or None when it is not JSON or nested too deeply to parse; its text)."""
     text = (response.content or b"").decode("utf-8", "replace")
     try:
         return json.loads(text), text
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, text
 
 
-def oms_get(session, url, params, auth, seconds, query):
-    """One signed GET, bounded as a whole by ``seconds``; an ``OmsAnswer``."""
+def _ask(session, url, params, auth, seconds, query):
     try:
         with transport.time_limit(seconds):
             response = session.get(url, params=params, auth=auth, timeout=seconds, allow_redirects=False,
@@ -229,16 +312,30 @@ def oms_get(session, url, params, auth, seconds, query):
         return OmsAnswer(query, reason="no answer within %g s (OMS_TIMEOUT)" % seconds)
     except requests.RequestException as exc:
         return OmsAnswer(query, reason="%s: %s" % (type(exc).__name__, logs.short(str(exc))))
+    except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
+        return OmsAnswer(query, reason="no usable answer: %s" % _problem(exc))
+    request_id = _text(response.headers.get("X-Request-Id"))
     body, text = _json_body(response)
     if response.status_code == 200:
         if isinstance(body, dict):
-            return OmsAnswer(query, 200, body)
-        return OmsAnswer(query, 200, reason="answer is not a JSON object: %s" % logs.short(text[:200]))
-    answer = OmsAnswer(query, response.status_code)
+            return OmsAnswer(query, 200, body, request_id=request_id)
+        return OmsAnswer(query, 200, reason="answer is not a JSON object: %s" % logs.short(text[:200]),
+                         request_id=request_id)
+    answer = OmsAnswer(query, response.status_code, request_id=request_id)
     if isinstance(body, dict) and ("error_code" in body or "error_msg" in body):
         answer.error_code, answer.error_msg = _text(body.get("error_code")), _text(body.get("error_msg"))
     else:
         answer.error_msg = text.strip()[:logs.TEXT_CAP] or None
+    return answer
+
+
+def oms_get(session, url, params, auth, seconds, query):
+    """One signed GET, bounded as a whole by ``seconds``; an ``OmsAnswer`` (never an exception), logged."""
+    started = time.monotonic()
+    answer = _ask(session, url, params, auth, seconds, query)
+    logs.log(logger, logging.INFO if answer.ok else logging.WARNING, "oms query" if answer.ok else "oms query failed",
+             query=query, status=answer.status, error_code=answer.error_code, error_msg=answer.error_msg,
+             reason=answer.reason, oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
     return answer
 
 
@@ -254,39 +351,111 @@ def parse_task(body):
 
 
 def parse_statistics(body, start, end):
-    """ListSyncTaskStatistic's answer summed per hour of [start, end]: (statistic_time_type, hourly rows).
+    """ListSyncTaskStatistic's answer for [start, end] (epoch seconds), summed per hour: a dict of
+    ``statistic_time_type``, ``hourly`` (rows) and ``gaps`` (``{"data_type", "why"}``: why figures are missing).
 
-    A row: ``{"hour": ISO, "REQUEST": n, "SUCCESS": n, "FAILURE": n, "SKIP": n, "SIZE": n}``. Points outside the
-    window and unknown data types are left out. ValueError when the answer is not of the documented shape.
+    A row: ``{"hour": ISO, "REQUEST": n, "SUCCESS": n, "FAILURE": n, "SKIP": n, "SIZE": n}``, where a figure
+    the answer does not give is None: every hour of a data type that has no series, and the hours a series
+    holding the documented maximum of ``POINTS_MAX`` points (perhaps cut short) does not reach. Points outside
+    the window and unknown data types are left out. ValueError when the answer is not of the documented shape,
+    a ``time_stamp`` or ``statistic_num`` that is not an integer from 0 to 2**63 - 1 included.
     """
     series = body.get("statistic_datas")
     if not isinstance(series, list):
         raise ValueError("no statistic_datas list")
+    time_type = _text(body.get("statistic_time_type"))
+    bucket = BUCKET_SECONDS.get(time_type, min(BUCKET_SECONDS.values()))  # unknown: the finer, claiming less
     hours = list(range(hour_floor(start), int(end) + 1, HOUR))
     sums = dict((hour, dict((kind, 0) for kind in DATA_TYPES)) for hour in hours)
+    reach = {}  # data type -> (first, last + one bucket) of a series that may have been cut short
+    sizes = {}
     for entry in series:
         if not isinstance(entry, dict) or not isinstance(entry.get("data"), list):
             raise ValueError("a statistic_datas entry without a data list")
         kind = entry.get("data_type")
         if kind not in DATA_TYPES:
             continue
+        moments = []
         for point in entry["data"]:
-            stamp = _count(point.get("time_stamp")) if isinstance(point, dict) else None
-            if stamp is None:
-                raise ValueError("a data point without a time_stamp")
-            hour = hour_floor(epoch_seconds(stamp))
+            if not isinstance(point, dict):
+                raise ValueError("a %s data point that is not an object" % kind)
+            for name in ("time_stamp", "statistic_num"):
+                if _count(point.get(name)) is None:
+                    raise ValueError("a %s data point whose %s is %s, not an integer from 0 to 2**63 - 1" % (
+                        kind, name, _json_type(point.get(name))))
+            moment = epoch_seconds(point["time_stamp"])
+            moments.append(moment)
+            hour = hour_floor(moment)
             if hour in sums:
-                sums[hour][kind] += _count(point.get("statistic_num")) or 0
+                sums[hour][kind] += point["statistic_num"]
+        sizes[kind] = sizes.get(kind, 0) + len(moments)
+        if len(moments) >= POINTS_MAX:
+            reach[kind] = (min(moments), max(moments) + bucket)
     rows = []
     for hour in hours:
         row = {"hour": iso(hour)}
-        row.update(sums[hour])
+        for kind in DATA_TYPES:
+            value = sums[hour][kind] if kind in sizes else None
+            if kind in reach and not (reach[kind][0] <= hour and min(hour + HOUR, end) <= reach[kind][1]):
+                value = None
+            row[kind] = value
         rows.append(row)
-    return _text(body.get("statistic_time_type")), rows
+    gaps = []
+    for kind in DATA_TYPES:
+        if kind not in sizes:
+            gaps.append({"data_type": kind, "why": "OMS's answer has no %s series" % kind})
+        elif kind in reach and any(row[kind] is None for row in rows):
+            gaps.append({"data_type": kind, "why": "its %s series holds %s points, the most the API documents, and "
+                                                   "reaches only from %s to %s" % (
+                                                       kind, "{:,}".format(sizes[kind]), iso(reach[kind][0]),
+                                                       iso(reach[kind][1]))})
+    return {"statistic_time_type": time_type, "hourly": rows, "gaps": gaps}
 
 
 def totals(rows):
-    return dict((kind, sum(row[kind] for row in rows)) for kind in DATA_TYPES)
+    """Per data type, the sum of the hours that have a figure; None when none has."""
+    sums = {}
+    for kind in DATA_TYPES:
+        known = [row[kind] for row in rows if row.get(kind) is not None]
+        sums[kind] = sum(known) if known else None
+    return sums
+
+
+def statistics_pieces(start, end, piece_hours=None):
+    """[start, end] as consecutive (start_time, end_time) in milliseconds, each at most ``piece_hours`` hours
+    (default ``PIECE_HOURS``) from a whole hour; each piece but the last ends a millisecond before the next
+    begins."""
+    step = (piece_hours or PIECE_HOURS) * HOUR * 1000
+    first, last = int(start) * 1000, int(end * 1000)
+    pieces = []
+    while first + step <= last:
+        pieces.append((first, first + step - 1))
+        first += step
+    pieces.append((first, last))
+    return pieces
+
+
+def ask_statistics(session, url, auth, seconds, start, end):
+    """ListSyncTaskStatistic over the window, piece by piece: (window fields, None), or (None, the answer that
+    failed: nothing more is asked after it)."""
+    types, rows, gaps = [], [], []
+    for start_ms, end_ms in statistics_pieces(start, end):
+        params = {"data_type": ",".join(DATA_TYPES), "start_time": start_ms, "end_time": end_ms}
+        answer = oms_get(session, url + "/statistics", params, auth, seconds, "statistics")
+        if answer.ok:
+            try:
+                piece = parse_statistics(answer.body, start_ms / 1000.0, end_ms / 1000.0)
+            except Exception as exc:  # ValueError: not the documented shape; anything else: still not usable
+                answer.reason, answer.body = "answer not of the documented shape: %s" % _problem(exc), None
+                logs.log(logger, logging.WARNING, "oms answer unreadable", query="statistics", reason=answer.reason)
+        if not answer.ok:
+            return None, answer
+        if piece["statistic_time_type"] not in types:
+            types.append(piece["statistic_time_type"])
+        rows.extend(piece["hourly"])
+        gaps.extend(gap for gap in piece["gaps"] if gap not in gaps)
+    time_type = ",".join(kind or "-" for kind in types) if types != [None] else None
+    return {"statistic_time_type": time_type, "hourly": rows, "totals": totals(rows), "gaps": gaps}, None
 
 
 # ----------------------------------------------------------------------------------------- markers
@@ -328,9 +497,12 @@ def list_markers(client, bucket, prefix, cap):
             status = exc.get_status_code() if isinstance(exc, storage.CosServiceError) else None
             listing.config_error = status in (401, 403, 404)
             return listing
-        contents = answer.get("Contents") or []
+        contents = answer.get("Contents") or [] if isinstance(answer, dict) else None
         if isinstance(contents, dict):  # one key: some SDK versions give the dict itself
             contents = [contents]
+        if not isinstance(contents, list) or not all(isinstance(item, dict) for item in contents):
+            listing.error = "COS's listing answer is not of the expected shape"
+            return listing
         for item in contents:
             modified = from_iso(item.get("LastModified"))
             if modified is not None and (listing.oldest is None or modified < listing.oldest):
@@ -342,8 +514,12 @@ def list_markers(client, bucket, prefix, cap):
         if listing.count >= cap:
             listing.capped = True
             return listing
+        last = contents[-1].get("Key")
+        if not isinstance(last, str):
+            listing.error = "COS's listing answer is not of the expected shape (a name without a Key)"
+            return listing
         # The last key, decoded: NextMarker is not URL-encoded by every COS-compatible server.
-        marker = unquote(contents[-1]["Key"])
+        marker = unquote(last)
 
 
 # ----------------------------------------------------------------------------------------- gathering
@@ -360,7 +536,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
         "task_id": task_id, "project_id": project, "log_bucket": settings.log_bucket, "checked_at": iso(now),
         "task": None,
         "window": {"hours": hours, "start": iso(start), "end": iso(end), "statistic_time_type": None,
-                   "totals": None, "hourly": None, "statistics_asked": statistics},
+                   "totals": None, "hourly": None, "gaps": [], "statistics_asked": statistics},
         "oms_errors": [],
         "markers": {"max_list": max_list, "failed": None, "success": None},
     }
@@ -368,24 +544,20 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
 
     answer = oms_get(session, url, {"query_time": int(now * 1000)}, auth, settings.oms_timeout, "task")
     if answer.ok:
-        report["task"] = parse_task(answer.body)
-    else:
+        try:
+            report["task"] = parse_task(answer.body)
+        except Exception as exc:  # parse_task reads any dict; this is the net under it
+            answer.reason, answer.body = "answer not of the documented shape: %s" % _problem(exc), None
+    if not answer.ok:
         report["oms_errors"].append(answer.as_dict())
         problems.append(_oms_problem(answer, project, task_id))
-    if statistics and answer.ok:
-        params = {"data_type": ",".join(DATA_TYPES), "start_time": int(start * 1000), "end_time": int(end * 1000)}
-        stats = oms_get(session, url + "/statistics", params, auth, settings.oms_timeout, "statistics")
-        if stats.ok:
-            try:
-                time_type, rows = parse_statistics(stats.body, start, end)
-            except ValueError as exc:
-                stats.reason = "answer not of the documented shape: %s" % exc
-                stats.body = None
-            else:
-                report["window"].update(statistic_time_type=time_type, hourly=rows, totals=totals(rows))
-        if not stats.ok:
-            report["oms_errors"].append(stats.as_dict())
-            problems.append(_oms_problem(stats, project, task_id))
+    elif statistics:
+        fields, failed = ask_statistics(session, url, auth, settings.oms_timeout, start, end)
+        if failed is None:
+            report["window"].update(fields)
+        else:
+            report["oms_errors"].append(failed.as_dict())
+            problems.append(_oms_problem(failed, project, task_id))
 
     cos = cos or storage.build_cos_client(settings)
     kinds = [("failed", markers.FAILED)] + ([("success", markers.SUCCESS)] if count_success else [])
@@ -395,7 +567,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
         if listing.error:
             problems.append((EXIT_CONFIG if listing.config_error else EXIT_ATTENTION,
                              "Listing the %s markers in the log bucket %s failed: %s%s" % (
-                                 name, settings.log_bucket, listing.error,
+                                 name, shown(settings.log_bucket), listing.error,
                                  " (check LOG_BUCKET, the COS credentials and cos:GetBucket on the bucket)"
                                  if listing.config_error else ""), None))
     return assess(report, problems)
@@ -412,23 +584,69 @@ def _oms_problem(answer, project, task_id):
     if answer.status == 404:
         return (EXIT_ATTENTION, "OMS has no statistics for the task: %s. The statistics API exists only in some "
                                 "regions; use --no-statistics there." % answer.describe(), None)
+    if answer.status == 200:
+        return (EXIT_ATTENTION, "OMS's answer for %s could not be read: %s." % (what, answer.describe()), None)
+    if not answer.retryable:
+        return (EXIT_CONFIG, "OMS rejected the query for %s: %s. Check SYNC_URL (project %s, sync task %s) and "
+                             "that the task exists there%s; asking again will not help." % (
+                                 what, answer.describe(), shown(project), shown(task_id),
+                                 "" if answer.query == "task" else ", or try a shorter --hours"), None)
     return (EXIT_ATTENTION, "OMS could not be asked for %s: %s. Try again later." % (what, answer.describe()), None)
 
 
+def _window_hours(window_):
+    start = from_iso(window_.get("start"))
+    return [] if start is None else [iso(start + i * HOUR) for i in range(window_["hours"])]
+
+
+def _why_not_counted(window_, unknown):
+    """Why the window's FAILURE figures do not cover ``unknown`` (its hours without one), in words."""
+    if not window_.get("statistics_asked", True):
+        return "the window's figures were not asked (--no-statistics)"
+    if window_.get("hourly") is None:
+        return "the window's figures are not available"
+    whys = [gap["why"] for gap in window_.get("gaps") or () if gap.get("data_type") == "FAILURE"]
+    return "OMS's figures give no FAILURE count for %d of the window's %d hours (%s to %s)%s" % (
+        len(unknown), len(window_["hourly"]), unknown[0], unknown[-1], ": " + "; ".join(whys) if whys else "")
+
+
 def assess(report, problems=()):
-    """Add ``attention``, ``next_steps`` and ``exit_status`` to a report from what it holds."""
+    """Add ``attention``, ``next_steps`` and ``exit_status`` to a report from what it holds, and to its window
+    ``unknown_hours`` (without a FAILURE figure), ``failures_from`` (``window``, ``month`` when the month's
+    counter stood in for missing figures, or None when neither could) and ``failures_note`` (why)."""
     problems = list(problems)
     task = report.get("task")
-    hours = report["window"]["hours"]
+    window_ = report["window"]
+    hours = window_["hours"]
     if task is not None and task.get("status") != SYNCHRONIZING:
         problems.append((EXIT_ATTENTION, "The sync task is %s, not %s: OMS migrates nothing until it is started "
                                          "again (OMS console). Objects created meanwhile get failed markers." % (
                                              shown(task.get("status")), SYNCHRONIZING), REPLAY))
-    window_totals = report["window"].get("totals")
-    if window_totals and window_totals.get("FAILURE"):
-        problems.append((EXIT_ATTENTION, "OMS counted %d FAILURE(s) in the last %d h: it accepted these objects "
+    hourly = window_.get("hourly")
+    unknown = _window_hours(window_) if hourly is None else [row["hour"] for row in hourly
+                                                              if row.get("FAILURE") is None]
+    complete = hourly is not None and not unknown
+    failures = (window_.get("totals") or {}).get("FAILURE")
+    note, basis = None, "window"
+    if failures:
+        problems.append((EXIT_ATTENTION, "OMS counted %s%d FAILURE(s) in the last %d h: it accepted these objects "
                                          "but could not copy them. Check the destination." % (
-                                             window_totals["FAILURE"], hours), VERIFY))
+                                             "" if complete else "at least ", failures, hours), VERIFY))
+    elif not complete:
+        note, basis = _why_not_counted(window_, unknown), None
+        month = None if task is None else task.get("monthly_failure_object")
+        if task is None:
+            pass  # OMS could not be asked for the task: that is reported already
+        elif month is None:
+            problems.append((EXIT_ATTENTION, "Whether OMS failed to copy anything in the last %d h is not known: %s, "
+                                             "and its monthly_failure_object is missing or not of the documented "
+                                             "shape (an integer from 0 to 2**63 - 1)." % (hours, note), VERIFY))
+        else:
+            basis = "month"
+            if month:
+                problems.append((EXIT_ATTENTION, "OMS counted %d FAILURE(s) this month, and %s: some may be in the "
+                                                 "last %d h. Check the destination." % (month, note, hours), VERIFY))
+    window_.update(unknown_hours=unknown, failures_from=basis, failures_note=note)
     failed = report["markers"].get("failed")
     if failed and failed["count"]:
         oldest = failed["oldest_age_seconds"]
@@ -450,9 +668,20 @@ def assess(report, problems=()):
 
 # ----------------------------------------------------------------------------------------- rendering
 
-BAR_WIDTH = 14
-#: Columns the messages are wrapped to.
-WRAP = 100
+#: Columns of the output when it is not a terminal, and the least it is made for (the table's figures need 72).
+DEFAULT_WIDTH = 80
+MIN_WIDTH = 72
+MIN_BAR, MAX_BAR = 4, 30
+FAILURE_MARK = "  <-"
+#: A chart line but its three bars: "  " hour(11) "  ", three cells of bar + " " + count(7) two apart, the mark.
+CHART_FIXED = 2 + 11 + 2 + 3 * (1 + 7) + 2 * 2 + len(FAILURE_MARK)
+#: The columns of the table's figures, and where a table row's value begins.
+TABLE_INDENT = 18
+
+
+def bar_width(width):
+    """The longest bar that lets a chart line fit ``width`` columns."""
+    return max(MIN_BAR, min(MAX_BAR, (width - CHART_FIXED) // 3))
 
 
 def _local_tz():
@@ -466,15 +695,22 @@ def _offset_label(tz, moment):
     return "UTC%s%02d:%02d" % (sign, abs(minutes) // 60, abs(minutes) % 60)
 
 
-def render_chart(rows, tz, bar_width=BAR_WIDTH):
+def _ceil_div(n, d):
+    return -(-n // d)
+
+
+def render_chart(rows, tz, width=DEFAULT_WIDTH):
     """Per hour, REQUEST / SUCCESS / FAILURE as bars of ``#`` on one shared scale (any count above zero gets at
-    least one ``#``); plain ASCII, no colour."""
-    peak = max([row[kind] for row in rows for kind in CHART_TYPES] + [0])
-    per_mark = max(1, int(math.ceil(peak / float(bar_width))))
+    least one ``#``; an unknown figure, ``-``, none), each line at most ``width`` columns (at least
+    ``CHART_FIXED + 3 * MIN_BAR``); plain ASCII, no colour."""
+    bar = bar_width(width)
+    peak = max([row[kind] for row in rows for kind in CHART_TYPES if row[kind] is not None] + [0])
+    per_mark = max(1, _ceil_div(peak, bar))
     first = datetime.fromtimestamp(from_iso(rows[0]["hour"]), timezone.utc) if rows else None
-    lines = ["Per hour (%s; one # = %s object%s):" % (
-        _offset_label(tz, first) if first else "UTC", compact(per_mark), "" if per_mark == 1 else "s")]
-    lines.append(("  %-11s  " % "hour" + "  ".join("%-*s" % (bar_width + 8, kind) for kind in CHART_TYPES)).rstrip())
+    lines = ["Per hour (%s; one # = %s object%s; %s an hour with failures):" % (
+        _offset_label(tz, first) if first else "UTC", compact(per_mark), "" if per_mark == 1 else "s",
+        FAILURE_MARK.strip())]
+    lines.append(("  %-11s  " % "hour" + "  ".join("%-*s" % (bar + 8, kind) for kind in CHART_TYPES)).rstrip())
     previous_day = None
     for row in rows:
         moment = datetime.fromtimestamp(from_iso(row["hour"]), timezone.utc).astimezone(tz)
@@ -484,33 +720,44 @@ def render_chart(rows, tz, bar_width=BAR_WIDTH):
         cells = []
         for kind in CHART_TYPES:
             n = row[kind]
-            bar = "#" * int(math.ceil(n / float(per_mark)))
-            cells.append("%-*s %7s" % (bar_width, bar, compact(n)))
+            marks = "" if n is None else "#" * _ceil_div(n, per_mark)
+            cells.append("%-*s %7s" % (bar, marks, compact(n)))
         line = "  %-11s  " % label + "  ".join(cells)
         if row["FAILURE"]:
-            line += "  <- failures"
+            line += FAILURE_MARK
         lines.append(line.rstrip())
     return lines
 
 
-def render(report, tz=None):
-    """The report as a person reads it (plain text, ends with a newline)."""
+def _wrap(text, width, subsequent=""):
+    """``text`` wrapped to ``width`` columns (a word longer than a line is cut)."""
+    return textwrap.wrap(text, width, subsequent_indent=subsequent, break_long_words=True,
+                         break_on_hyphens=False) or [""]
+
+
+def render(report, tz=None, width=DEFAULT_WIDTH):
+    """The report as a person reads it: plain text, every line at most ``width`` columns (``MIN_WIDTH`` at
+    least), ends with a newline."""
     tz = tz or _local_tz()
+    width = max(MIN_WIDTH, width)
     window_ = report["window"]
     hours = window_["hours"]
+    row_indent = " " * TABLE_INDENT
     checked = datetime.fromtimestamp(from_iso(report["checked_at"]), timezone.utc)
-    lines = ["Sync task %s" % shown(report["task_id"]),
-             "  project %s, checked %s %s" % (shown(report["project_id"]),
-                                              checked.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                                              _offset_label(tz, checked)), ""]
+    lines = _wrap("Sync task %s" % shown(report["task_id"]), width, "    ")
+    lines += _wrap("  project %s, checked %s %s" % (shown(report["project_id"]),
+                                                    checked.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                                                    _offset_label(tz, checked)), width, "    ")
+    lines.append("")
     task = report["task"]
     if task is None:
         lines.append("OMS task          not available (see below)")
     else:
         field = dict((name, shown(task[name] or "-")) for name in TASK_TEXT_FIELDS)
-        lines.append("OMS task          %(status)s" % field)
-        lines.append("  source          %(src_cloud_type)s %(src_region)s / %(src_bucket)s" % field)
-        lines.append("  destination     %(dst_region)s / %(dst_bucket)s" % field)
+        lines += _wrap("OMS task          %(status)s" % field, width, row_indent)
+        lines += _wrap("  source          %(src_cloud_type)s %(src_region)s / %(src_bucket)s" % field, width,
+                       row_indent)
+        lines += _wrap("  destination     %(dst_region)s / %(dst_bucket)s" % field, width, row_indent)
     lines.append("                  %10s %10s %10s %10s %10s" % ("requested", "succeeded", "failed", "skipped", "size"))
     if task is not None:
         lines.append("  this month      %10s %10s %10s %10s %10s" % (
@@ -518,15 +765,21 @@ def render(report, tz=None):
             compact(task["monthly_failure_object"]), compact(task["monthly_skip_object"]),
             human_bytes(task["monthly_size"])))
     sums = window_["totals"]
+    label = "last %d h" % hours
     if sums is not None:
-        lines.append("  last %-6s     %10s %10s %10s %10s %10s" % (
-            "%d h" % hours, compact(sums["REQUEST"]), compact(sums["SUCCESS"]), compact(sums["FAILURE"]),
-            compact(sums["SKIP"]), human_bytes(sums["SIZE"])))
+        rows = window_["hourly"] or []
+        partial = set(kind for kind in DATA_TYPES if any(row[kind] is None for row in rows))
+
+        def figure(kind, show=compact):
+            return show(sums[kind]) + ("+" if kind in partial and sums[kind] is not None else "")
+        lines.append("  %-16s%10s %10s %10s %10s %10s" % (
+            label, figure("REQUEST"), figure("SUCCESS"), figure("FAILURE"), figure("SKIP"),
+            figure("SIZE", human_bytes)))
     else:
-        lines.append("  last %-6s     %s" % ("%d h" % hours, "not available (see below)" if window_["statistics_asked"]
-                                                              else "not asked (--no-statistics)"))
+        lines.append("  %-16s%s" % (label, "not available (see below)" if window_["statistics_asked"]
+                                    else "not asked (--no-statistics)"))
     lines.append("")
-    lines.append("Log bucket %s" % shown(report["log_bucket"]))
+    lines += _wrap("Log bucket %s" % shown(report["log_bucket"]), width, "    ")
     for name in ("failed", "success"):
         listing = report["markers"][name]
         if listing is None:
@@ -538,28 +791,37 @@ def render(report, tz=None):
             if listing["count"] and listing["oldest_age_seconds"] is not None:
                 value += " (oldest%s %s ago)" % (" listed" if listing["capped"] else "",
                                                  human_age(listing["oldest_age_seconds"]))
-        lines.append("  %-16s%s" % ("%s markers" % name, value))
+        lines += _wrap("  %-16s%s" % ("%s markers" % name, value), width, row_indent)
     lines.append("")
     if window_["hourly"]:
-        lines.extend(render_chart(window_["hourly"], tz))
+        lines.extend(render_chart(window_["hourly"], tz, width))
         lines.append("")
     if report["attention"]:
         lines.append("Needs attention:")
         for message in report["attention"]:
-            lines.extend(textwrap.wrap(message, WRAP, initial_indent="  - ", subsequent_indent="    ",
-                                       break_long_words=False, break_on_hyphens=False))
+            lines += _wrap("  - " + message, width, "    ")
         if report["next_steps"]:
-            lines.append("Next: %s" % "; then ".join(report["next_steps"]))
+            lines += _wrap("Next: %s" % "; then ".join(report["next_steps"]), width, "      ")
+    elif window_.get("failures_from") == "month":
+        lines += _wrap("All well: the task is %s and the log bucket holds no failed marker; %s, and OMS counted "
+                       "no FAILURE this month." % (SYNCHRONIZING, window_.get("failures_note")), width)
     else:
-        lines.append("All well: the task is %s and nothing failed in the last %d h." % (SYNCHRONIZING, hours))
-    return "\n".join(lines) + "\n"
+        lines += _wrap("All well: the task is %s and nothing failed in the last %d h." % (SYNCHRONIZING, hours),
+                       width)
+    fitted = []
+    for line in lines:  # the net under the above: nothing wider than the width
+        fitted += _wrap(line, width, " " * (len(line) - len(line.lstrip()) + 4)) if len(line) > width else [line]
+    return "\n".join(fitted) + "\n"
 
 
 # ----------------------------------------------------------------------------------------- command
 
 def bounded_int(low, high):
     def parse(text):
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError("must be from %d to %d, got %s" % (low, high, text))
         return value
@@ -576,11 +838,48 @@ def add_arguments(parser):
                         help="list at most this many markers of each kind (default %d)" % DEFAULT_MAX_LIST)
     parser.add_argument("--no-statistics", action="store_true",
                         help="do not ask OMS for the per-hour statistics (regions without that API)")
+    cli.add_arguments(parser)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def output_width(out):
+    """The terminal's columns when ``out`` is a terminal (at least ``MIN_WIDTH``), else ``DEFAULT_WIDTH``: a
+    pipe or a file gets the same text whatever terminal it was started from."""
+    if not _isatty(out):
+        return DEFAULT_WIDTH
+    return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+
+
+def _write(out, text):
+    """Write ``text``; what the stream's encoding cannot carry (an ASCII locale) is written backslash-escaped."""
+    encoding = getattr(out, "encoding", None)
+    if encoding:
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
+        except LookupError:
+            pass
+    out.write(text)
+
+
+def _unfinished(prog, why, as_json):
+    """The report of a run that could not finish: exit 1, one JSON object with ``--json``."""
+    report = {"attention": ["status could not finish: %s" % why], "next_steps": [], "exit_status": EXIT_ATTENTION}
+    text = json.dumps(report, sort_keys=True) + "\n" if as_json else "%s: %s\n" % (prog, report["attention"][0])
+    return report, text
 
 
 def run(args, environ=None, out=None, prog="cos2oms status"):
     """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     out = out or sys.stdout
+    environ = os.environ if environ is None else environ
     try:
         settings = handler.load_settings(environ=environ)
     except ConfigError as exc:
@@ -589,13 +888,20 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
             print(json.dumps({"attention": ["configuration error: %s" % exc], "next_steps": [],
                               "exit_status": EXIT_CONFIG}, sort_keys=True), file=out)
         return EXIT_CONFIG
-    logs.configure(settings.log_level)
-    report = gather(settings, hours=args.hours, statistics=not args.no_statistics, max_list=args.max_list,
-                    count_success=args.count_success)
-    if args.json:
-        print(json.dumps(report, sort_keys=True), file=out)
-    else:
-        out.write(render(report))
+    try:
+        with cli.Output(args, settings, environ):
+            report = gather(settings, hours=args.hours, statistics=not args.no_statistics, max_list=args.max_list,
+                            count_success=args.count_success)
+            logs.log(logger, logging.INFO, "status done", task=report["task_id"], exit_status=report["exit_status"],
+                     attention=len(report["attention"]))
+            text = json.dumps(report, sort_keys=True) + "\n" if args.json else render(report, width=output_width(out))
+    except KeyboardInterrupt:
+        report, text = _unfinished(prog, "interrupted", args.json)
+    except Exception as exc:  # a bug, or something nothing above foresaw: still a clear message and exit 1
+        cause = _problem(exc)
+        logs.log(logger, logging.ERROR, "status failed", cause=cause)
+        report, text = _unfinished(prog, "%s (a bug: please report it)" % cause, args.json)
+    _write(out, text)
     return report["exit_status"]
 
 

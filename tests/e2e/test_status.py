@@ -12,7 +12,12 @@ loopback, must read the same figures as ours.
 import io
 import json
 import math
+import os
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -51,11 +56,17 @@ def os_environ(environ, monkeypatch):
     return environ
 
 
-def run(environ, *argv):
-    """(exit status, the output with its white space runs made single spaces: messages wrap at 100 columns)."""
-    out = io.StringIO()
+def run_raw(environ, *argv, out=None):
+    """(exit status, the output as printed)."""
+    out = out or io.StringIO()
     code = status.main(list(argv), environ=environ, out=out)
-    return code, " ".join(out.getvalue().split())
+    return code, out.getvalue()
+
+
+def run(environ, *argv):
+    """(exit status, the output with its white space runs made single spaces: messages wrap at 80 columns)."""
+    code, text = run_raw(environ, *argv)
+    return code, " ".join(text.split())
 
 
 def run_json(environ, *argv):
@@ -135,9 +146,10 @@ def test_copies_count_as_success_or_failure_and_a_failure_says_run_verify(os_env
     assert report["window"]["totals"] == {"REQUEST": 3, "SUCCESS": 1, "FAILURE": 1, "SKIP": 0, "SIZE": 1000}
     assert (report["task"]["monthly_success_object"], report["task"]["monthly_failure_object"]) == (1, 1)
     assert report["next_steps"] == ["python -m cos2oms verify"]
-    code, text = run(os_environ)
+    code, raw = run_raw(os_environ)
+    text = " ".join(raw.split())
     assert "OMS counted 1 FAILURE(s) in the last 24 h" in text
-    assert "<- failures" in text
+    assert len([line for line in raw.splitlines() if line.endswith(status.FAILURE_MARK)]) == 1  # the hour marked
     assert "Next: python -m cos2oms verify" in text
 
 
@@ -206,7 +218,18 @@ def no_such_task(oms):
                                          "(OMS_TIMEOUT)"], 1),
     (lambda oms: oms.script(None, 403), 2, ["OMS refused the key when asked for the task's statistics: HTTP 403"], 2),
     (lambda oms: oms.script(None, 500), 1, ["OMS could not be asked for the task's statistics: HTTP 500"], 2),
-], ids=["401", "404-no-such-task", "503", "hang", "statistics-403", "statistics-500"])
+    (lambda oms: oms.script((400, {"error_code": "OMS.0054", "error_msg": "Invalid sync task id"})), 2,
+     ['OMS rejected the query for the sync task: HTTP 400 error_code="OMS.0054" error_msg="Invalid sync task id". '
+      "Check SYNC_URL (project %s, sync task %s) and that the task exists there; asking again will not help."
+      % (PROJECT, TASK)], 1),
+    (lambda oms: oms.script(409), 2, ["OMS rejected the query for the sync task: HTTP 409", "Check SYNC_URL"], 1),
+    (lambda oms: oms.script(None, 400), 2, ["OMS rejected the query for the task's statistics: HTTP 400",
+                                            "or try a shorter --hours"], 2),
+    (lambda oms: oms.script(429), 1, ["OMS could not be asked for the sync task: HTTP 429", "Try again later."], 1),
+    (lambda oms: oms.script("reset"), 1, ["OMS could not be asked for the sync task: ConnectionError",
+                                          "Try again later."], 1),
+], ids=["401", "404-no-such-task", "503", "hang", "statistics-403", "statistics-500", "400-OMS.0054", "409",
+        "statistics-400", "429", "reset"])
 def test_each_oms_fault_has_a_clear_message_and_its_exit_status(os_environ, oms_server, stage, code, words,
                                                                  queries):
     stage(oms_server)
@@ -215,6 +238,7 @@ def test_each_oms_fault_has_a_clear_message_and_its_exit_status(os_environ, oms_
     assert "Traceback" not in text
     for phrase in words:
         assert phrase in text
+    assert ("Try again later" in text) == (code == 1)  # a rejected query is not a passing fault
     assert len(gets(oms_server)) == queries  # after a refusal or a failed task query nothing more is sent
     assert "failed markers 0" in text  # the log bucket is still looked at
 
@@ -228,10 +252,136 @@ def test_a_hanging_oms_is_bounded_by_oms_timeout(os_environ, oms_server):
     assert time.monotonic() - started < OMS_TIMEOUT + 2.5  # one query only; the rest is the COS listing
 
 
-def test_no_statistics_asks_only_for_the_task(os_environ, oms_server):
+def test_no_statistics_asks_only_for_the_task_and_says_what_stood_in(os_environ, oms_server):
     code, text = run(os_environ, "--no-statistics")
     assert code == 0 and len(gets(oms_server)) == 1
     assert "not asked (--no-statistics)" in text and "Per hour" not in text
+    assert "the window's figures were not asked (--no-statistics), and OMS counted no FAILURE this month" in text
+    assert "nothing failed in the last" not in text  # nobody counted the window
+
+
+def test_no_statistics_and_failures_this_month_need_attention(os_environ, oms_server, monkeypatch):
+    assert sync("a.jpg", "b.jpg") is True
+    monkeypatch.setattr(oms_server, "copies", [
+        SimpleNamespace(time=time.time(), event_key=support.event_key("b.jpg"), size=0, ok=False)], raising=False)
+    code, report = run_json(os_environ, "--no-statistics")
+    assert code == 1 and report["task"]["monthly_failure_object"] == 1
+    assert report["window"]["failures_from"] == "month" and report["next_steps"] == ["python -m cos2oms verify"]
+    code, text = run(os_environ, "--no-statistics")
+    assert "OMS counted 1 FAILURE(s) this month, and the window's figures were not asked (--no-statistics): some " \
+           "may be in the last 24 h." in text
+    assert "All well" not in text
+
+
+def test_a_week_is_asked_in_pieces_and_adds_up(environ, oms_server, os_environ):
+    from cos2oms import transport
+
+    assert sync("a.jpg", "b.jpg", "c.jpg") is True
+    spy = SpySession(transport.new_session())
+    report = status.gather(handler.load_settings(environ=environ), hours=168, session=spy)
+    stats = [params for url, params in spy.calls if url.endswith("/statistics")]
+    assert len(stats) == 3
+    assert stats[0]["start_time"] == status.from_iso(report["window"]["start"]) * 1000
+    for before, after in zip(stats, stats[1:]):
+        assert after["start_time"] == before["end_time"] + 1
+    assert all(p["end_time"] - p["start_time"] < status.PIECE_HOURS * 3600000 for p in stats)
+    window = report["window"]
+    assert len(window["hourly"]) == 168 and window["gaps"] == [] and window["unknown_hours"] == []
+    assert window["totals"]["REQUEST"] == 3 and report["exit_status"] == 0
+    assert window["statistic_time_type"] == "ONE_HOUR,FIVE_MINUTES"  # the loopback: hourly past a day
+
+
+def test_a_series_cut_at_the_documented_maximum_is_said_to_cover_only_part(os_environ, oms_server, monkeypatch):
+    # The old single request for 168 h, answered as an API keeping the first 1,000 five-minute points would.
+    monkeypatch.setattr(status, "PIECE_HOURS", 168)
+    start = status.window(time.time(), 168)[0]
+    oms_server.script(None, (200, {"sync_task_id": TASK, "statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
+        {"data_type": kind, "data": [{"time_stamp": (start + i * 300) * 1000, "statistic_num": 0}
+                                     for i in range(1000)]} for kind in status.DATA_TYPES]}))
+    code, report = run_json(os_environ, "--hours", "168")
+    unknown = report["window"]["unknown_hours"]  # from the hour the series stops in (83 h 20 min on) to now
+    assert unknown[0] == status.iso(status.hour_floor(start + 1000 * 300))
+    assert unknown[-1] == report["window"]["hourly"][-1]["hour"] and len(unknown) == len(set(unknown)) >= 84
+    assert report["window"]["failures_from"] == "month" and code == 0  # the loopback's month counter: no FAILURE
+    oms_server.script(None, (200, {"statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
+        {"data_type": kind, "data": [{"time_stamp": (start + i * 300) * 1000, "statistic_num": 0}
+                                     for i in range(1000)]} for kind in status.DATA_TYPES]}))
+    code, text = run(os_environ, "--hours", "168")
+    assert re.search(r"OMS's figures give no FAILURE count for 8[4-6] of the window's 168 hours", text)
+    assert "its FAILURE series holds 1,000 points, the most the API documents" in text
+    assert "nothing failed in the last" not in text
+
+
+# ----------------------------------------------------------------------------- answers nothing foresaw
+
+NESTED = b"[" * 3000 + b"]" * 3000  # deeper than the JSON parser recurses
+
+
+@pytest.mark.parametrize("stage, code, words", [
+    (lambda oms: oms.script((200, NESTED)), 1, "OMS's answer for the sync task could not be read: HTTP 200 (answer "
+                                               "is not a JSON object"),
+    (lambda oms: oms.script((502, NESTED)), 1, "OMS could not be asked for the sync task: HTTP 502"),
+    (lambda oms: oms.script(None, (200, NESTED)), 1, "OMS's answer for the task's statistics could not be read"),
+    (lambda oms: oms.script(None, (502, NESTED)), 1, "OMS could not be asked for the task's statistics: HTTP 502"),
+    (lambda oms: oms.script(None, (200, {"statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
+        {"data_type": "FAILURE", "data": [{"time_stamp": int(time.time() * 1000), "statistic_num": "12"}]}]})),
+     1, "answer not of the documented shape: a FAILURE data point whose statistic_num is a string, not an integer "
+        "from 0 to 2**63 - 1"),
+], ids=["task-200-nested", "task-502-nested", "statistics-200-nested", "statistics-502-nested", "failure-as-string"])
+def test_hostile_answers_give_a_message_an_exit_status_and_one_json_object(os_environ, oms_server, stage, code, words):
+    stage(oms_server)
+    got, report = run_json(os_environ)
+    assert got == code and report["exit_status"] == code
+    assert any(words in message for message in report["attention"])
+    stage(oms_server)
+    got, text = run(os_environ)
+    assert got == code and words in text and "Traceback" not in text and "All well" not in text
+
+
+def test_a_create_time_no_calendar_can_name_is_no_crash(os_environ, oms_server):
+    body = oms_server._task_answer(TASK, {"query_time": str(int(time.time() * 1000))})[1]
+    oms_server.script((200, dict(body, create_time=10 ** 17, last_start_time=2 ** 63 - 1)))
+    code, report = run_json(os_environ)
+    assert code == 0 and (report["task"]["create_time"], report["task"]["last_start_time"]) == (None, None)
+    assert report["task"]["status"] == "SYNCHRONIZING"
+
+
+def test_anything_else_unexpected_is_a_clear_message_exit_1_and_one_json_object(os_environ, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nINFO forged line")
+
+    monkeypatch.setattr(status, "list_markers", broken)
+    code, report = run_json(os_environ)
+    assert code == 1 and report["attention"] == [
+        'status could not finish: RuntimeError: "boom\\nINFO forged line" (a bug: please report it)']
+    code, raw = run_raw(os_environ)
+    assert code == 1 and raw.count("\n") == 1 and raw.startswith("cos2oms status: status could not finish: ")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the terminal
+
+def test_network_values_reach_the_terminal_escaped(os_environ, oms_server, monkeypatch):
+    monkeypatch.setattr(oms_server, "task_details", dict(oms_server.task_details, src_bucket="evil\x9b2J\u202egpj.exe",
+                                                         dst_bucket="rtl\u2067x"))
+    code, raw = run_raw(os_environ)
+    assert not any(c in raw for c in "\x9b\u202e\u2067")
+    assert '"evil\\u009b2J\\u202egpj.exe"' in raw and '"rtl\\u2067x"' in raw
+    code, report = run_json(os_environ)
+    assert report["task"]["src_bucket"] == "evil\x9b2J\u202egpj.exe"  # the JSON keeps the value (ASCII-escaped)
+
+
+def test_the_output_fits_80_columns_or_the_terminal(os_environ, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert sync("a.jpg") is True
+    code, raw = run_raw(os_environ)
+    assert max(len(line) for line in raw.splitlines()) <= 80
+    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
+    code, wide = run_raw(os_environ, out=Terminal())
+    assert 80 < max(len(line) for line in wide.splitlines()) <= 132
 
 
 def test_bad_configuration_is_exit_2_with_one_json_object(environ, capsys):
@@ -332,3 +482,58 @@ def test_our_requests_and_readings_agree_with_the_sdks(environ, oms_server, os_e
     assert sdk_totals == report["window"]["totals"] == {"REQUEST": 3, "SUCCESS": 1, "FAILURE": 0, "SKIP": 0,
                                                          "SIZE": 700}
     assert all(r.verified for r in gets(oms_server))  # the SDK's signatures and ours
+
+
+# ----------------------------------------------------------------------------- JSON log lines
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOG_FIELDS = {"level", "message", "logger", "request_id"}
+
+
+def run_subprocess(environ, *argv):
+    """``python -m cos2oms status ...`` in a process of its own, as a person or a cron job runs it."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",)}
+    env.update(environ)
+    return subprocess.run([sys.executable, "-m", "cos2oms", "status"] + list(argv), cwd=str(REPO_ROOT), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("fault, code", [(None, 0), ((400, {"error_code": "OMS.0054\nINFO forged", "error_msg":
+                                                            "m" * 5000}), 2), (503, 1)],
+                         ids=["ok", "400-forged", "503"])
+def test_with_log_format_json_every_line_is_a_json_object_and_no_secret_is_logged(environ, oms_server, cos_server,
+                                                                                  fault, code):
+    if fault is not None:
+        oms_server.script(fault)
+    done = run_subprocess(dict(environ, LOG_FORMAT="json", LOG_LEVEL="DEBUG"), "--json")
+    assert done.returncode == code, done.stderr
+
+    # Every line of both streams is one JSON object (the log lines go where logs.configure sends them); the
+    # report is the last line of standard output, and every other line a log line with its fields.
+    out, err = json_lines(done.stdout), json_lines(done.stderr)
+    report, log_lines = out[-1], out[:-1] + err
+    assert report["exit_status"] == code and "task" in report
+    assert log_lines and all(LOG_FIELDS <= set(line) for line in log_lines)
+    assert any(line["message"].startswith("canonical request") for line in log_lines)  # DEBUG was on
+    queries = [line for line in log_lines if line["message"] in ("oms query", "oms query failed")]
+    assert queries[0]["query"] == "task" and queries[0]["status"] == (200 if fault is None else
+                                                                      fault if isinstance(fault, int) else fault[0])
+    if fault is None:
+        assert [line["query"] for line in queries] == ["task", "statistics"]
+    else:
+        assert queries[0]["level"] == "WARNING" and len(queries) == 1
+    if isinstance(fault, tuple):
+        assert queries[0]["error_code"] == "OMS.0054\nINFO forged" and len(queries[0]["error_msg"]) == 300
+    done_line = [line for line in log_lines if line["message"] == "status done"]
+    assert len(done_line) == 1 and done_line[0]["exit_status"] == code
+
+    authorizations = [r.headers["authorization"] for r in oms_server.requests + cos_server.requests]
+    assert len(authorizations) >= 2  # OMS's and COS's: signed requests were made
+    secrets = [oms_server.sk, cos_server.secret_key, "Signature=", "q-signature"] + authorizations
+    secrets += [a.rsplit("Signature=", 1)[1] for a in authorizations if "Signature=" in a]
+    assert [s for s in secrets if s in done.stdout + done.stderr] == []

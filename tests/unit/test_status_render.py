@@ -8,6 +8,8 @@ import io
 import os
 from datetime import timedelta, timezone
 
+import pytest
+
 from cos2oms import status
 
 SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshots", "status_render.txt")
@@ -53,11 +55,68 @@ def test_render_matches_the_snapshot():
         assert text == f.read()
 
 
-def test_render_is_plain_ascii_and_fits_a_terminal():
+def test_render_is_plain_ascii_and_fits_80_columns():
     text = status.render(fixed_report(), tz=UTC_PLUS_8)
     chart = text[text.index("Per hour"):text.index("Needs attention")]
     assert all(ord(c) < 128 for c in chart)  # no colour codes, no box-drawing characters
-    assert max(len(line) for line in chart.splitlines()) <= 100
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert max(len(line) for line in chart.splitlines()) == 80  # the bars take the room there is
+
+
+def hostile_report():
+    """The longest values OMS and COS may send: a 255-character task id, 63-character bucket names, error
+    messages at the cap, counts and sizes at the API's 2**63 - 1, every hour at the peak."""
+    report = fixed_report()
+    big = 2 ** 63 - 1
+    report.update(task_id="t" * 255, project_id="p" * 64, log_bucket="l" * 63)
+    report["task"].update(src_bucket="s" * 63, dst_bucket="d" * 63, src_region="r" * 40, status="X" * 300)
+    report["task"].update((name, big) for name in status.MONTHLY_FIELDS)
+    for row in report["window"]["hourly"]:
+        row.update((kind, big) for kind in status.DATA_TYPES)
+    report["window"]["hourly"][3]["FAILURE"] = None  # an unknown figure
+    report["window"]["totals"] = status.totals(report["window"]["hourly"])
+    report["markers"]["failed"]["count"] = 10 ** 9
+    problems = [(1, "OMS could not be asked: HTTP 503 error_msg=%s" % status.logs.short("m" * 5000), None)]
+    return status.assess(report, problems)
+
+
+@pytest.mark.parametrize("width", [status.MIN_WIDTH, 80, 132])
+def test_every_line_fits_the_width_whatever_the_values(width):
+    text = status.render(hostile_report(), tz=UTC_PLUS_8, width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "9.2E" in text and "8.0 EiB" in text and "101.5E+" in text  # 11 known hours of FAILURE, summed
+
+
+def test_the_bars_grow_with_the_terminal():
+    rows = fixed_report()["window"]["hourly"]
+    narrow, wide = status.render_chart(rows, UTC_PLUS_8, 80), status.render_chart(rows, UTC_PLUS_8, 132)
+    peak = [line.split()[1] for line in narrow + wide if " 310 " in line]  # the REQUEST bar at the peak
+    assert [status.bar_width(80), status.bar_width(132)] == [11, 28]
+    assert len(peak[0]) == 11 and 26 <= len(peak[1]) <= 28  # the peak bar fills its room, as whole marks allow
+    assert max(len(line) for line in wide) <= 132
+
+
+def test_values_from_the_network_reach_the_terminal_escaped():
+    report = fixed_report()
+    report["task"].update(src_bucket="evil\x9b2J\u202eexe.gpj", dst_bucket="iso\u2066late\ud800",
+                          status="SYNCHRONIZING\x1b[31m")
+    text = status.render(status.assess(report), tz=UTC_PLUS_8)
+    assert not any(c in text for c in "\x9b\u202e\u2066\ud800\x1b")
+    assert '"evil\\u009b2J\\u202eexe.gpj"' in text and "\\u2066" in text and "\\ud800" in text
+    text.encode("utf-8")  # no lone surrogate left to stop the write
+    assert 'The sync task is "SYNCHRONIZING\\u001b[31m", not SYNCHRONIZING' in " ".join(text.split())
+
+
+def test_output_is_80_columns_unless_it_is_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
+    assert status.output_width(io.StringIO()) == 80
+    assert status.output_width(Terminal()) == 132
+    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((20, 40)))
+    assert status.output_width(Terminal()) == status.MIN_WIDTH
 
 
 def test_every_nonzero_count_gets_a_mark_and_zero_none():
@@ -67,7 +126,7 @@ def test_every_nonzero_count_gets_a_mark_and_zero_none():
     assert two_am and "#" in two_am[0]
     one_am = [line for line in lines if line.strip().startswith("01:00")]  # REQUEST 0
     assert one_am and "#" not in one_am[0]
-    assert sum("<- failures" in line for line in lines) == 2
+    assert sum(line.endswith(status.FAILURE_MARK) for line in lines) == 2
 
 
 def test_a_failed_window_and_failed_markers_say_what_to_run():
