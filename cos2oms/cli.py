@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 """What every command shares about its output.
 
-On a terminal a command shows a progress bar and only warnings and errors, routed around the bar, and ends
-with a short human summary before its JSON line; ``-v`` (or ``LOG_LEVEL`` set) brings the per-key lines
+Log lines go to standard error (JSON ones too, with ``LOG_FORMAT=json``): standard output holds only the
+command's report and its JSON line. On a terminal a command shows a progress bar and only warnings and errors,
+routed around the bar, and ends with a short human summary before its JSON line; ``-v`` (or ``LOG_LEVEL`` set) brings the per-key lines
 back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL`` whatever the terminal shows. In SCF and when the
 output is not a terminal, the log lines are exactly the function's.
 """
@@ -105,7 +106,7 @@ class Output(object):
         self._redirect = None
 
     def __enter__(self):
-        logs.configure(self.settings.log_level, self.settings.log_format)
+        logs.configure(self.settings.log_level, self.settings.log_format, self.stream)  # stdout: the report only
         consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS]
                                             if self.settings.log_format == "json" else [])
         if self.log_file:
@@ -163,7 +164,7 @@ class Output(object):
 def configure_child_logging(config):
     """In a worker process: log as the parent run does (level, format, quiet on a terminal, the log file)."""
     level, fmt, quiet, log_file = config
-    logs.configure(level, fmt)
+    logs.configure(level, fmt, sys.stderr)
     consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS] if fmt == "json" else [])
     if quiet:
         for logger in consoles:

@@ -180,14 +180,15 @@ _JSON_HANDLER = logging.StreamHandler(sys.stdout)
 _JSON_HANDLER.setFormatter(JsonFormatter())
 
 
-def configure(level, fmt="text"):
+def configure(level, fmt="text", stream=None):
     """Set up logging for one invocation or command run (cheap; safe to call every time). ``json``: our lines
-    and the SDKs' go to standard output as JSON, and not also through the root handler."""
+    and the SDKs' go to ``stream`` (default: standard output, as SCF collects it) as JSON, and not also
+    through the root handler. The commands pass standard error: their standard output is their report."""
     if not logging.getLogger().handlers:  # outside SCF (a script): print somewhere
         logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger(LOGGER_NAME).setLevel(level)
     quiet_library_loggers(level)
-    _JSON_HANDLER.stream = sys.stdout
+    _JSON_HANDLER.stream = stream or sys.stdout
     logging.captureWarnings(fmt == "json")  # a warning is then one JSON line too, not two lines of text
     for name in (LOGGER_NAME, WARNINGS_LOGGER) + QUIET_LOGGERS:
         target = logging.getLogger(name)

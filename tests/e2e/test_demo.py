@@ -58,7 +58,7 @@ def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
 def test_with_log_format_json_every_log_line_of_the_demo_is_a_json_object():
     done = demo(LOG_FORMAT="json")
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
+    lines = done.stdout.splitlines() + done.stderr.splitlines()  # the function's on stdout, the commands' on stderr
     assert not [line for line in lines if line.startswith("  | ")]  # no text log line
     logged = [json.loads(line) for line in lines if line.startswith('{"time"')]
     assert len(logged) >= 8  # two invocations: three lines each; verify --resubmit: two
