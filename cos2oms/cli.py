@@ -2,10 +2,11 @@
 """What every command shares about its output.
 
 Log lines go to standard error (JSON ones too, with ``LOG_FORMAT=json``): standard output holds only the
-command's report and its JSON line. On a terminal a command shows a progress bar and only warnings and errors,
-routed around the bar, and ends with a short human summary before its JSON line; ``-v`` (or ``LOG_LEVEL`` set) brings the per-key lines
-back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL`` whatever the terminal shows. In SCF and when the
-output is not a terminal, the log lines are exactly the function's.
+command's report and its JSON line. On a terminal a command shows a progress bar and only warnings and
+errors, routed around the bar, and ends with a short human summary before its JSON line; ``-v`` (or
+``LOG_LEVEL`` set) brings the per-key lines back; ``--log-file FILE`` keeps every line at ``LOG_LEVEL``
+whatever the terminal shows. In SCF and when the output is not a terminal, the log lines are exactly the
+function's.
 """
 import argparse
 import logging

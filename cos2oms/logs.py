@@ -33,11 +33,12 @@ LOGGER_NAME = "cos2oms"
 WARNINGS_LOGGER = "py.warnings"
 # What json.dumps leaves alone with ensure_ascii=False and a log line must not carry raw: DEL and the C1
 # controls (0x9b starts a terminal escape sequence; 0x85 is a line break to str.splitlines), the Unicode line
-# and paragraph separators, the bidirectional controls (they reorder what a terminal shows), and lone
+# and paragraph separators, the bidirectional controls (they reorder what a terminal shows), invisible
+# characters (a soft hyphen, zero-width spaces and joiners, the BOM: a name would look like another), and lone
 # surrogates (a log handler cannot encode them: the whole line would be lost).
 _UNSAFE = dict((c, "\\u%04x" % c) for c in (
-    list(range(0x7f, 0xa0)) + [0x061c, 0x200e, 0x200f, 0x2028, 0x2029] + list(range(0x202a, 0x202f))
-    + list(range(0x2066, 0x206a)) + list(range(0xd800, 0xe000))))
+    list(range(0x7f, 0xa0)) + [0x00ad, 0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0xfeff]
+    + list(range(0x202a, 0x202f)) + list(range(0x2066, 0x206a)) + list(range(0xd800, 0xe000))))
 
 
 def _quote(text):

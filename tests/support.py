@@ -6,6 +6,8 @@ import os
 
 from local import fake_credentials
 
+#: The SCF console's COS test events. The q-ak=AKID... in their requestParameters is the console sample's
+#: placeholder, not a credential.
 EVENTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "events")
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"

@@ -9,7 +9,8 @@ import pytest
 
 from cos2oms import logs
 
-NOT_RAW = [chr(c) for c in range(0x7f, 0xa0)] + ["\u061c", "\u200e", "\u200f", "\u2028", "\u2029"] + \
+NOT_RAW = [chr(c) for c in range(0x7f, 0xa0)] + ["\u00ad", "\u061c", "\u200b", "\u200c", "\u200d", "\u200e",
+                                                 "\u200f", "\u2028", "\u2029", "\ufeff"] + \
     [chr(c) for c in range(0x202a, 0x202f)] + [chr(c) for c in range(0x2066, 0x206a)] + ["\ud800", "\udfff"]
 
 
