@@ -14,6 +14,7 @@ import index
 from cos2oms import handler, logs, oms
 from cos2oms.settings import ROLE_VARIABLES, VARIABLES
 from local.cos_server import CosServer
+from local.hostile import Answer, HostileServer
 from local.oms_server import OmsServer
 from tests import support
 
@@ -91,14 +92,62 @@ def test_a_replay_run_logs_json_and_ends_with_its_summary(tmp_path):
             CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY) as cos_srv:
         cos_srv.put_keys(support.LOG_BUCKET, [support.marker("failed_object", k) for k in keys])
         oms_srv.script(403)
-        done = subprocess.run([sys.executable, "replay.py"], cwd=REPO_ROOT, env=environment(oms_srv, cos_srv),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run([sys.executable, "replay.py"], cwd=REPO_ROOT,
+                              env=environment(oms_srv, cos_srv, LOG_LEVEL="DEBUG"), capture_output=True, text=True,
+                              timeout=60)
         secrets = secrets_of(oms_srv, cos_srv)
 
     assert done.returncode == 1, done.stderr
     assert parse(done.stdout) == [{"listed": 25, "replayed": 0, "still_failed": 25, "errors": 0}]  # nothing else
     log_lines = parse(done.stderr)
+    assert any(line["level"] == "DEBUG" for line in log_lines)  # at every level
     assert all(BASE_FIELDS <= set(line) for line in log_lines)
     refused = [line for line in log_lines if line["message"] == "oms request failed"]
     assert len(refused) == 1 and refused[0]["status"] == 403 and refused[0]["keys"] == 10
     assert [s for s in secrets if s in done.stdout + done.stderr] == []
+
+
+FAULTS = {
+    "401": Answer(401, headers={"Content-Type": "application/json"},
+                  body=b'{"error_code": "APIG.0301", "error_msg": "Incorrect IAM authentication information"}'),
+    "hang": Answer(200, hang=30),
+    "cut-short": Answer(200, headers={"Content-Length": "100"}, body=b"{}", cut=True),
+    "redirect": Answer(302, headers={"Location": "http://elsewhere.invalid/" + "x" * 5000}),
+    "trickle": Answer(200, body=b"{}" * 200, trickle=0.05),
+    "interim": Answer(200, interim=(103,)),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_every_line_is_json_through_the_network_faults_at_debug(monkeypatch, capsys, fault):
+    names = ["a b.txt", "ctl\x01\u2028x"]
+    with HostileServer() as oms_srv, \
+            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, token=support.COS_TOKEN) as cos_srv:
+        oms_srv.script(FAULTS[fault])
+        env = {k: v for k, v in os.environ.items() if k not in VARIABLES + ROLE_VARIABLES}
+        env.update(SYNC_URL=oms_srv.url + support.SYNC_PATH, HW_AK=support.HW_AK, HW_SK=support.HW_SK,
+                   LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=cos_srv.address, COS_SCHEME="http",
+                   COS_SECRET_ID=cos_srv.secret_id, COS_SECRET_KEY=cos_srv.secret_key, COS_TOKEN=support.COS_TOKEN,
+                   LOG_FORMAT="json", LOG_LEVEL="DEBUG", OMS_TIMEOUT="1", OMS_MAX_ATTEMPTS="2")
+        monkeypatch.setattr(os, "environ", env)
+        monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
+        monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+        event = support.event(*[support.record(n) for n in names])
+        assert index.main_handler(event, {"request_id": "json-fault", "time_limit_in_ms": 3000}) is False
+        oms_auth = [r.headers.get("authorization", "") for r in oms_srv.requests]
+        cos_auth = [r.headers["authorization"] for r in cos_srv.requests]
+
+    out = capsys.readouterr().out
+    lines = [json.loads(line, parse_constant=_not_json) for line in out.splitlines()]
+    assert all(BASE_FIELDS <= set(line) and line["request_id"] == "json-fault" for line in lines)
+    failed = [line for line in lines if line["message"] == "object failed"]
+    assert sorted(line["key"] for line in failed) == sorted(support.event_key(n) for n in names)
+    assert all(len(json.dumps(line.get("reason") or "")) < 1000 for line in lines)  # capped, the Location too
+    assert any(line["level"] == "DEBUG" for line in lines)
+    secrets = [support.HW_SK, support.COS_KEY, support.COS_TOKEN] + [a for a in oms_auth + cos_auth if a] + \
+        [a.rsplit("Signature=", 1)[1] for a in oms_auth if "Signature=" in a]
+    assert [s for s in secrets if s in out] == []
+
+
+def _not_json(constant):
+    raise ValueError("not JSON: %s" % constant)
