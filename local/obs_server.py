@@ -12,9 +12,12 @@ shares that server's moto plumbing: its own moto account, faults, counters, reco
 - A listing returns at most 1,000 keys a page; moto's opaque ``NextMarker`` is replaced by the last key.
 
 ``Migration`` does what OMS does with an accepted event: after a short delay, in a background thread, it
-copies the object from the source bucket (a ``CosServer``) to the destination bucket (an ``ObsServer``),
-under a prefix, and records each copy in ``OmsServer.copies``. ``no_copy`` scripts OMS's worst failure:
-an event accepted and never copied. ``python -m local.obs_server --port 0`` runs the server by hand.
+copies the object from the source bucket (a ``CosServer``, or ``CosEndpoint``: one reached over HTTP) to the
+destination bucket (an ``ObsServer``, or ``ObsEndpoint``), under a prefix, and records each copy in
+``OmsServer.copies``. It honours the task's object overwrite mode as OMS does (by default it skips an object
+the destination already holds with the same size and a last-modified time not older). ``no_copy`` scripts
+OMS's worst failure: an event accepted and never copied. ``python -m local.obs_server --port 0`` runs the
+server by hand.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import io
+import logging
 import re
 import threading
 import time
@@ -200,9 +204,112 @@ def objects(server: CosServer, bucket: str, prefix: str = "") -> dict[str, tuple
 
 # ----------------------------------------------------------------------------- OMS's copying
 
+log = logging.getLogger(__name__)
+
+#: OMS's ``object_overwrite_mode`` (CreateSyncTask, ShowSyncTask): what a copy does when the destination already
+#: holds the key. OMS's default compares size and last-modified time; CRC64 comparison falls back to that when
+#: an object has no CRC64 in its metadata (the loopback objects have none).
+NO_OVERWRITE = "NO_OVERWRITE"
+SIZE_LAST_MODIFIED = "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE"
+CRC64 = "CRC64_COMPARISON_OVERWRITE"
+FULL_OVERWRITE = "FULL_OVERWRITE"
+OVERWRITE_MODES = (NO_OVERWRITE, SIZE_LAST_MODIFIED, CRC64, FULL_OVERWRITE)
+
+
+def overwrites(mode: str, source: tuple[int, float], destination: tuple[int, float] | None) -> bool:
+    """Whether a copy in overwrite ``mode`` replaces ``destination`` (size, last-modified; None: no such object)
+    with ``source``: always when there is none; with size/last-modified comparison when the sizes differ or the
+    destination is older than the source (to the second): a same-size, newer destination is skipped, whatever
+    its content."""
+    if destination is None or mode == FULL_OVERWRITE:
+        return True
+    if mode == NO_OVERWRITE:
+        return False
+    if mode not in (SIZE_LAST_MODIFIED, CRC64):
+        raise ValueError(f"unknown object overwrite mode {mode!r}")
+    return source[0] != destination[0] or int(destination[1]) < int(source[1])
+
+
+class InProcess:
+    """A CosServer's or ObsServer's objects, straight from moto (no HTTP): what ``Migration`` reads and writes."""
+
+    def __init__(self, server: CosServer):
+        self.server = server
+
+    def get(self, bucket: str, key: str) -> tuple[bytes, float] | None:
+        found = self.server._backend.buckets.get(bucket)
+        stored = found.keys.get(key) if found else None
+        if stored is None:
+            return None
+        return stored.value, stored.last_modified.replace(tzinfo=timezone.utc).timestamp()
+
+    def stat(self, bucket: str, key: str) -> tuple[int, float] | None:
+        got = self.get(bucket, key)
+        return None if got is None else (len(got[0]), got[1])
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        put_object(self.server, bucket, key, body)
+
+
+def _http_time(value: str | None) -> float:
+    return parsedate_to_datetime(value).timestamp() if value else time.time()
+
+
+class CosEndpoint:
+    """A COS-compatible endpoint reached over HTTP with the COS SDK (``python -m local.cos_server``'s address)."""
+
+    def __init__(self, address: str, secret_id: str = fake_credentials.COS_SECRET_ID,
+                 secret_key: str = fake_credentials.COS_SECRET_KEY, region: str = "ap-guangzhou"):
+        from qcloud_cos import CosConfig, CosS3Client
+
+        host, _, port = address.rpartition(":")
+        self.client = CosS3Client(CosConfig(Region=region, SecretId=secret_id, SecretKey=secret_key, Scheme="http",
+                                            IP=host, Port=int(port)))
+
+    def get(self, bucket: str, key: str) -> tuple[bytes, float] | None:
+        from qcloud_cos.cos_exception import CosServiceError
+
+        try:
+            answer = self.client.get_object(Bucket=bucket, Key=key, KeySimplifyCheck=False)
+        except CosServiceError as exc:
+            if exc.get_status_code() == 404:
+                return None
+            raise
+        headers = {k.lower(): v for k, v in answer.items() if k != "Body"}
+        return answer["Body"].get_raw_stream().read(), _http_time(headers.get("last-modified"))
+
+
+class ObsEndpoint:
+    """An OBS-compatible endpoint reached over HTTP with the OBS SDK (``python -m local.obs_server``'s endpoint)."""
+
+    def __init__(self, endpoint: str, ak: str = fake_credentials.OBS_AK, sk: str = fake_credentials.OBS_SK):
+        from obs import ObsClient
+
+        self.client = ObsClient(access_key_id=ak, secret_access_key=sk, server=endpoint, path_style=True,
+                                signature="obs", is_signature_negotiation=False, max_retry_count=0)
+
+    def stat(self, bucket: str, key: str) -> tuple[int, float] | None:
+        answer = self.client.getObjectMetadata(bucket, key)
+        if answer.status == 404:
+            return None
+        if not 200 <= (answer.status or 0) < 300:
+            raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a HEAD of {key!r}")
+        return answer.body.contentLength, _http_time(answer.body.lastModified)
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        answer = self.client.putContent(bucket, key, body)
+        if not 200 <= (answer.status or 0) < 300:
+            raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a PUT of {key!r}")
+
+
+def _store(where):
+    return InProcess(where) if isinstance(where, CosServer) else where
+
+
 @dataclass
 class CopyRecord:
-    """One object OMS copied (or failed to): wall-clock ``time``, the event key, the destination key."""
+    """One object OMS copied (or skipped, or failed to copy): wall-clock ``time``, the event key, the destination
+    key. A skipped object (the overwrite mode kept the destination's) is ``ok`` and ``skipped``, size 0."""
 
     time: float
     event_key: str
@@ -211,27 +318,35 @@ class CopyRecord:
     ok: bool
     reason: str = ""
     task_id: str | None = None
+    skipped: bool = False
 
 
 @dataclass
 class Migration:
     """Where an OMS sync task copies from and to, and how: ``delay`` seconds after acceptance, in a thread.
 
-    ``no_copy``: event keys OMS accepts and does not copy, the next time each is accepted (the fault verify
-    must catch; a resubmission is then copied); keys of another bucket or objects no longer in the source are
-    recorded as failed copies.
+    ``source``/``destination``: a CosServer/ObsServer (in this process) or a ``CosEndpoint``/``ObsEndpoint``.
+    ``overwrite``: the task's object overwrite mode (``OVERWRITE_MODES``; OMS's default compares size and
+    last-modified time). ``no_copy``: event keys OMS accepts and does not copy, the next time each is accepted
+    (the fault verify must catch; a resubmission is then copied); keys of another bucket or objects no longer
+    in the source are recorded as failed copies.
     """
 
-    source: CosServer
+    source: object
     source_bucket: str  # BucketName-APPID
-    destination: ObsServer
+    destination: object
     destination_bucket: str
     prefix: str = ""
     delay: float = 0.05
     no_copy: set[str] = field(default_factory=set)
     records: list[CopyRecord] = field(default_factory=list)
+    overwrite: str = SIZE_LAST_MODIFIED
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _pending: int = 0
+
+    def __post_init__(self) -> None:
+        if self.overwrite not in OVERWRITE_MODES:
+            raise ValueError(f"overwrite must be one of {', '.join(OVERWRITE_MODES)}, not {self.overwrite!r}")
 
     @property
     def event_prefix(self) -> str:
@@ -250,6 +365,13 @@ class Migration:
         try:
             for event_key in event_keys:
                 record = self._copy(event_key, task_id)
+                if record.skipped:
+                    log.info("OMS skipped %r: %s", event_key, record.reason)
+                elif record.ok:
+                    log.info("OMS copied %r to %s/%s (%d bytes)", event_key, self.destination_bucket,
+                             record.destination_key, record.size)
+                else:
+                    log.info("OMS did not copy %r: %s", event_key, record.reason)
                 with self._cond:
                     self.records.append(record)
         finally:
@@ -269,14 +391,21 @@ class Migration:
         if not event_key.startswith(self.event_prefix):
             return failed("not an object of the source bucket %s" % self.source_bucket)
         key = event_key[len(self.event_prefix):]
+        destination_key = self.prefix + key
         try:
-            body = read_object(self.source, self.source_bucket, key)
-            if body is None:
+            got = _store(self.source).get(self.source_bucket, key)
+            if got is None:
                 return failed("no such object in the source bucket")
-            put_object(self.destination, self.destination_bucket, self.prefix + key, body)
+            body, mtime = got
+            destination = _store(self.destination)
+            if not overwrites(self.overwrite, (len(body), mtime), destination.stat(self.destination_bucket,
+                                                                                     destination_key)):
+                return CopyRecord(time.time(), event_key, destination_key, 0, True,
+                                  f"skipped: the destination's object is kept ({self.overwrite})", task_id, True)
+            destination.put(self.destination_bucket, destination_key, body)
         except Exception as exc:  # a server stopped under us: the copy failed
             return failed("%s: %s" % (type(exc).__name__, exc))
-        return CopyRecord(time.time(), event_key, self.prefix + key, len(body), True, "", task_id)
+        return CopyRecord(time.time(), event_key, destination_key, len(body), True, "", task_id)
 
     def wait(self, timeout: float = 5.0) -> list[CopyRecord]:
         """Block until no copy is pending; TimeoutError otherwise. Returns the records."""

@@ -9,7 +9,8 @@ plays both parts of the real path:
 
 Every request is recorded (keys as sent and as OMS would decode them, signature verdict, TCP connection),
 and a script of per-request actions (status codes, delays, hangs, connection resets) lets tests stage
-failures. ``python -m local.oms_server --port 0`` runs it by hand.
+failures. ``python -m local.oms_server --port 0`` runs it by hand; with ``--source``/``--destination`` (and
+their buckets) it copies what it accepts, as OMS does, ``--no-copy KEY`` accepting a key and not copying it.
 """
 
 from __future__ import annotations
@@ -361,15 +362,18 @@ class OmsServer(BackgroundServer):
             self._new_connections = 0
 
     def migrate(self, source, source_bucket: str, destination, destination_bucket: str, prefix: str = "",
-                delay: float = 0.05):
-        """Copy each accepted object, as OMS does: from ``source_bucket`` on ``source`` (a CosServer) to
-        ``destination_bucket`` on ``destination`` (an ObsServer) under ``prefix``, ``delay`` seconds after the
-        request, recorded in ``self.copies``. Returns the ``local.obs_server.Migration`` (``no_copy``: event
-        keys to accept and never copy; ``wait()``: until no copy is pending)."""
+                delay: float = 0.05, overwrite: str | None = None):
+        """Copy each accepted object, as OMS does: from ``source_bucket`` on ``source`` (a CosServer, or a
+        ``local.obs_server.CosEndpoint``) to ``destination_bucket`` on ``destination`` (an ObsServer, or an
+        ``ObsEndpoint``) under ``prefix``, ``delay`` seconds after the request, recorded in ``self.copies``.
+        ``overwrite``: the object overwrite mode (default: the task's, ``task_details``). Returns the
+        ``local.obs_server.Migration`` (``no_copy``: event keys to accept and never copy; ``wait()``: until no
+        copy is pending)."""
         from local.obs_server import Migration
 
+        overwrite = overwrite or self.task_details["object_overwrite_mode"]
         self.migration = Migration(source, source_bucket, destination, destination_bucket, prefix, delay,
-                                   records=self.copies)
+                                   records=self.copies, overwrite=overwrite)
         return self.migration
 
     # --- request handling (server threads)
@@ -657,7 +661,11 @@ def _reset_connection(handler: _Handler) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from local.obs_server import OVERWRITE_MODES, SIZE_LAST_MODIFIED, CosEndpoint, ObsEndpoint
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=(
+        "With --source and --destination it also copies, as OMS does, each accepted object from the source bucket "
+        "(python -m local.cos_server) to the destination bucket (python -m local.obs_server), logging each copy."))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ak", default=fake_credentials.HW_AK)
@@ -666,10 +674,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--task", default="task-1")
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--new-connection-delay", type=float, default=0.0)
+    copying = parser.add_argument_group("copying accepted objects")
+    copying.add_argument("--source", metavar="HOST:PORT", help="the loopback COS server holding the source bucket")
+    copying.add_argument("--source-bucket", metavar="NAME-APPID", help="the source bucket")
+    copying.add_argument("--source-secret-id", default=fake_credentials.COS_SECRET_ID)
+    copying.add_argument("--source-secret-key", default=fake_credentials.COS_SECRET_KEY)
+    copying.add_argument("--destination", metavar="URL", help="the loopback OBS server's endpoint, http://HOST:PORT")
+    copying.add_argument("--destination-bucket", metavar="NAME", help="the destination bucket")
+    copying.add_argument("--destination-ak", default=fake_credentials.OBS_AK)
+    copying.add_argument("--destination-sk", default=fake_credentials.OBS_SK)
+    copying.add_argument("--destination-prefix", default="", help="put before each key on the destination")
+    copying.add_argument("--copy-delay", type=float, default=0.05, metavar="S",
+                         help="seconds between accepting a request and copying its objects (default 0.05)")
+    copying.add_argument("--overwrite", choices=OVERWRITE_MODES, default=SIZE_LAST_MODIFIED,
+                         help="the task's object overwrite mode (default, as OMS's: %(default)s)")
+    copying.add_argument("--no-copy", action="append", default=[], metavar="EVENT_KEY",
+                         help="accept this event key (/{appid}/{bucket name}/{key}) and do not copy it, the next "
+                              "time it is accepted; may be repeated")
     args = parser.parse_args(argv)
-    run_until_interrupted(OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
-                                   new_connection_delay=args.new_connection_delay),
-                          lambda oms: oms.sync_url(args.project, args.task))
+    copy_options = (args.source, args.source_bucket, args.destination, args.destination_bucket)
+    if any(copy_options) and not all(copy_options):
+        parser.error("copying needs --source, --source-bucket, --destination and --destination-bucket")
+    if args.no_copy and not all(copy_options):
+        parser.error("--no-copy needs copying (--source, --destination and their buckets)")
+    server = OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
+                       new_connection_delay=args.new_connection_delay)
+    server.task_details = dict(server.task_details, object_overwrite_mode=args.overwrite)
+    if all(copy_options):
+        migration = server.migrate(CosEndpoint(args.source, args.source_secret_id, args.source_secret_key),
+                                   args.source_bucket, ObsEndpoint(args.destination, args.destination_ak,
+                                                                   args.destination_sk),
+                                   args.destination_bucket, args.destination_prefix, args.copy_delay)
+        migration.no_copy.update(args.no_copy)
+    run_until_interrupted(server, lambda oms: oms.sync_url(args.project, args.task))
 
 
 if __name__ == "__main__":
