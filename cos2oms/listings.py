@@ -5,9 +5,12 @@ destination OBS bucket and the task's markers in the log bucket.
 COS, OBS and S3 list keys in the byte order of their UTF-8 names, which is Python's ``str`` order, so
 listings can be merged as they stream: nothing here holds more than a few pages, whatever the bucket's size.
 
-- Every listing is asked for URL-encoded names (``encoding-type=url``) and decoded here: a name with a
-  control character would otherwise break the XML answer. COS names are decoded with ``unquote`` (as the COS
-  SDK decodes them), OBS names with ``unquote_plus`` (as the OBS SDK does).
+- Every listing is asked for URL-encoded names (``encoding-type=url``): a name with a control character
+  would otherwise break the XML answer. Names are decoded only when the answer says it encoded them
+  (``<EncodingType>url</EncodingType>``, as the OBS SDK checks): a server that ignores the parameter sends
+  names as they are, and decoding those would turn ``a+b`` into ``a b`` and ``%41`` into ``A``. COS names
+  are decoded with ``unquote`` (as the COS SDK decodes them), OBS names with ``unquote_plus`` (as the OBS
+  SDK does).
 - ``Entry.mtime`` is the object's last-modified time in seconds since the epoch (UTC).
 - A listing that fails (after a few attempts) raises ``ListingError`` at the point of the listing where it
   failed, so nothing past it is ever taken for listed.
@@ -16,6 +19,7 @@ listings can be merged as they stream: nothing here holds more than a few pages,
 """
 import calendar
 import collections
+import datetime
 import logging
 import random
 import re
@@ -60,21 +64,42 @@ class ListingError(Exception):
 _ISO = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 
 
+class NoSuchTime(ValueError):
+    """A well-formed time that does not exist (February 30th, 25:00, 23:61); ``problem`` says which field."""
+
+    def __init__(self, text, problem):
+        ValueError.__init__(self, "no such time: %s (%s)" % (logs.short(text), problem))
+        self.problem = problem
+
+
+def utc_seconds(year, month, day, hour=0, minute=0, second=0, text=None):
+    """Epoch seconds of a UTC calendar time; ``NoSuchTime`` for one that does not exist: ``calendar.timegm``
+    alone would shift it silently into the next day or month. ``text``: what the time was read from."""
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:  # "day is out of range for month", "hour must be in 0..23", ...
+        raise NoSuchTime(text, str(exc)) from None
+    return calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+
+
 def parse_time(text):
     """Epoch seconds of an ISO 8601 time as listings give it (``2024-05-01T12:00:00.000Z``); an offset is
-    honoured, no offset means UTC. ``ValueError`` otherwise."""
+    honoured, no offset means UTC. ``ValueError`` otherwise: ``NoSuchTime`` for a time that does not exist."""
     match = _ISO.match((text or "").strip())
     if not match:
         raise ValueError("not an ISO 8601 time: %s" % logs.short(text))
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    seconds = utc_seconds(year, month, day, hour, minute, second, text)
     if match.group(7):
         seconds += float(match.group(7))
     zone = match.group(8)
     if zone and zone != "Z":
         sign = -1 if zone[0] == "+" else 1
         digits = zone[1:].replace(":", "")
-        seconds += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise NoSuchTime(text, "the offset %s is out of range" % zone)
+        seconds += sign * (hours * 3600 + minutes * 60)
     return seconds
 
 
@@ -85,13 +110,16 @@ def _local(tag):
 
 def parse_listing(data, decode=unquote):
     """A ListBucketResult (S3's ListObjects, as COS and OBS answer it): (entries, truncated, next marker or
-    None). Names and the next marker are decoded with ``decode``. ``ValueError`` on an answer that is not one."""
+    None). When the answer says ``<EncodingType>url</EncodingType>``, names and the next marker are decoded
+    with ``decode``; otherwise they are taken as they are. ``ValueError`` on an answer that is not one."""
     try:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
         raise ValueError("the listing is not XML: %s" % exc) from None
     if _local(root.tag) != "ListBucketResult":
         raise ValueError("the answer is not a listing (%s)" % logs.short(_local(root.tag)))
+    if not url_encoded(child.text for child in root if _local(child.tag) == "EncodingType"):
+        decode = _as_is
     entries = []
     truncated = False
     next_marker = None
@@ -119,6 +147,15 @@ def parse_listing(data, decode=unquote):
     return entries, truncated, next_marker
 
 
+def url_encoded(encoding_types):
+    """True when a listing's answer says its names are URL-encoded (its ``EncodingType`` is ``url``)."""
+    return any((text or "").strip().lower() == "url" for text in encoding_types)
+
+
+def _as_is(text):
+    return text
+
+
 # ----------------------------------------------------------------------------- paging
 
 class PageProblem(Exception):
@@ -143,6 +180,26 @@ def describe(exc):
     return cause, isinstance(exc, (requests.RequestException, ValueError))
 
 
+def backoff(attempt):
+    """Seconds to wait after failed attempt number ``attempt`` (0.4 s, 0.8 s, ..., at most 2 s), times 0.5 to 1."""
+    return min(2.0, 0.2 * 2 ** attempt) * (0.5 + random.random() / 2)
+
+
+def with_attempts(call, what, attempts=ATTEMPTS, sleep=time.sleep, message="listing page failed", **context):
+    """``call()``, tried again (``attempts`` in all) when it fails in a way worth another try (a network
+    error, 429, 5xx, an answer that does not parse); then ``ListingError`` naming ``what``. A retry is
+    logged as a warning: ``message``, with ``context``."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:  # the SDKs raise many kinds; each is named in the cause
+            cause, retryable = describe(exc)
+            if attempt == attempts or not retryable:
+                raise ListingError(what, "after %d attempt(s): %s" % (attempt, cause)) from None
+            logs.log(logger, logging.WARNING, message + ", trying again", attempt=attempt, cause=cause, **context)
+            sleep(backoff(attempt))
+
+
 def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATTEMPTS, sleep=time.sleep):
     """Yield the pages (lists of ``Entry``) of a marker-paged listing until its end.
 
@@ -154,17 +211,8 @@ def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATT
     """
     page_size = page_size or PAGE
     while True:
-        for attempt in range(1, attempts + 1):
-            try:
-                entries, truncated, _ = list_once(prefix, marker, page_size)
-                break
-            except Exception as exc:  # the SDKs raise many kinds; each is named in the cause
-                cause, retryable = describe(exc)
-                if attempt == attempts or not retryable:
-                    raise ListingError(listing, "after %d attempt(s): %s" % (attempt, cause)) from None
-                logs.log(logger, logging.WARNING, "listing page failed, trying again", listing=listing,
-                         attempt=attempt, cause=cause)
-                sleep(min(2.0, 0.2 * 2 ** attempt) * (0.5 + random.random() / 2))
+        entries, truncated, _ = with_attempts(lambda after=marker: list_once(prefix, after, page_size), listing,
+                                              attempts, sleep, listing=listing)
         previous = marker
         for entry in entries:
             if entry.key <= previous or not entry.key.startswith(prefix):
@@ -225,10 +273,11 @@ class CosLister(object):
         contents = answer.get("Contents") or []
         if isinstance(contents, dict):
             contents = [contents]
-        entries = [Entry(unquote(item["Key"]), int(item["Size"]), parse_time(item["LastModified"]),
+        decode = unquote if url_encoded([answer.get("EncodingType")]) else _as_is
+        entries = [Entry(decode(item["Key"]), int(item["Size"]), parse_time(item["LastModified"]),
                          (item.get("ETag") or "").strip('"') or None) for item in contents]
         truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
-        return entries, truncated, unquote(answer.get("NextMarker") or "") or None
+        return entries, truncated, decode(answer.get("NextMarker") or "") or None
 
 
 # ----------------------------------------------------------------------------- OBS
@@ -378,7 +427,8 @@ class Prefetch(object):
 
 
 def stripped_pages(page_iter, prefix):
-    """The pages of ``page_iter`` with ``prefix`` taken off each key (a destination or marker prefix)."""
+    """The pages of ``page_iter`` with ``prefix`` taken off each key (a destination or marker prefix). An
+    object named exactly ``prefix`` (a "folder" object) is no key under it: it is left out."""
     cut = len(prefix)
     for page in page_iter:
-        yield [Entry(key[cut:], size, mtime, etag) for key, size, mtime, etag in page]
+        yield [Entry(key[cut:], size, mtime, etag) for key, size, mtime, etag in page if len(key) > cut]

@@ -240,7 +240,7 @@ def load(environ, constants=None, context_region=None):
 # ----------------------------------------------------------------------------- verify and backfill
 
 #: What ``verify`` and ``backfill`` read besides the function's variables.
-SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_REGION")
+SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_REGION", "SOURCE_ENDPOINT")
 OBS_VARIABLES = ("OBS_BUCKET", "OBS_ENDPOINT", "OBS_AK", "OBS_SK", "OBS_PREFIX")
 _REGION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # OBS bucket names: 3 to 63 lower-case letters, digits, "-" and "."; starting and ending with a letter or digit.
@@ -255,6 +255,7 @@ class SourceSettings(NamedTuple):
     name: str  # BucketName
     appid: str
     region: str
+    endpoint: Optional[str]  # CosConfig's Endpoint for the source bucket; None: the SDK's for its region
 
     @property
     def event_prefix(self):
@@ -262,9 +263,23 @@ class SourceSettings(NamedTuple):
         return "/%s/%s/" % (self.appid, self.name)
 
 
+def _source_endpoint(source, region, base_settings):
+    """``SOURCE_ENDPOINT``, checked as ``COS_ENDPOINT`` is; default ``COS_ENDPOINT`` when the source bucket is
+    in the log bucket's region (an internal endpoint there serves both), else None (the SDK's endpoint for
+    ``region``): a region-specific ``COS_ENDPOINT`` would send the source listing to the wrong region."""
+    raw = source.get("SOURCE_ENDPOINT")
+    if raw is None:
+        return base_settings.cos_endpoint if region == base_settings.cos_region else None
+    try:
+        return _endpoint(_Source({"COS_ENDPOINT": raw}, None))
+    except ConfigError as exc:
+        problem = str(exc)[len(exc.variable) + 2:].replace("COS_ENDPOINT", "SOURCE_ENDPOINT")
+        raise ConfigError("SOURCE_ENDPOINT", problem) from None
+
+
 def load_source(environ, base_settings, bucket=None):
     """The source bucket: ``bucket`` (a command-line value) or ``SOURCE_BUCKET``; region ``SOURCE_REGION``,
-    default the log bucket's (``COS_REGION``)."""
+    default the log bucket's (``COS_REGION``); endpoint ``SOURCE_ENDPOINT`` (see ``_source_endpoint``)."""
     source = _Source(environ, None)
     bucket = bucket.strip() if bucket and bucket.strip() else source.get("SOURCE_BUCKET")
     if bucket is None:
@@ -278,7 +293,8 @@ def load_source(environ, base_settings, bucket=None):
     if not _REGION.match(region):
         raise ConfigError("SOURCE_REGION", "must be a COS region such as ap-guangzhou, got %r" % region)
     name, _, appid = bucket.rpartition("-")
-    return SourceSettings(bucket=bucket, name=name, appid=appid, region=region)
+    return SourceSettings(bucket=bucket, name=name, appid=appid, region=region,
+                          endpoint=_source_endpoint(source, region, base_settings))
 
 
 class ObsSettings(NamedTuple):

@@ -15,12 +15,14 @@ success marker (OMS accepted it and did not copy it), a failed marker (waiting f
 
 Output: a line per object that is not matched, then the JSON summary as the last line
 ``{"source": N, "matched": N, "missing": N, "differ": N, "extra": N, "errors": N, "missing_unmarked": N,
-"missing_accepted": N, "missing_failed": N, "resubmitted": N}``. Exit status 0 when nothing is missing or
-differs and there was no error, 1 otherwise, 2 on bad configuration.
+"missing_accepted": N, "missing_failed": N, "resubmitted": N}``; ``--combined FILE`` writes rclone check's
+combined report (``combined_line``). Destination-only objects (``extra``) are reported only in a run without
+``--since``/``--until``. Exit status 0 when nothing is missing or differs and there was no error, 1
+otherwise, 2 on bad configuration (an unwritable ``--combined`` file too).
 """
 import argparse
-import calendar
 import collections
+import email.utils
 import json
 import logging
 import math
@@ -40,8 +42,6 @@ from cos2oms.settings import ConfigError
 DESCRIPTION = "Compare the source COS bucket with the destination OBS bucket; say why each missing object is missing."
 DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-#: COS's limit on an object name (a marker's name included), in UTF-8 bytes.
-MAX_NAME_BYTES = 850
 
 # Outcomes, as rclone check's combined report writes them.
 MATCH, MISSING, DIFFER, EXTRA, ERROR = "=", "+", "*", "-", "!"
@@ -64,6 +64,10 @@ Result.__doc__ = """One outcome of the merge. ``symbol``: MATCH, MISSING, DIFFER
 source key (None for an error that is about no key); ``source``/``destination``: the listed entries; ``why``:
 for MISSING the marker state (UNMARKED, ACCEPTED, FAILED or an UNKNOWN_...), for DIFFER and ERROR the
 reason."""
+
+Marker = collections.namedtuple("Marker", "key mtime")
+Marker.__doc__ = """A marker of a source key: the key, and the marker's last-modified time (epoch seconds; None
+when not known). A ``listings.Entry`` of a marker listing serves as one too."""
 
 
 # ----------------------------------------------------------------------------- the merge (pure)
@@ -131,15 +135,42 @@ class _Cursor(object):
         self._ready = False
 
 
-def _has(cursor, key):
-    """True when the sorted key stream ``cursor`` holds ``key``; skips the keys before it."""
+def _find(cursor, key):
+    """The item of the sorted stream ``cursor`` (items with a ``key``) whose key is ``key``, or None; skips
+    the items before it."""
     while True:
         head = cursor.peek()
-        if head is None or head > key:
-            return False
+        if head is None or head.key > key:
+            return None
         cursor.pop()
-        if head == key:
-            return True
+        if head.key == key:
+            return head
+
+
+def _markers(items):
+    """The markers of ``items``: ``Marker``s or ``listings.Entry``s as they are, a bare key as a marker whose
+    time is not known."""
+    for item in items:
+        yield Marker(item, None) if isinstance(item, str) else item
+
+
+def marker_cause(success, failed):
+    """What the markers say about a missing object; ``success``/``failed``: its marker of that kind, or None.
+
+    With both, the newer one (to the second, as COS dates them) tells what happened last: a success marker
+    newer than the failed one means OMS accepted the latest submission (replay resubmitted it, and the
+    failed marker outlived that), a failed marker newer than the success one that a later submission was
+    refused. On a tie, or when a time is not known, FAILED: a failed marker is there, so the object is
+    waiting for replay whatever the order was, while ACCEPTED would claim OMS lost it.
+    """
+    if success is None:
+        return UNMARKED if failed is None else FAILED
+    if failed is None:
+        return ACCEPTED
+    if success.mtime is not None and failed.mtime is not None \
+            and math.floor(success.mtime) > math.floor(failed.mtime):
+        return ACCEPTED
+    return FAILED
 
 
 def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=False, long_marker=None,
@@ -147,10 +178,13 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
     """Merge sorted listings into ``Result``s, in key order.
 
     ``source``, ``destination``: iterables of ``listings.Entry``, keys strictly increasing (destination keys
-    already without ``OBS_PREFIX``). ``success``, ``failed``: iterables of the source keys that have such a
-    marker, increasing. Source objects outside ``window`` are passed over (their destination keys too).
-    ``long_marker(key)``: True when the key's marker is not in those listings (its name would be over COS's
-    850 bytes); ``marker_lookup(key)`` then gives its state (default ``UNKNOWN_LONG``).
+    already without ``OBS_PREFIX``). ``success``, ``failed``: iterables of the markers of source keys (each a
+    ``listings.Entry`` or ``Marker`` named by the source key, or a bare key), increasing; a missing object's
+    cause is ``marker_cause`` of its two. Source objects outside ``window`` are passed over (their
+    destination keys too). Destination-only objects are reported as EXTRA only when the window is all time:
+    such an object has no source last-modified time, so it belongs to no window. ``long_marker(key)``: True
+    when the key's marker is not in those listings (its guide-style name would be over COS's 850 bytes);
+    ``marker_lookup(key)`` then gives its state (default ``UNKNOWN_LONG``).
 
     A ``ListingError`` from ``source`` or ``destination`` ends the merge with an ERROR result (naming the
     source key in hand, which could not be checked): nothing past the failure is reported as matched or
@@ -158,9 +192,10 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
     marker state.
     """
     src, dst = _Cursor(source), _Cursor(destination)
-    markers = (_Cursor(success), _Cursor(failed))
+    markers = (_Cursor(_markers(success)), _Cursor(_markers(failed)))
     names = ("success marker", "failed marker")
     reported = [False, False]
+    extras = window.since is None and window.until is None
 
     def marker_state(key):
         if long_marker is not None and long_marker(key):
@@ -168,16 +203,10 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
         found = []
         for cursor in markers:
             try:
-                found.append(_has(cursor, key))
+                found.append(_find(cursor, key))
             except listings.ListingError:
-                found.append(None)
-        if found[0]:
-            return ACCEPTED
-        if found[0] is None:
-            return UNKNOWN_BROKEN
-        if found[1]:
-            return FAILED
-        return UNMARKED if found[1] is not None else UNKNOWN_BROKEN
+                return UNKNOWN_BROKEN
+        return marker_cause(*found)
 
     def broken_markers():
         for i, cursor in enumerate(markers):
@@ -195,7 +224,8 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
         try:
             d = dst.peek()
             while d is not None and (s is None or d.key < s.key):
-                yield Result(EXTRA, d.key, None, d, "only on the destination")
+                if extras:
+                    yield Result(EXTRA, d.key, None, d, "only on the destination")
                 dst.pop()
                 d = dst.peek()
         except listings.ListingError as exc:
@@ -243,6 +273,8 @@ class Summary(object):
             self.missing += 1
             if result.why in (UNMARKED, ACCEPTED, FAILED):
                 setattr(self, "missing_" + result.why, getattr(self, "missing_" + result.why) + 1)
+            elif result.why == UNKNOWN_LOOKUP:
+                self.errors += 1  # the object is missing for sure; the look-up of its markers failed
         elif symbol == DIFFER:
             self.differ += 1
         elif symbol == EXTRA:
@@ -279,12 +311,34 @@ def describe(result):
     return "%-7s %s: %s" % (LABELS[result.symbol], logs.show(result.key), why)
 
 
+# What ends a line for some reader: universal newlines split on \n and \r, str.splitlines also on \v, \f,
+# \x1c-\x1e, \x85, U+2028 and U+2029.
+_LINE_BREAKS = re.compile(u"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+# Those json.dumps(ensure_ascii=False) leaves as they are (it escapes every character below U+0020).
+_JSON_LINE_BREAKS = {0x85: u"\\u0085", 0x2028: u"\\u2028", 0x2029: u"\\u2029"}
+
+
+def _json_string(text):
+    return json.dumps(text, ensure_ascii=False).translate(_JSON_LINE_BREAKS)
+
+
+def combined_path(key):
+    """A key as ``--combined`` writes it: as it is (rclone's format), unless it holds a character that breaks
+    a line for some reader, or starts with a double quote: then as a JSON string (UTF-8, those characters
+    escaped). So a path starting with ``"`` is always JSON, and no other path is."""
+    if key[:1] == '"' or _LINE_BREAKS.search(key):
+        return _json_string(key)
+    return key
+
+
 def combined_line(result):
-    """rclone check's combined report: ``= key``, ``+ key``, ``* key``, ``- key``, ``! key`` (keys as they
-    are). None for an error that is about no key."""
+    """rclone check's combined report: ``= key``, ``+ key``, ``* key``, ``- key``, ``! key`` (keys as
+    ``combined_path`` writes them). An error about no key (a listing that failed) is ``! "what failed"``: a
+    JSON string whose text neither starts with ``"`` nor holds a line break, which no key's path can be."""
     if result.key is None:
-        return None
-    return "%s %s\n" % (result.symbol, result.key)
+        text = _LINE_BREAKS.sub(" ", result.why or "error")
+        return "%s %s\n" % (ERROR, _json_string(text if text[:1] != '"' else "error: " + text))
+    return "%s %s\n" % (result.symbol, combined_path(result.key))
 
 
 # ----------------------------------------------------------------------------- sending (shared with backfill)
@@ -343,21 +397,21 @@ _MINUTES = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)(Z|[+-]\d\d:?\d\d)?$")
 def parse_when(text, now=None):
     """Epoch seconds of ``--since``/``--until``: ISO 8601 (``2024-05-01``, ``2024-05-01T08:00``,
     ``2024-05-01T08:00:00+08:00``; no offset means UTC) or a time ago (``90s``, ``30m``, ``24h``, ``7d``,
-    ``2w``). ``argparse.ArgumentTypeError`` otherwise."""
+    ``2w``). ``argparse.ArgumentTypeError`` otherwise, and for a time that does not exist (``2024-02-30``,
+    ``25:00``): it is never shifted into another day."""
     text = (text or "").strip()
     relative = _RELATIVE.match(text)
     if relative:
         now = time.time() if now is None else now
         return now - float(relative.group(1)) * _UNITS[relative.group(2)]
     date = _DATE.match(text)
+    minutes = _MINUTES.match(text)
     try:
         if date:
-            return float(calendar.timegm((int(date.group(1)), int(date.group(2)), int(date.group(3)), 0, 0, 0, 0, 0,
-                                          0)))
-        minutes = _MINUTES.match(text)
-        if minutes:
-            text = minutes.group(1) + ":00" + (minutes.group(2) or "")
-        return listings.parse_time(text)
+            return float(listings.utc_seconds(*(int(date.group(i)) for i in (1, 2, 3)), text=text))
+        return listings.parse_time(minutes.group(1) + ":00" + (minutes.group(2) or "") if minutes else text)
+    except listings.NoSuchTime as exc:
+        raise argparse.ArgumentTypeError("%r is not a time: %s" % (text, exc.problem)) from None
     except ValueError:
         pass
     raise argparse.ArgumentTypeError("%r is not a time: use ISO 8601 (2024-05-01, 2024-05-01T08:00:00+08:00; UTC "
@@ -407,8 +461,9 @@ class Setup(object):
         self._cos = None
 
     def source_lister(self):
-        return listings.CosLister(storage.build_cos_client(self.settings, region=self.source.region),
-                                  self.source.bucket)
+        """The source bucket's lister: its region, and its endpoint (``SOURCE_ENDPOINT``), not the log bucket's."""
+        settings = self.settings._replace(cos_endpoint=self.source.endpoint)
+        return listings.CosLister(storage.build_cos_client(settings, region=self.source.region), self.source.bucket)
 
     def log_client(self):
         if self._cos is None:
@@ -427,37 +482,57 @@ def marker_listing_prefix(setup, kind):
 
 
 class MarkerLookup(object):
-    """The markers of keys whose guide-style marker name would be over COS's limit: looked up one by one."""
+    """The markers of keys whose guide-style marker name would be over COS's limit (``markers`` names them
+    after the key's hash): looked up one by one with a HEAD request each, tried again as a listing page is
+    (``listings.with_attempts``). A look-up that fails gives ``UNKNOWN_LOOKUP`` (which counts as an error)."""
 
-    def __init__(self, setup):
+    def __init__(self, setup, attempts=listings.ATTEMPTS, sleep=time.sleep):
         self.setup = setup
         self.task_id = setup.settings.task_id
         self.event_prefix = setup.source.event_prefix
+        self.attempts = attempts
+        self.sleep = sleep
         self.regular = [len(marker_listing_prefix(setup, kind).encode("utf-8"))
                         for kind in (marker_names.SUCCESS, marker_names.FAILED)]
 
     def is_long(self, key):
-        return max(self.regular) + len(key.encode("utf-8")) > MAX_NAME_BYTES
+        return max(self.regular) + len(key.encode("utf-8")) > marker_names.MAX_NAME_BYTES
 
-    def __call__(self, key):
-        found = []
-        for kind in (marker_names.SUCCESS, marker_names.FAILED):
-            name = marker_names.marker_key(self.task_id, kind, self.event_prefix + key)
-            if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-                return UNKNOWN_LONG  # the marker module names no such marker: it could not have been written
+    def _head(self, name):
+        """The marker named ``name`` (a ``Marker`` with its last-modified time), or None when there is none;
+        ``listings.ListingError`` when it could not be looked up."""
+        client, bucket = self.setup.log_client(), self.setup.settings.log_bucket
+
+        def head():
             try:
                 with transport.time_limit(listings.PAGE_SECONDS):
-                    self.setup.log_client().head_object(Bucket=self.setup.settings.log_bucket, Key=name)
-                found.append(True)
+                    headers = client.head_object(Bucket=bucket, Key=name)
             except storage.CosServiceError as exc:
-                if exc.get_status_code() != 404:
-                    logs.log(logger, logging.ERROR, "marker look-up failed", key=key, cause=storage.describe_error(exc))
-                    return UNKNOWN_LOOKUP
-                found.append(False)
-            except Exception as exc:
-                logs.log(logger, logging.ERROR, "marker look-up failed", key=key, cause=storage.describe_error(exc))
+                if exc.get_status_code() == 404:
+                    return None
+                raise
+            return Marker(name, http_time(headers))
+
+        return listings.with_attempts(head, "marker look-up", self.attempts, self.sleep,
+                                      message="marker look-up failed", marker=name)
+
+    def __call__(self, key):
+        # Both markers are looked up whatever the first says: when both exist the newer decides (marker_cause).
+        found = []
+        for kind in (marker_names.SUCCESS, marker_names.FAILED):
+            try:
+                found.append(self._head(marker_names.marker_key(self.task_id, kind, self.event_prefix + key)))
+            except listings.ListingError as exc:
+                logs.log(logger, logging.ERROR, "marker look-up failed", key=key, cause=exc.cause)
                 return UNKNOWN_LOOKUP
-        return ACCEPTED if found[0] else FAILED if found[1] else UNMARKED
+        return marker_cause(*found)
+
+
+def http_time(headers):
+    """Epoch seconds of a HEAD answer's ``Last-Modified`` (``Wed, 01 May 2024 12:00:00 GMT``), or None."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "last-modified"), None)
+    parsed = email.utils.parsedate_tz(value) if isinstance(value, str) else None
+    return float(email.utils.mktime_tz(parsed)) if parsed else None
 
 
 def config_error(prog, exc):
@@ -479,7 +554,9 @@ def add_arguments(parser):
                         help="also compare ETags where both are plain MD5s (not multipart uploads)")
     parser.add_argument("--combined", metavar="FILE",
                         help="write rclone check's combined report: '= key' same, '+ key' missing on the destination, "
-                             "'* key' differs, '- key' only on the destination, '! key' error")
+                             "'* key' differs, '- key' only on the destination, '! key' error; a key that holds a "
+                             "line break or starts with '\"' is written as a JSON string, and '! \"...\"' is an error "
+                             "about no key (a listing that failed)")
     parser.add_argument("--resubmit", action="store_true",
                         help="send every missing or differing key to OMS (10 a request), with markers")
     cli.add_sending_arguments(parser, " for --resubmit", DEFAULT_WORKERS)
@@ -512,8 +589,7 @@ def verify(setup, obs_client, out, summary, combined=None, checksum=False, resub
     lookup = MarkerLookup(setup)
     try:
         source, destination, success, failed = prefetched
-        results = merge(source, destination, (e.key for e in success), (e.key for e in failed), setup.window,
-                        checksum, lookup.is_long, lookup)
+        results = merge(source, destination, success, failed, setup.window, checksum, lookup.is_long, lookup)
         for result in results:
             if stopping is not None and stopping.is_set():
                 break
@@ -525,9 +601,7 @@ def verify(setup, obs_client, out, summary, combined=None, checksum=False, resub
                 if result.symbol == ERROR:
                     logs.log(logger, logging.ERROR, "verify error", key=result.key, cause=result.why)
             if combined is not None:
-                line = combined_line(result)
-                if line is not None:
-                    combined.write(line)
+                combined.write(combined_line(result))
             if resubmit_to is not None and result.symbol in (MISSING, DIFFER):
                 resubmit_to.write(json.dumps(setup.source.event_prefix + result.key) + "\n")
     finally:
@@ -554,12 +628,28 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
     except ImportError:
         print("%s: the OBS SDK is not installed: pip install esdk-obs-python" % prog, file=sys.stderr)
         return EXIT_CONFIG
+    combined = None
+    if args.combined:
+        try:  # now, not after the comparison has done its work
+            combined = open(args.combined, "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            obs_client.close()
+            print("%s: --combined: cannot write %s: %s" % (prog, args.combined, exc.strerror or exc), file=sys.stderr)
+            return EXIT_CONFIG
+    try:
+        return _run(args, setup, obs_client, combined, environ, out)
+    finally:
+        if combined is not None:
+            combined.close()  # once more, harmlessly, unless the run never got to it
+        obs_client.close()
+
+
+def _run(args, setup, obs_client, combined, environ, out):
     summary = Summary()
     stopping = threading.Event()
     interrupted = False
     with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
         progress = Progress(output.progress("verify", "obj"))
-        combined = open(args.combined, "w", encoding="utf-8", newline="\n") if args.combined else None
         pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
         try:
             verify(setup, obs_client, out, summary, combined, args.checksum, pending, progress, stopping)
@@ -569,7 +659,6 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
             progress.close()
             if combined is not None:
                 combined.close()
-            obs_client.close()
         interrupted = interrupted or stopping.is_set()
         if interrupted:
             logs.log(logger, logging.WARNING, "verify interrupted: the counts cover only what was compared, and "

@@ -43,14 +43,12 @@ def destination(obs, key, body=b"data", mtime=COPIED, prefix=""):
     put_object(obs, OBS_BUCKET, prefix + key, body, mtime)
 
 
-def marker(cos, kind, key):
-    """The marker the function writes for source key ``key`` (a long key's is named after its hash when the
-    markers module does that)."""
-    put_object(cos, LOG_BUCKET, markers.marker_key(TASK, kind, EVENT_PREFIX + key), b"")
-
-
-def long_markers_supported():
-    return len(markers.marker_key(TASK, markers.SUCCESS, EVENT_PREFIX + "x" * 840).encode()) <= 850
+def marker(cos, kind, key, mtime=None):
+    """The marker the function writes for source key ``key`` (a long key's is named after its hash), written
+    at ``mtime`` (epoch seconds; default now)."""
+    name = markers.marker_key(TASK, kind, EVENT_PREFIX + key)
+    put_object(cos, LOG_BUCKET, name, EVENT_PREFIX.encode() + key.encode() if markers.is_long(TASK, kind, name)
+               else b"", mtime)
 
 
 def markers_of(cos, kind, keys):
@@ -95,3 +93,34 @@ def fail_listing_requests(server, monkeypatch, from_request, status=403, prefix=
 
     monkeypatch.setattr(server, "_take_fault", take_fault)
     return seen
+
+
+def read_combined(text):
+    """A ``--combined`` file as a reader must take it: [(symbol, key)] in order, where a path that starts with a
+    double quote is a JSON string; an error about no key (its text neither starts with a quote nor breaks a
+    line, which no key's path can be) comes as (symbol, None, text). Lines split as universal newlines do."""
+    pairs = []
+    for line in io.StringIO(text, newline=None):
+        assert line.endswith("\n") and line[1:2] == " ", "not a combined line: %r" % line
+        symbol, path = line[0], line[2:-1]
+        if path.startswith('"'):
+            key = json.loads(path)
+            if not key.startswith('"') and "".join(key.splitlines()) == key:  # no line break in it
+                pairs.append((symbol, None, key))
+                continue
+            path = key
+        pairs.append((symbol, path))
+    return pairs
+
+
+def ignore_encoding_type(server, monkeypatch):
+    """Make a loopback COS or OBS server list as one that ignores ``encoding-type=url`` does: names as they
+    are, and no ``EncodingType`` in the answer (the signature is checked on the request as sent)."""
+    real = server._call_moto
+
+    def call_moto(environ, start_response, request, path, query):
+        if request.kind == "list":
+            query = "&".join(part for part in query.split("&") if not part.lower().startswith("encoding-type="))
+        return real(environ, start_response, request, path, query)
+
+    monkeypatch.setattr(server, "_call_moto", call_moto)

@@ -91,6 +91,25 @@ def test_a_listing_that_fails_midway_sends_what_was_listed_and_exits_1(environ, 
     assert sorted(oms_server.received_keys()) == [EVENT_PREFIX + k for k in keys[:10]]
 
 
+def test_names_from_a_server_that_ignores_encoding_type_are_sent_as_they_are(environ, oms_server, cos_server,
+                                                                             monkeypatch):
+    keys = ["a+b.jpg", "%41.jpg", "c%2Bd e.jpg", "100%.jpg"]
+    for key in keys:
+        world.source(cos_server, key, mtime=T0)
+    world.ignore_encoding_type(cos_server, monkeypatch)
+    status, _, result = backfill_run(environ, "--since", "2024-05-01")
+    assert (status, result["accepted"]) == (0, 4)
+    assert sorted(oms_server.received_keys()) == sorted(EVENT_PREFIX + k for k in keys)
+    assert world.markers_of(cos_server, markers.SUCCESS, keys) == set(keys)
+
+
+def test_an_impossible_date_is_refused_naming_the_option(environ, capsys):
+    with pytest.raises(SystemExit) as raised:
+        backfill_run(environ, "--since", "2024-02-30")
+    assert raised.value.code == 2
+    assert "argument --since: '2024-02-30' is not a time: day is out of range for month" in capsys.readouterr().err
+
+
 def test_a_real_1000_key_page(environ, oms_server, cos_server):
     """1,200 objects (two real listing pages), 1,000 in the window: 100 OMS requests of 10."""
     for i in range(1200):

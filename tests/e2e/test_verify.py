@@ -9,7 +9,9 @@ the JSON summary and agrees with the report lines and the combined file.
 
 import argparse
 import hashlib
+import io
 import json
+import logging
 import time
 
 import pytest
@@ -43,9 +45,10 @@ def verify_run(environ, *argv):
 
 
 def combined(tmp_path, environ, *argv):
+    """verify with ``--combined``: (status, lines, summary, the file's text exactly as written)."""
     path = tmp_path / "combined.txt"
     status, lines, result = verify_run(environ, "--combined", str(path), *argv)
-    return status, lines, result, path.read_text(encoding="utf-8")
+    return status, lines, result, path.read_bytes().decode("utf-8")  # no newline translation
 
 
 # ----------------------------------------------------------------------------- every outcome
@@ -92,7 +95,10 @@ def test_every_outcome_with_tricky_names(environ, oms_server, cos_server, obs_se
     expected = sorted([("=", k) for k in TRICKY + ["same second.jpg"]] + [
         ("+", "missing/no marker+.jpg"), ("+", "missing/accepted 中文.jpg"), ("+", "missing/failed%2F.jpg"),
         ("*", "differ/size.jpg"), ("*", "differ/age.jpg"), ("-", "extra/only on OBS\x02.jpg")], key=lambda s: s[1])
-    assert report == "".join("%s %s\n" % pair for pair in expected)  # rclone's combined format, in key order
+    assert world.read_combined(report) == expected  # rclone's combined format, in key order
+    # Keys as they are, but for the one with a line break: a JSON string, so that it stays one line.
+    assert report.splitlines() == ['%s %s' % (symbol, '"tab\\tnew\\nline"' if "\n" in key else key)
+                                   for symbol, key in expected]
 
 
 def test_a_clean_migration_exits_0(environ, cos_server, obs_server, tmp_path):
@@ -118,19 +124,161 @@ def test_checksum_compares_md5_etags(environ, cos_server, obs_server):
 
 
 def test_long_keys_marker_state(environ, cos_server, obs_server):
-    """An 840-byte key: its guide-style marker name would be over COS's 850 bytes. With hashed long-key
-    markers (cos2oms.markers), verify looks the marker up; without, it says so rather than guess."""
+    """840-byte keys: their guide-style marker names would be over COS's 850 bytes, so their markers are named
+    after the key's hash (cos2oms.markers) and verify looks each up; with both markers, the newer decides."""
+    accepted, refused, unmarked = ("%s" % c * 840 for c in "xyz")
+    for key in (accepted, refused, unmarked):
+        world.source(cos_server, key)
+    world.marker(cos_server, markers.SUCCESS, accepted, mtime=T0)  # replay's acceptance after a refusal
+    world.marker(cos_server, markers.FAILED, accepted, mtime=T0 - 60)
+    world.marker(cos_server, markers.FAILED, refused, mtime=T0)  # a refusal after an acceptance
+    world.marker(cos_server, markers.SUCCESS, refused, mtime=T0 - 60)
+    status, lines, result = verify_run(environ)
+    assert (status, result) == (1, summary(source=3, missing=3, missing_accepted=1, missing_failed=1,
+                                           missing_unmarked=1))
+    assert lines == ['missing "%s": success marker: OMS accepted it and did not copy it' % accepted,
+                     'missing "%s": failed marker: waiting for replay' % refused,
+                     'missing "%s": no marker: the event never reached the function' % unmarked]
+
+
+def test_a_long_keys_marker_look_up_is_tried_again_and_its_failure_is_an_error(environ, cos_server, monkeypatch):
+    monkeypatch.setattr(listings, "backoff", lambda attempt: 0.0)
     long_key = "y" * 840
     world.source(cos_server, long_key)
     world.marker(cos_server, markers.SUCCESS, long_key)
+    cos_server.fail_next(2, 503, kind="head")
     status, lines, result = verify_run(environ)
-    assert status == 1 and result["missing"] == 1
-    if world.long_markers_supported():
-        assert result["missing_accepted"] == 1
-        assert lines == ['missing "%s": success marker: OMS accepted it and did not copy it' % long_key]
-    else:
-        assert result["missing_accepted"] == 0
-        assert lines == ['missing "%s": marker unknown (name too long)' % long_key]
+    assert (status, result) == (1, summary(source=1, missing=1, missing_accepted=1))  # no error: it got through
+    assert cos_server.counts["head"] == 3 + 1  # the success marker on its third attempt, then the failed one
+
+    cos_server.clear()
+    cos_server.fail_all(403, kind="head")
+    status, lines, result = verify_run(environ)
+    assert (status, result) == (1, summary(source=1, missing=1, errors=1))
+    assert lines == ['missing "%s": marker unknown (marker look-up failed)' % long_key]
+    assert cos_server.counts["head"] == 1  # a refusal is not tried again, nor the other marker looked up
+
+
+def test_with_both_markers_the_newer_tells_the_cause(environ, cos_server):
+    """replay accepted it after a refusal (its failed marker outlived that): OMS lost it; a refusal after an
+    acceptance: waiting for replay; both in the same second: a failed marker is there, so waiting for replay."""
+    for key, success_at, failed_at in [("accepted last", T0 + 60, T0), ("refused last", T0, T0 + 60),
+                                       ("same second", T0, T0)]:
+        world.source(cos_server, key)
+        world.marker(cos_server, markers.SUCCESS, key, mtime=success_at)
+        world.marker(cos_server, markers.FAILED, key, mtime=failed_at)
+    status, lines, result = verify_run(environ)
+    assert result == summary(source=3, missing=3, missing_accepted=1, missing_failed=2)
+    assert lines == ['missing "accepted last": success marker: OMS accepted it and did not copy it',
+                     'missing "refused last": failed marker: waiting for replay',
+                     'missing "same second": failed marker: waiting for replay']
+
+
+#: Every character that ends a line for some reader: universal newlines (\n, \r, \r\n) or str.splitlines.
+LINE_BREAKS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def test_a_key_can_never_forge_a_combined_line(environ, cos_server, obs_server, tmp_path):
+    forging = ["evil%s= innocent.jpg" % c for c in LINE_BREAKS]
+    quoted = ['"quoted".jpg', '"']  # a path starting with a double quote would read as JSON: it is JSON
+    plain = ['inner "quotes".jpg', "tab\tand\x01control.jpg", "中文.jpg", "= innocent.jpg"]
+    for key in forging + quoted + plain:
+        world.source(cos_server, key)
+        world.destination(obs_server, key)
+    world.source(cos_server, "innocent.jpg")  # missing: "+ innocent.jpg" is its one line
+
+    status, lines, result, report = combined(tmp_path, environ)
+
+    keys = sorted(forging + quoted + plain + ["innocent.jpg"])
+    assert result == summary(source=len(keys), matched=len(keys) - 1, missing=1, missing_unmarked=1)
+    # One line per key for every reader, each giving its key back.
+    assert len(report.splitlines()) == len(io.StringIO(report, newline=None).readlines()) == len(keys)
+    assert world.read_combined(report) == [("+" if key == "innocent.jpg" else "=", key) for key in keys]
+    assert [line for line in report.splitlines() if line.endswith(" innocent.jpg")] == ["= = innocent.jpg",
+                                                                                       "+ innocent.jpg"]
+    for key in plain:  # rclone's format: as they are
+        assert "= " + key in report.splitlines()
+    assert '= "evil\\n= innocent.jpg"' in report.splitlines() and '= "evil\\u2028= innocent.jpg"' in report
+
+
+def test_an_error_about_no_key_has_its_line_in_the_combined_file(environ, cos_server, obs_server, tmp_path,
+                                                                  monkeypatch):
+    """A 403 on the source listing: without a line for it, the file would be an empty bucket's."""
+    world.source(cos_server, "a")
+    world.fail_listing_requests(cos_server, monkeypatch, 1, prefix=lambda p: p == "")
+    status, lines, result, report = combined(tmp_path, environ)
+    assert (status, result) == (1, summary(errors=1))
+    ((symbol, key, text),) = world.read_combined(report)
+    assert (symbol, key) == ("!", None)
+    assert text.startswith("source listing failed: after 1 attempt(s): COS answered 403")
+
+
+def test_a_folder_object_named_obs_prefix_is_not_an_object_under_it(oms_server, cos_server, obs_server):
+    environ = world.environ(oms_server, cos_server, obs_server, OBS_PREFIX="from-cos/")
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a", prefix="from-cos/")
+    world.destination(obs_server, "from-cos/")  # what a console's "new folder" makes
+    assert verify_run(environ) == (0, [], summary(source=1, matched=1))
+
+
+@pytest.mark.parametrize("ignoring", ["cos", "obs", "both"])
+def test_names_from_a_server_that_ignores_encoding_type_are_taken_as_they_are(
+        environ, cos_server, obs_server, monkeypatch, small_pages, ignoring):
+    keys = ["a+b.jpg", "%41.jpg", "c%2Bd.jpg", "with space.jpg", "100%.jpg", "中文+%E4%B8%AD.jpg"]
+    for key in keys:
+        world.source(cos_server, key)
+        world.destination(obs_server, key)
+        world.marker(cos_server, markers.SUCCESS, key)
+    world.source(cos_server, "lost+%41.jpg")
+    world.marker(cos_server, markers.SUCCESS, "lost+%41.jpg")
+    if ignoring in ("cos", "both"):
+        world.ignore_encoding_type(cos_server, monkeypatch)
+    if ignoring in ("obs", "both"):
+        world.ignore_encoding_type(obs_server, monkeypatch)
+    status, lines, result = verify_run(environ)
+    assert result == summary(source=len(keys) + 1, matched=len(keys), missing=1, missing_accepted=1)
+    assert lines == ['missing "lost+%41.jpg": success marker: OMS accepted it and did not copy it']
+
+
+def test_a_checksum_difference_on_a_newer_copy_needs_a_task_that_overwrites_fully(
+        environ, oms_server, cos_server, obs_server):
+    """OMS's default overwrite mode compares size and last-modified time: a same-size, newer copy whose MD5
+    differs is skipped, so resubmitting it changes nothing; a FULL_OVERWRITE task copies it."""
+    from local.obs_server import FULL_OVERWRITE, read_object
+
+    world.source(cos_server, "a.jpg", b"abcd")
+    world.destination(obs_server, "a.jpg", b"abcX")  # same size, copied later
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
+    assert verify_run(environ, "--checksum", "--resubmit")[2] == summary(source=1, differ=1, resubmitted=1)
+    assert [copy.skipped for copy in migration.wait()] == [True]
+    assert read_object(obs_server, OBS_BUCKET, "a.jpg") == b"abcX"
+    assert verify_run(environ, "--checksum")[2] == summary(source=1, differ=1)  # still differs
+
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0,
+                                   overwrite=FULL_OVERWRITE)
+    assert verify_run(environ, "--checksum", "--resubmit")[2] == summary(source=1, differ=1, resubmitted=1)
+    migration.wait()
+    assert verify_run(environ, "--checksum") == (0, [], summary(source=1, matched=1))
+
+
+def test_the_source_bucket_is_listed_at_its_own_endpoint(oms_server, cos_server, obs_server):
+    """COS_ENDPOINT is the log bucket's: the source bucket in another region is listed at that region's
+    endpoint unless SOURCE_ENDPOINT says otherwise (the Host header shows where each request was sent)."""
+    internal = "cos-internal.ap-guangzhou.tencentcos.cn"
+    world.source(cos_server, "a")
+
+    def listed_hosts(**overrides):
+        cos_server.clear()
+        environ = world.environ(oms_server, cos_server, obs_server, COS_ENDPOINT=internal, **overrides)
+        assert verify_run(environ)[2] == summary(source=1, missing=1, missing_unmarked=1)
+        return {(r.bucket, r.headers["host"].split(":")[0]) for r in cos_server.requests if r.kind == "list"}
+
+    logs_host = (world.LOG_BUCKET, "%s.%s" % (world.LOG_BUCKET, internal))
+    assert listed_hosts() == {(SOURCE_BUCKET, "%s.%s" % (SOURCE_BUCKET, internal)), logs_host}  # same region
+    assert listed_hosts(SOURCE_REGION="ap-shanghai") == {
+        (SOURCE_BUCKET, SOURCE_BUCKET + ".cos.ap-shanghai.myqcloud.com"), logs_host}
+    assert listed_hosts(SOURCE_REGION="ap-shanghai", SOURCE_ENDPOINT="cos-internal.ap-shanghai.tencentcos.cn") == {
+        (SOURCE_BUCKET, SOURCE_BUCKET + ".cos-internal.ap-shanghai.tencentcos.cn"), logs_host}
 
 
 # ----------------------------------------------------------------------------- prefixes and windows
@@ -169,6 +317,21 @@ def test_time_window(environ, cos_server, obs_server, small_pages):
     assert verify_run(environ, "--until", "2024-05-01T13:00:00Z")[2] == summary(source=1, matched=1)
 
 
+def test_an_object_outside_the_window_is_never_extra_and_a_windowed_run_reports_no_extra(
+        environ, cos_server, obs_server, tmp_path):
+    world.source(cos_server, "old.jpg", mtime=T0)
+    world.destination(obs_server, "old.jpg")
+    world.source(cos_server, "new.jpg", mtime=T0 + 86400)
+    world.destination(obs_server, "new.jpg", mtime=T0 + 86400 + 60)
+    world.destination(obs_server, "only on OBS.jpg")
+    assert combined(tmp_path, environ, "--since", "2030-01-01") == (0, [], ZERO, "")
+    assert verify_run(environ, "--since", "2024-05-02") == (0, [], summary(source=1, matched=1))
+    assert verify_run(environ, "--until", "2024-05-02") == (0, [], summary(source=1, matched=1))
+    # Only a run over all time can tell what is on the destination alone.
+    assert verify_run(environ) == (0, ['extra   "only on OBS.jpg": only on the destination'],
+                                   summary(source=2, matched=2, extra=1))
+
+
 def test_relative_since(environ, cos_server, obs_server):
     world.source(cos_server, "old", mtime=time.time() - 3 * 86400)
     world.source(cos_server, "new", mtime=time.time() - 3600)
@@ -187,7 +350,7 @@ def test_real_pages_of_1000_in_every_listing(environ, cos_server, obs_server, tm
         world.marker(cos_server, markers.SUCCESS, key)
         if i < 2095:
             world.destination(obs_server, key)
-    world.marker(cos_server, markers.FAILED, keys[-1])
+    world.marker(cos_server, markers.FAILED, keys[-1], mtime=T0)  # older than its success marker: accepted
     cos_server.clear()
     obs_server.clear()
 
@@ -225,6 +388,8 @@ def test_a_listing_that_fails_midway_reports_nothing_past_the_failure(environ, c
         assert result["matched"] == 18 and result["missing"] == 2
         assert any("success marker listing failed" in line for line in lines)
         assert 'missing "k15": marker unknown (marker listing failed)' in lines
+        errors = [pair for pair in world.read_combined(report) if pair[0] == "!"]
+        assert len(errors) == 1 and errors[0][1] is None and errors[0][2].startswith("success marker listing failed")
         return
     # Nothing past the last key listed before the failure is matched or missing; what came before is exact.
     last_listed = "k06" if which == "destination" else "k05"  # the destination has no k03
@@ -234,7 +399,9 @@ def test_a_listing_that_fails_midway_reports_nothing_past_the_failure(environ, c
     assert any("%s listing failed" % which in line for line in lines)
     if which == "destination":
         assert 'error   "k07": destination listing failed' in "\n".join(lines)  # the key in hand: not checked
-        assert "! k07" in reported or "k07" in reported
+        assert report.splitlines()[-1] == "! k07" and "k07" in reported
+    else:  # the error names no key: its line says what failed
+        assert world.read_combined(report)[-1][:2] == ("!", None)
 
 
 def test_listing_errors_are_tried_again(environ, cos_server, obs_server):
@@ -280,6 +447,52 @@ def test_resubmit_sends_exactly_the_missing_and_differing_keys_then_omss_copies_
     assert (status, lines, result) == (0, [], summary(source=30, matched=30))
 
 
+@pytest.fixture
+def restore_logger_levels():
+    """``main_handler`` sets its loggers' levels (LOG_LEVEL, and the SDK's held at WARNING): undo that."""
+    from cos2oms import logs
+
+    names = ("cos2oms",) + logs.QUIET_LOGGERS
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_an_object_oms_accepts_and_never_copies_found_and_repaired_the_real_way(
+        monkeypatch, restore_logger_levels, environ, oms_server, cos_server, obs_server):
+    """The function sends the created objects' keys through the loopback OMS, which accepts them all and does
+    not copy one of them: verify calls it missing_accepted, and verify --resubmit repairs it."""
+    import index
+    from cos2oms import handler, settings
+    from tests import support
+
+    for name in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():  # the function reads its environment
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
+    lost = "photos/lost 中文+%.jpg"
+    for key in ("photos/kept.jpg", lost):
+        world.source(cos_server, key, mtime=time.time())
+    migration.no_copy.add(EVENT_PREFIX + lost)
+    name, _, appid = SOURCE_BUCKET.rpartition("-")
+    event = support.event(*[support.record(key, bucket=name, appid=appid) for key in ("photos/kept.jpg", lost)])
+
+    assert index.main_handler(event, {"request_id": "e2e", "time_limit_in_ms": 3000}) is True
+    assert [(copy.event_key, copy.ok) for copy in migration.wait()] == [(EVENT_PREFIX + "photos/kept.jpg", True),
+                                                                        (EVENT_PREFIX + lost, False)]
+    assert world.markers_of(cos_server, markers.SUCCESS, ["photos/kept.jpg", lost]) == {"photos/kept.jpg", lost}
+
+    assert verify_run(environ) == (1, ['missing "%s": success marker: OMS accepted it and did not copy it' % lost],
+                                   summary(source=2, matched=1, missing=1, missing_accepted=1))
+    assert verify_run(environ, "--resubmit")[2] == summary(source=2, matched=1, missing=1, missing_accepted=1,
+                                                           resubmitted=1)
+    migration.wait()
+    assert verify_run(environ) == (0, [], summary(source=2, matched=2))
+
+
 def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ, oms_server, cos_server):
     for key in ["a", "b"]:
         world.source(cos_server, key)
@@ -321,6 +534,18 @@ def test_since_after_until_exits_2(environ, capsys):
     assert status == 2 and "--until" in capsys.readouterr().err
 
 
+def test_an_impossible_date_is_refused_naming_the_option(environ, capsys):
+    parser = argparse.ArgumentParser(prog="cos2oms verify")
+    verify.add_arguments(parser)
+    for option, value, problem in [("--since", "2024-02-30", "day is out of range for month"),
+                                   ("--until", "2024-05-01T25:00", "hour must be in 0..23"),
+                                   ("--since", "2024-05-01T23:61:00Z", "minute must be in 0..59")]:
+        with pytest.raises(SystemExit) as raised:
+            parser.parse_args([option, value])
+        assert raised.value.code == 2
+        assert "argument %s: %r is not a time: %s" % (option, value, problem) in capsys.readouterr().err
+
+
 def test_wrong_obs_credentials_are_an_error_not_a_clean_report(oms_server, cos_server, obs_server):
     environ = world.environ(oms_server, cos_server, obs_server, OBS_SK="not-the-key")
     world.source(cos_server, "a")
@@ -356,6 +581,15 @@ def run_command(environ, *argv, terminal=False):
         return done.returncode, done.stdout.decode(), done.stderr
     status, stdout, shown = run_on_terminal(command, cwd, env)
     return status, stdout.decode(), shown
+
+
+def test_a_combined_file_that_cannot_be_written_exits_2_before_anything_is_listed(environ, cos_server, tmp_path):
+    world.source(cos_server, "a")
+    target = tmp_path / "no such folder" / "report.txt"
+    status, stdout, stderr = run_command(environ, "verify", "--combined", str(target))
+    assert (status, stdout) == (2, "")
+    assert stderr.decode().strip() == "cos2oms verify: --combined: cannot write %s: No such file or directory" % target
+    assert cos_server.counts.get("list", 0) == 0
 
 
 @pytest.mark.parametrize("terminal", [False, True])

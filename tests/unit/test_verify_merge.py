@@ -5,6 +5,8 @@ The merge is checked against a naive oracle over whole sets on hypothesis-genera
 listings that fail part-way (nothing past a failure may be called matched or missing).
 """
 import argparse
+import io
+import json
 import threading
 
 import pytest
@@ -13,7 +15,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from cos2oms import listings, verify
 from cos2oms.listings import Entry, ListingError
 from cos2oms.verify import (ACCEPTED, ALL_TIME, DIFFER, ERROR, EXTRA, FAILED, MATCH, MISSING, UNKNOWN_BROKEN,
-                            UNKNOWN_LONG, UNMARKED, Window, merge)
+                            UNKNOWN_LONG, UNKNOWN_LOOKUP, UNMARKED, Marker, Result, Window, merge)
 
 MD5_A = "0cc175b9c0f1b6a831c399e269772661"
 MD5_B = "92eb5ffee6ae2fec3ad71c777531578f"
@@ -60,9 +62,22 @@ def test_last_modified_is_compared_to_the_second():
     assert outcomes(merge(source, [entry("a", mtime=99.99)]))[0][0] == DIFFER
 
 
-def test_both_markers_mean_accepted_and_no_marker_means_the_event_never_came():
-    got = outcomes(merge([entry("a"), entry("b")], [], success=["a"], failed=["a"]))
-    assert got == [(MISSING, "a", ACCEPTED), (MISSING, "b", UNMARKED)]
+def test_with_both_markers_the_newer_decides_and_a_tie_says_waiting_for_replay():
+    source = [entry(k) for k in "abcdefg"]
+    success = [Marker("a", 200.0), Marker("b", 100.0), Marker("c", 100.9), Marker("d", None), Marker("f", 1.0),
+               Entry("g", 0, 300.0, None)]  # a marker listing's entries serve as they are
+    failed = [Marker("a", 100.0), Marker("b", 200.0), Marker("c", 100.0), Marker("d", 100.0), Marker("e", 1.0),
+              Entry("g", 0, 299.0, None)]
+    assert outcomes(merge(source, [], success, failed)) == [
+        (MISSING, "a", ACCEPTED),  # accepted after the refusal: OMS lost it
+        (MISSING, "b", FAILED),  # refused after the acceptance
+        (MISSING, "c", FAILED),  # the same second: the failed marker is there, replay will send it
+        (MISSING, "d", FAILED),  # a time not known: the same
+        (MISSING, "e", FAILED), (MISSING, "f", ACCEPTED), (MISSING, "g", ACCEPTED)]
+    # Bare keys are markers whose time is not known.
+    got = outcomes(merge([entry("a"), entry("b"), entry("c")], [], success=["a", "c"], failed=["a", "b"]))
+    assert got == [(MISSING, "a", FAILED), (MISSING, "b", FAILED), (MISSING, "c", ACCEPTED)]
+    assert outcomes(merge([entry("z")], [])) == [(MISSING, "z", UNMARKED)]
 
 
 def test_checksum_compares_plain_md5s_only():
@@ -74,11 +89,15 @@ def test_checksum_compares_plain_md5s_only():
     assert got[1][2] == "MD5 %s on the source, %s on the destination" % (MD5_A, MD5_B)
 
 
-def test_the_window_passes_over_source_objects_and_their_copies():
+def test_the_window_passes_over_source_objects_and_their_copies_and_extras_need_all_time():
     source = [entry("a", mtime=50.0), entry("b", mtime=100.0), entry("c", mtime=150.0)]
-    destination = [entry("a", mtime=50.0), entry("c", size=9, mtime=150.0), entry("d")]
-    got = outcomes(merge(source, destination, window=Window(100.0, 150.0)))
-    assert got == [(MISSING, "b", UNMARKED), (EXTRA, "d", "only on the destination")]
+    destination = [entry("0"), entry("a", mtime=50.0), entry("c", size=9, mtime=150.0), entry("d")]
+    for window in (Window(100.0, 150.0), Window(75.0, 125.0)):
+        assert outcomes(merge(source, destination, window=window)) == [(MISSING, "b", UNMARKED)]
+    assert [g[:2] for g in outcomes(merge(source, destination, window=Window(None, 150.0)))] == [
+        (MATCH, "a"), (MISSING, "b")]  # open at one end is a window too: no extras
+    got = outcomes(merge(source, destination, window=Window(None, None)))
+    assert [g[:2] for g in got] == [(EXTRA, "0"), (MATCH, "a"), (MISSING, "b"), (DIFFER, "c"), (EXTRA, "d")]
 
 
 def test_long_keys_get_their_state_from_the_lookup_or_unknown():
@@ -148,8 +167,52 @@ def test_report_lines():
     missing, differ, extra = list(merge([entry("a\nb"), entry("c", size=2)], [entry("c"), entry("d")]))
     assert verify.describe(missing) == 'missing "a\\nb": no marker: the event never reached the function'
     assert verify.describe(differ) == 'differ  "c": size 2 on the source, 1 on the destination'
-    assert verify.combined_line(missing) == "+ a\nb\n"  # rclone's format: the key as it is
+    assert verify.combined_line(differ) == "* c\n"  # rclone's format: the key as it is
     assert verify.combined_line(extra) == "- d\n"
+    assert verify.combined_line(missing) == '+ "a\\nb"\n'  # a line break: a JSON string
+
+
+def combined_path(key, symbol=MISSING):
+    line = verify.combined_line(Result(symbol, key, None, None, None))
+    assert line[:2] == symbol + " " and line.endswith("\n")
+    return line[2:-1]
+
+
+@pytest.mark.parametrize("key, path", [
+    ("a b+c%41.jpg", "a b+c%41.jpg"), ("中文\t\x01\x7f\u200e.jpg", "中文\t\x01\x7f\u200e.jpg"),
+    ('inner "quotes"', 'inner "quotes"'), (' "lead space', ' "lead space'),
+    ('"quoted"', '"\\"quoted\\""'), ("evil\n= innocent.jpg", '"evil\\n= innocent.jpg"'),
+    ("a\rb", '"a\\rb"'), ("a\x0bb\x0cc", '"a\\u000bb\\fc"'), ("\x1c\x1d\x1e", '"\\u001c\\u001d\\u001e"'),
+    ("a\x85b\u2028c\u2029d", '"a\\u0085b\\u2028c\\u2029d"'), ("中\n文", '"中\\n文"'),
+])
+def test_a_combined_path_is_the_key_unless_it_breaks_a_line_or_starts_with_a_quote(key, path):
+    assert combined_path(key) == path
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(u'ab= "\\\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t\x01\u4e2d'), min_size=1,
+               max_size=8))
+def test_a_combined_line_is_one_line_for_every_reader_and_gives_its_key_back(key):
+    line = verify.combined_line(Result(MATCH, key, None, None, None))
+    assert line.splitlines() == [line[:-1]]  # str.splitlines
+    assert io.StringIO(line, newline=None).readlines() == [line]  # universal newlines
+    path = line[2:-1]
+    assert (json.loads(path) if path.startswith('"') else path) == key
+    assert path.startswith('"') == (key.startswith('"') or "".join(key.splitlines()) != key)
+
+
+def test_an_error_about_no_key_is_a_json_line_no_key_could_give():
+    line = verify.combined_line(Result(ERROR, None, None, None, 'source listing failed: COS answered 403 "A"\nB'))
+    assert line == '! "source listing failed: COS answered 403 \\"A\\" B"\n'
+    text = json.loads(line[2:-1])
+    assert not text.startswith('"') and "".join(text.splitlines()) == text  # which no key's path decodes to
+
+
+def test_a_failed_marker_look_up_is_counted_as_an_error():
+    summary = verify.Summary()
+    for result in merge([entry("long")], [], long_marker=lambda key: True, marker_lookup=lambda key: UNKNOWN_LOOKUP):
+        summary.count(result)
+    assert (summary.missing, summary.errors, summary.exit_status) == (1, 1, 1)
 
 
 # ----------------------------------------------------------------------------- the merge against an oracle
@@ -172,8 +235,11 @@ def worlds(draw):
     destination = listing(destination_keys, draw(st.lists(ENTRY_FIELDS, min_size=len(destination_keys),
                                                           max_size=len(destination_keys))))
     pool = sorted(source_keys) or ["a"]
-    success = sorted(draw(st.sets(st.one_of(st.sampled_from(pool), KEYS), max_size=6)))
-    failed = sorted(draw(st.sets(st.one_of(st.sampled_from(pool), KEYS), max_size=6)))
+    marker_times = st.sampled_from([None, 1.0, 1.5, 2.0])
+    success = [Marker(k, draw(marker_times))
+               for k in sorted(draw(st.sets(st.one_of(st.sampled_from(pool), KEYS), max_size=6)))]
+    failed = [Marker(k, draw(marker_times))
+              for k in sorted(draw(st.sets(st.one_of(st.sampled_from(pool), KEYS), max_size=6)))]
     since = draw(st.sampled_from([None, 10.0, 20.0]))
     until = draw(st.sampled_from([None, 20.0, 30.5]))
     return source, destination, success, failed, Window(since, until), draw(st.booleans())
@@ -189,14 +255,20 @@ def oracle(source, destination, success, failed, window, checksum):
             continue
         d = destination_by_key.get(s.key)
         if d is None:
-            state = ACCEPTED if s.key in success else FAILED if s.key in failed else UNMARKED
+            succeeded, refused = (dict(markers).get(s.key, False) for markers in (success, failed))
+            if succeeded is not False and refused is not False:  # both: the strictly newer success, else failed
+                newer = None not in (succeeded, refused) and int(succeeded) > int(refused)
+                state = ACCEPTED if newer else FAILED
+            else:
+                state = ACCEPTED if succeeded is not False else FAILED if refused is not False else UNMARKED
             results.append((MISSING, s.key, state))
             continue
         same = s.size == d.size and int(d.mtime) >= int(s.mtime)
         if same and checksum and verify.is_plain_md5(s.etag) and verify.is_plain_md5(d.etag):
             same = s.etag == d.etag
         results.append((MATCH if same else DIFFER, s.key))
-    results += [(EXTRA, d.key) for d in destination if d.key not in source_keys]
+    if window == ALL_TIME:  # a destination-only object belongs to no window
+        results += [(EXTRA, d.key) for d in destination if d.key not in source_keys]
     return sorted(results, key=lambda r: r[1])
 
 
@@ -307,6 +379,23 @@ def test_parse_listing_decodes_names_as_each_sdk_does():
     assert entries[1].key == "plus space"  # OBS: unquote_plus
 
 
+def test_parse_listing_takes_names_as_they_are_when_the_answer_does_not_say_it_encoded_them():
+    """A server that ignores encoding-type=url: decoding its names would turn "a+b" into "a b", "%41" into "A"."""
+    raw = LISTING.replace(b"<EncodingType>url</EncodingType>", b"").replace(
+        b"a%20b%2Bc%25%01%E4%B8%AD", u"a+b%41 \u4e2d".encode("utf-8"))
+    from urllib.parse import unquote_plus
+    for decode in (listings.unquote, unquote_plus):
+        entries, _, next_marker = listings.parse_listing(raw, decode)
+        assert [e.key for e in entries] == [u"a+b%41 \u4e2d", "plus+space"] and next_marker == "c%2Bd"
+    namespaced = LISTING.replace(b"<EncodingType>url</EncodingType>", b"")
+    assert listings.parse_listing(namespaced)[0][0].key == "a%20b%2Bc%25%01%E4%B8%AD"
+
+
+def test_stripped_pages_leave_out_the_object_named_as_the_prefix():
+    pages = [[entry("p/"), entry("p/a")], [entry("p/b")]]
+    assert [[e.key for e in page] for page in listings.stripped_pages(iter(pages), "p/")] == [["a"], ["b"]]
+
+
 @pytest.mark.parametrize("body", [b"not xml", b"<Error><Code>x</Code></Error>",
                                   b"<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>"])
 def test_parse_listing_refuses_what_is_not_a_listing(body):
@@ -322,6 +411,14 @@ def test_parse_time(text, seconds):
     assert listings.parse_time(text) == seconds
 
 
+@pytest.mark.parametrize("text", ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z",
+                                  "2024-05-01T24:00:00Z", "2024-05-01T23:60:00Z", "2024-05-01T23:59:60Z",
+                                  "2024-05-01T12:00:00+24:00", "2024-05-01T12:00:00+08:60"])
+def test_parse_time_refuses_a_time_that_does_not_exist(text):
+    with pytest.raises(ValueError, match="no such time"):
+        listings.parse_time(text)
+
+
 @pytest.mark.parametrize("text, seconds", [
     ("2024-05-01", 1714521600.0), ("2024-05-01T12:00", 1714564800.0), ("2024-05-01T20:00+08:00", 1714564800.0),
     ("2024-05-01T12:00:00Z", 1714564800.0), ("90s", 1000.0 - 90), ("30m", 1000.0 - 1800), ("24h", 1000.0 - 86400),
@@ -335,6 +432,19 @@ def test_parse_when(text, seconds):
 def test_parse_when_refuses(text):
     with pytest.raises(argparse.ArgumentTypeError):
         verify.parse_when(text, now=1000.0)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("2024-02-30", "day is out of range for month"), ("2023-02-29", "day is out of range for month"),
+    ("2024-13-01", "month must be in 1..12"), ("2024-05-01T25:00", "hour must be in 0..23"),
+    ("2024-05-01T23:61", "minute must be in 0..59"), ("2024-05-01T23:59:60Z", "second must be in 0..59"),
+    ("2024-05-01T12:00+25:00", "the offset +25:00 is out of range"),
+])
+def test_parse_when_refuses_a_time_that_does_not_exist_rather_than_shift_it(text, problem):
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        verify.parse_when(text, now=1000.0)
+    assert str(raised.value) == "%r is not a time: %s" % (text, problem)
+    assert verify.parse_when("2024-02-29") == 1709164800.0  # a leap day is one
 
 
 def test_window_bounds():

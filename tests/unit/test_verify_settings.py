@@ -24,7 +24,7 @@ def obs(**overrides):
 
 def test_source_bucket_and_its_event_prefix():
     got = source(SOURCE_BUCKET="photos-1253970026")
-    assert got == ("photos-1253970026", "photos", "1253970026", "ap-guangzhou")  # region: the log bucket's
+    assert got == ("photos-1253970026", "photos", "1253970026", "ap-guangzhou", None)  # region: the log bucket's
     assert got.event_prefix == "/1253970026/photos/"
     assert settings.load_source(env(SOURCE_BUCKET="a-1"), BASE, bucket="my-bucket-2").name == "my-bucket"
     assert source(SOURCE_BUCKET="photos-1253970026", SOURCE_REGION="ap-shanghai").region == "ap-shanghai"
@@ -41,6 +41,38 @@ def test_source_refusals_name_the_variable(overrides, variable):
     with pytest.raises(ConfigError) as raised:
         source(**overrides)
     assert raised.value.variable == variable
+
+
+INTERNAL = "cos-internal.ap-guangzhou.tencentcos.cn"
+
+
+def test_source_endpoint_defaults_to_cos_endpoint_only_in_the_log_buckets_region():
+    base = settings.load(env(COS_ENDPOINT=INTERNAL))  # the log bucket in ap-guangzhou (TENCENTCLOUD_REGION)
+
+    def endpoint(**overrides):
+        return settings.load_source(env(SOURCE_BUCKET="photos-1253970026", **overrides), base).endpoint
+
+    assert endpoint() == INTERNAL  # the same region: what reaches the log bucket reaches the source
+    assert endpoint(SOURCE_REGION="ap-guangzhou") == INTERNAL
+    assert endpoint(SOURCE_REGION="ap-shanghai") is None  # the SDK's endpoint for ap-shanghai
+    assert endpoint(SOURCE_REGION="ap-shanghai", SOURCE_ENDPOINT="cos.ap-shanghai.myqcloud.com") == \
+        "cos.ap-shanghai.myqcloud.com"
+    assert endpoint(SOURCE_ENDPOINT="cos.accelerate.myqcloud.com") == "cos.accelerate.myqcloud.com"
+    assert source(SOURCE_BUCKET="photos-1253970026").endpoint is None  # no COS_ENDPOINT: the SDK's
+
+
+@pytest.mark.parametrize("raw", ["https://cos.ap-shanghai.myqcloud.com", "cos.ap-shanghai.myqcloud.com:443",
+                                 "cos.ap-shanghai.myqcloud.com/path", "user:s3cr3t@cos.ap-shanghai.myqcloud.com",
+                                 "cos ap-shanghai"])
+def test_source_endpoint_is_checked_as_cos_endpoint_is_and_named_in_the_refusal(raw):
+    with pytest.raises(ConfigError) as raised:
+        source(SOURCE_BUCKET="photos-1253970026", SOURCE_ENDPOINT=raw)
+    assert raised.value.variable == "SOURCE_ENDPOINT"
+    assert str(raised.value).startswith("SOURCE_ENDPOINT: must ") and "COS_ENDPOINT" not in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)
+    with pytest.raises(ConfigError) as same:  # the same rule as COS_ENDPOINT's
+        settings.load(env(COS_ENDPOINT=raw))
+    assert str(same.value).replace("COS_ENDPOINT", "SOURCE_ENDPOINT") == str(raised.value)
 
 
 def test_obs_settings_default_to_the_function_key_and_hide_the_secret():
