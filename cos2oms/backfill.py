@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 
-from cos2oms import cli, listings, logs
+from cos2oms import bulk, cli, listings, logs
 from cos2oms import verify as common
 from cos2oms.settings import ConfigError
 
@@ -102,7 +102,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
                 for _ in keys:
                     pass
             else:
-                sent = common.send_keys(setup.submitter(), keys, args.workers, stopping=stopping,
+                sent = bulk.send_keys(setup.submitter(), keys, args.workers, stopping=stopping,
                                         processes=args.processes, settings=setup.settings,
                                         logging_config=output.child_logging())
                 summary.accepted, summary.failed = sent.accepted, sent.failed

@@ -156,7 +156,7 @@ def processes_usable():
     return sys.version_info >= (3, 7)
 
 
-def fan_out(chunks_iter, handle, setup, setup_args, processes, logging_config, stopping):
+def fan_out(pullediter, handle, setup, setup_args, processes, logging_config, stopping):
     """Command line only: ``handle(state, chunk)`` for each chunk in one of ``processes`` spawned worker
     processes (the GIL keeps threads of one process to one core); yields ``(chunk, result)`` as each completes.
 
@@ -170,11 +170,11 @@ def fan_out(chunks_iter, handle, setup, setup_args, processes, logging_config, s
     context = multiprocessing.get_context("spawn")  # never fork a process that has threads running
     pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start_worker,  # novermin (3.7+,
                                initargs=(setup, setup_args, logging_config))  # the CLI checks: processes_usable)
-    chunks_iter = iter(chunks_iter)
+    pullediter = iter(pullediter)
     pending = {}
     try:
         while not stopping.is_set():  # looked at before a chunk is pulled: a pulled chunk is always sent
-            chunk = next(chunks_iter, None)
+            chunk = next(pullediter, None)
             if chunk is None:
                 break
             pending[pool.submit(_run_chunk, handle, chunk)] = chunk
@@ -207,4 +207,51 @@ def send_chunk(state, keys):
     for outcome in Engine(submitter, workers, write_failed=True).run(keys):
         counts["accepted" if outcome.result.accepted else "failed"] += len(outcome.keys)
         counts["errors"] += len(outcome.unwritten)
+    return counts
+
+
+# ------------------------------------------------------------------------------------------------- sending
+
+class SendCounts(object):
+    """What ``send_keys`` did: keys accepted, keys failed, markers that could not be written."""
+
+    def __init__(self):
+        self.accepted = 0
+        self.failed = 0
+        self.errors = 0  # markers that could not be written
+
+
+def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, stopping=None, processes=1,
+              settings=None, logging_config=None):
+    """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS through the shared bulk engine: at
+    most 10 a request, ``workers`` requests at a time, the first alone; each key's marker written as the
+    function writes it (success when OMS accepted, else failed). Once ``stopping`` is set nothing more is sent
+    (keys not sent are counted as failed). ``processes`` > 1 (with ``settings``): after the first chunk, sent
+    here, chunks go to worker processes. Returns a ``SendCounts``."""
+    counts = SendCounts()
+    stopping = stopping or threading.Event()
+
+    def add(accepted=0, failed=0, errors=0, sent=0):
+        counts.accepted += accepted
+        counts.failed += failed
+        counts.errors += errors
+        if progress is not None:
+            progress.update(sent)
+
+    def here(keys):
+        for outcome in Engine(submitter, workers, write_failed=True, stopping=stopping).run(keys):
+            accepted = len(outcome.keys) if outcome.result.accepted else 0
+            add(accepted, len(outcome.keys) - accepted, len(outcome.unwritten), len(outcome.keys))
+
+    if processes <= 1 or settings is None:
+        here(event_keys)
+        return counts
+    pulled = chunks(event_keys)
+    here(next(pulled, []))
+    if submitter.auth_refused:
+        here(key for chunk in pulled for key in chunk)  # not sent: failed markers, as the function writes them
+        return counts
+    for chunk, sent in fan_out(pulled, send_chunk, sender_state, (settings, workers), processes, logging_config,
+                               stopping):
+        add(sent=len(chunk), **sent)
     return counts

@@ -343,49 +343,6 @@ def combined_line(result):
 
 # ----------------------------------------------------------------------------- sending (shared with backfill)
 
-class SendCounts(object):
-    def __init__(self):
-        self.accepted = 0
-        self.failed = 0
-        self.errors = 0  # markers that could not be written
-
-
-def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, stopping=None, processes=1,
-              settings=None, logging_config=None):
-    """Send ``event_keys`` (any iterable, pulled as workers free up) to OMS through the shared bulk engine: at
-    most 10 a request, ``workers`` requests at a time, the first alone; each key's marker written as the
-    function writes it (success when OMS accepted, else failed). Once ``stopping`` is set nothing more is sent
-    (keys not sent are counted as failed). ``processes`` > 1 (with ``settings``): after the first chunk, sent
-    here, chunks go to worker processes. Returns a ``SendCounts``."""
-    counts = SendCounts()
-    stopping = stopping or threading.Event()
-
-    def add(accepted=0, failed=0, errors=0, sent=0):
-        counts.accepted += accepted
-        counts.failed += failed
-        counts.errors += errors
-        if progress is not None:
-            progress.update(sent)
-
-    def here(keys):
-        for outcome in bulk.Engine(submitter, workers, write_failed=True, stopping=stopping).run(keys):
-            accepted = len(outcome.keys) if outcome.result.accepted else 0
-            add(accepted, len(outcome.keys) - accepted, len(outcome.unwritten), len(outcome.keys))
-
-    if processes <= 1 or settings is None:
-        here(event_keys)
-        return counts
-    chunks = bulk.chunks(event_keys)
-    here(next(chunks, []))
-    if submitter.auth_refused:
-        here(key for chunk in chunks for key in chunk)  # not sent: failed markers, as the function writes them
-        return counts
-    for chunk, sent in bulk.fan_out(chunks, bulk.send_chunk, bulk.sender_state, (settings, workers), processes,
-                                    logging_config, stopping):
-        add(sent=len(chunk), **sent)
-    return counts
-
-
 # ----------------------------------------------------------------------------- the command's parts
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -482,8 +439,8 @@ def marker_listing_prefix(setup, kind):
 
 
 class MarkerLookup(object):
-    """The markers of keys whose guide-style marker name would be over COS's limit (``markers`` names them
-    after the key's hash): looked up one by one with a HEAD request each, tried again as a listing page is
+    """The markers of keys whose guide-style marker name cannot be stored (``markers`` names them after the
+    key's hash): looked up one by one with a HEAD request each, tried again as a listing page is
     (``listings.with_attempts``). A look-up that fails gives ``UNKNOWN_LOOKUP`` (which counts as an error)."""
 
     def __init__(self, setup, attempts=listings.ATTEMPTS, sleep=time.sleep):
@@ -492,11 +449,13 @@ class MarkerLookup(object):
         self.event_prefix = setup.source.event_prefix
         self.attempts = attempts
         self.sleep = sleep
-        self.regular = [len(marker_listing_prefix(setup, kind).encode("utf-8"))
-                        for kind in (marker_names.SUCCESS, marker_names.FAILED)]
 
     def is_long(self, key):
-        return max(self.regular) + len(key.encode("utf-8")) > marker_names.MAX_NAME_BYTES
+        """True when either of the key's markers has the hashed name (over COS's 850 bytes, or a name holding
+        a ``.``/``..`` segment): those are not in the listing's order, so they are looked up."""
+        event_key = self.event_prefix + key
+        return any(marker_names.is_long(self.task_id, kind, marker_names.marker_key(self.task_id, kind, event_key))
+                   for kind in (marker_names.SUCCESS, marker_names.FAILED))
 
     def _head(self, name):
         """The marker named ``name`` (a ``Marker`` with its last-modified time), or None when there is none;
@@ -667,7 +626,7 @@ def _run(args, setup, obs_client, combined, environ, out):
             if pending is not None and not interrupted and pending.tell():
                 bar = Progress(output.progress("resubmit", "key"), chunk=1)
                 try:
-                    sent = send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
+                    sent = bulk.send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
                                      args.processes, setup.settings, output.child_logging())
                 finally:
                     bar.close()
