@@ -141,6 +141,18 @@ def test_long_keys_marker_state(environ, cos_server, obs_server):
                      'missing "%s": no marker: the event never reached the function' % unmarked]
 
 
+def test_keys_with_dot_segments_are_looked_up_as_their_markers_are_named(environ, cos_server):
+    """'a/../b' gets hashed marker names (a URL path would resolve the segment): verify must look them up, not
+    find them missing from the listing's order."""
+    accepted, refused = "photos/../a.jpg", "photos/./b.jpg"
+    for key in (accepted, refused):
+        world.source(cos_server, key)
+    world.marker(cos_server, markers.SUCCESS, accepted)
+    world.marker(cos_server, markers.FAILED, refused)
+    status, lines, result = verify_run(environ)
+    assert (status, result) == (1, summary(source=2, missing=2, missing_accepted=1, missing_failed=1))
+
+
 def test_a_long_keys_marker_look_up_is_tried_again_and_its_failure_is_an_error(environ, cos_server, monkeypatch):
     monkeypatch.setattr(listings, "backoff", lambda attempt: 0.0)
     long_key = "y" * 840
