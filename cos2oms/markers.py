@@ -169,7 +169,8 @@ class MarkerStore(object):
                                    EncodingType="url")
         if cause is not None:
             return [], None, cause
-        return _read_listing(answer, prefix, marker)
+        entries, following, cause = read_listing(answer, prefix, marker)
+        return [entry["Key"] for entry in entries], following, cause
     def delete(self, names, deadline=None):
         """Delete markers (at most ``COS_PAGE`` names); returns {name: cause} for those not deleted.
 
@@ -198,8 +199,10 @@ class MarkerStore(object):
         return failures
 
 
-def _read_listing(answer, prefix, marker):
-    """(names, next_marker, cause) from a ``list_objects`` answer for ``prefix`` after ``marker``."""
+def read_listing(answer, prefix, marker=""):
+    """(entries, next_marker or None after the last page, cause or None) from a ``list_objects`` answer asked
+    for ``prefix`` after ``marker`` with ``EncodingType="url"``; ``entries`` are its ``Contents`` (dicts, each
+    ``Key`` decoded when the answer says it is encoded). See ``MarkerStore.list_page`` for what is refused."""
     if not isinstance(answer, dict) or "Name" not in answer or "IsTruncated" not in answer:
         return [], None, "COS answered a listing that is not one"
     decode = unquote if str(answer.get("EncodingType", "")).lower() == "url" else _same
@@ -207,13 +210,14 @@ def _read_listing(answer, prefix, marker):
         return [], None, "COS answered a listing of another prefix (%s)" % logs.short(decode(answer.get("Prefix")
                                                                                             or ""))
     contents = answer.get("Contents") or []
-    if isinstance(contents, dict):
+    if isinstance(contents, dict):  # one entry: some SDK versions give the dict itself
         contents = [contents]
-    if not all(isinstance(item, dict) and item.get("Key") for item in contents):
+    if not all(isinstance(item, dict) and isinstance(item.get("Key"), str) and item["Key"] for item in contents):
         return [], None, "COS answered a listing entry without a name"
-    names = [decode(item["Key"]) for item in contents]
+    entries = [dict(item, Key=decode(item["Key"])) for item in contents]
     previous = marker
-    for name in names:
+    for entry in entries:
+        name = entry["Key"]
         if not name.startswith(prefix) or name <= previous:
             return [], None, "COS's listing is out of order or outside %s (at %s)" % (logs.short(prefix),
                                                                                      logs.short(name))
@@ -222,10 +226,10 @@ def _read_listing(answer, prefix, marker):
     if truncated not in ("true", "false"):
         return [], None, "COS answered a listing that does not say whether it goes on"
     if truncated == "false":
-        return names, None, None
-    if not names:
+        return entries, None, None
+    if not entries:
         return [], None, "COS said the listing goes on but sent no keys"
-    return names, names[-1], None
+    return entries, previous, None
 
 
 def _same(text):

@@ -39,7 +39,7 @@ import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -497,29 +497,21 @@ def list_markers(client, bucket, prefix, cap):
             status = exc.get_status_code() if isinstance(exc, storage.CosServiceError) else None
             listing.config_error = status in (401, 403, 404)
             return listing
-        contents = answer.get("Contents") or [] if isinstance(answer, dict) else None
-        if isinstance(contents, dict):  # one key: some SDK versions give the dict itself
-            contents = [contents]
-        if not isinstance(contents, list) or not all(isinstance(item, dict) for item in contents):
-            listing.error = "COS's listing answer is not of the expected shape"
+        entries, following, cause = markers.read_listing(answer, prefix, marker)
+        if cause is not None:  # never "no failed markers" about markers it could not see
+            listing.error = cause
             return listing
-        for item in contents:
+        for item in entries:
             modified = from_iso(item.get("LastModified"))
             if modified is not None and (listing.oldest is None or modified < listing.oldest):
                 listing.oldest = modified
-        listing.count += len(contents)
-        truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
-        if not truncated or not contents:
+        listing.count += len(entries)
+        if following is None:
             return listing
         if listing.count >= cap:
             listing.capped = True
             return listing
-        last = contents[-1].get("Key")
-        if not isinstance(last, str):
-            listing.error = "COS's listing answer is not of the expected shape (a name without a Key)"
-            return listing
-        # The last key, decoded: NextMarker is not URL-encoded by every COS-compatible server.
-        marker = unquote(last)
+        marker = following
 
 
 # ----------------------------------------------------------------------------------------- gathering

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import index
-from cos2oms import handler, markers, settings, status
+from cos2oms import handler, markers, settings, status, storage
 from cos2oms.__main__ import main as cli_main
 from tests import support
 from tests.support import PROJECT, TASK, TRICKY_NAMES
@@ -93,8 +93,8 @@ def gets(oms):
 def expected_outcomes(oms):
     """SUCCESS, FAILURE, SIZE as the loopback OMS copied (all 0 while it copies nothing)."""
     copies = oms.copy_outcomes(TASK)
-    return (sum(1 for _, ok, _ in copies if ok), sum(1 for _, ok, _ in copies if not ok),
-            sum(size for _, ok, size in copies if ok))
+    return (sum(1 for _, ok, _, skipped in copies if ok and not skipped), sum(1 for _, ok, _, _ in copies if not ok),
+            sum(size for _, ok, size, skipped in copies if ok and not skipped))
 
 
 # ----------------------------------------------------------------------------- figures
@@ -199,6 +199,27 @@ def test_a_log_bucket_that_refuses_the_listing_is_a_configuration_error(os_envir
     code, text = run(os_environ)
     assert code == 2
     assert 'Listing the failed markers in the log bucket %s failed: COS answered 403 "AccessDenied"' % BUCKET in text
+
+
+class LyingListing(object):
+    """A log bucket whose listing says there is more but sends no names (or is not a listing at all)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def list_objects(self, **kwargs):
+        return self.answer
+
+
+@pytest.mark.parametrize("answer", [
+    {"Name": BUCKET, "Prefix": "oms_source_record/%s/failed_object" % TASK, "IsTruncated": "true"},
+    {"Code": "SlowDown", "Message": "later"},  # an error document answered with 200
+], ids=["truncated-without-names", "not-a-listing"])
+def test_a_listing_it_could_not_read_is_never_no_failed_markers(os_environ, monkeypatch, answer):
+    monkeypatch.setattr(storage, "build_cos_client", lambda settings: LyingListing(answer))
+    code, report = run_json(os_environ, "--no-statistics")
+    assert code == 1 and report["markers"]["failed"]["error"]
+    assert not report["attention"][-1].startswith("All well")
 
 
 # ----------------------------------------------------------------------------- OMS faults
