@@ -478,9 +478,10 @@ class OmsServer(BackgroundServer):
         return [(r.received_at + offset, key) for r in self.requests
                 if r.method == "POST" and r.task_id == task_id and r.status == 200 for key in r.keys_unquote]
 
-    def copy_outcomes(self, task_id: str) -> list[tuple[float, bool, int]]:
-        """(wall-clock time, ok, size) of each copy made for one of ``task_id``'s keys, from ``self.copies`` when
-        this server copies objects (records with a time, the event key, the size and ok); [] when it does not.
+    def copy_outcomes(self, task_id: str) -> list[tuple[float, bool, int, bool]]:
+        """(wall-clock time, ok, size, skipped) of each copy made for one of ``task_id``'s keys, from
+        ``self.copies`` when this server copies objects (records with a time, the event key, the size and ok); []
+        when it does not.
         An accepted key with no copy record counts as neither SUCCESS nor FAILURE."""
         copies = list(getattr(self, "copies", None) or [])
         if not copies:
@@ -488,9 +489,9 @@ class OmsServer(BackgroundServer):
         keys = {key for _, key in self.accepted(task_id)}
         outcomes = []
         for copy in copies:
-            when, key, ok, size, copy_task = _copy_facts(copy)
+            when, key, ok, size, copy_task, skipped = _copy_facts(copy)
             if copy_task == task_id or (copy_task is None and key in keys):
-                outcomes.append((when, ok, size))
+                outcomes.append((when, ok, size, skipped))
         return outcomes
 
     def _series(self, task_id: str, start_ms: int, end_ms: int, bucket_ms: int) -> dict[str, dict[int, int]]:
@@ -504,9 +505,9 @@ class OmsServer(BackgroundServer):
 
         for when, _ in self.accepted(task_id):
             add("REQUEST", when, 1)
-        for when, ok, size in self.copy_outcomes(task_id):
-            add("SUCCESS" if ok else "FAILURE", when, 1)
-            if ok:
+        for when, ok, size, skipped in self.copy_outcomes(task_id):
+            add("SKIP" if skipped else "SUCCESS" if ok else "FAILURE", when, 1)
+            if ok and not skipped:
                 add("SIZE", when, size)
         return series
 
@@ -598,8 +599,9 @@ class OmsServer(BackgroundServer):
         }
 
 
-def _copy_facts(copy: object) -> tuple[float, str | None, bool, int, str | None]:
-    """(wall-clock time, event key, ok, size, task id or None) of one copy record (an object or a dict)."""
+def _copy_facts(copy: object) -> tuple[float, str | None, bool, int, str | None, bool]:
+    """(wall-clock time, event key, ok, size, task id or None, skipped) of one copy record (an object or a
+    dict); a skipped object is one the task's overwrite mode left as the destination had it (OMS's SKIP)."""
     def get(*names: str) -> object:
         for name in names:
             value = copy.get(name) if isinstance(copy, dict) else getattr(copy, name, None)
@@ -612,7 +614,7 @@ def _copy_facts(copy: object) -> tuple[float, str | None, bool, int, str | None]
     if when < 1e9:  # a time.monotonic() reading
         when += time.time() - time.monotonic()
     return when, get("event_key", "key", "source_key"), bool(get("ok", "success")), int(get("size") or 0), \
-        get("task_id")
+        get("task_id"), bool(get("skipped"))
 
 
 def _utf8(value: str) -> str:

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from cos2oms import backfill, markers, verify
+from cos2oms.signer import SignerAuth
 from local import fake_credentials
 from local.obs_server import CRC64, FULL_OVERWRITE, NO_OVERWRITE, SIZE_LAST_MODIFIED, Migration, read_object
 from tests.e2e import migration as world
@@ -163,3 +165,21 @@ def test_copying_options_go_together():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "copying needs --source, --source-bucket, --destination" in done.stderr
 
+
+
+def test_an_object_the_overwrite_mode_keeps_counts_as_skip_for_status(oms_server, cos_server, obs_server):
+    """OMS's figures: a copy the task's overwrite mode skipped is SKIP (monthly_skip_object), not SUCCESS."""
+    world.source(cos_server, "kept", b"source", mtime=T0)
+    world.source(cos_server, "fresh", b"source", mtime=T0)
+    world.destination(obs_server, "kept", b"copy!!", mtime=COPIED)
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0,
+                                   overwrite=NO_OVERWRITE)
+    url = oms_server.sync_url(PROJECT, TASK)
+    auth = SignerAuth(oms_server.ak, oms_server.sk)
+    body = {"object_keys": [EVENT_PREFIX + "kept", EVENT_PREFIX + "fresh"]}
+    assert requests.post(url, json=body, auth=auth).status_code == 200
+    migration.wait()
+
+    task = requests.get(url[:-len("/events")], params={"query_time": int(time.time() * 1000)}, auth=auth).json()
+
+    assert (task["monthly_success_object"], task["monthly_skip_object"], task["monthly_size"]) == (1, 1, 6)
