@@ -60,6 +60,8 @@ LABELS = {MISSING: "missing", DIFFER: "differ", EXTRA: "extra", ERROR: "error", 
 logger = logging.getLogger("cos2oms.verify")
 
 Result = collections.namedtuple("Result", "symbol key source destination why")
+#: The last line of an interrupted run's --combined report.
+INTERRUPTED = "verify interrupted: keys after the last line were not compared"
 Result.__doc__ = """One outcome of the merge. ``symbol``: MATCH, MISSING, DIFFER, EXTRA or ERROR; ``key``: the
 source key (None for an error that is about no key); ``source``/``destination``: the listed entries; ``why``:
 for MISSING the marker state (UNMARKED, ACCEPTED, FAILED or an UNKNOWN_...), for DIFFER and ERROR the
@@ -341,8 +343,6 @@ def combined_line(result):
     return "%s %s\n" % (result.symbol, combined_path(result.key))
 
 
-# ----------------------------------------------------------------------------- sending (shared with backfill)
-
 # ----------------------------------------------------------------------------- the command's parts
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -616,9 +616,11 @@ def _run(args, setup, obs_client, combined, environ, out):
             interrupted = True
         finally:
             progress.close()
+            interrupted = interrupted or stopping.is_set()
             if combined is not None:
+                if interrupted:  # a partial report must not read as a whole one
+                    combined.write(combined_line(Result(ERROR, None, None, None, INTERRUPTED)))
                 combined.close()
-        interrupted = interrupted or stopping.is_set()
         if interrupted:
             logs.log(logger, logging.WARNING, "verify interrupted: the counts cover only what was compared, and "
                                               "nothing was resubmitted")
@@ -627,7 +629,7 @@ def _run(args, setup, obs_client, combined, environ, out):
                 bar = Progress(output.progress("resubmit", "key"), chunk=1)
                 try:
                     sent = bulk.send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
-                                     args.processes, setup.settings, output.child_logging())
+                                          args.processes, setup.settings, output.child_logging())
                 finally:
                     bar.close()
                 summary.resubmitted = sent.accepted

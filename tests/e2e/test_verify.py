@@ -51,6 +51,25 @@ def combined(tmp_path, environ, *argv):
     return status, lines, result, path.read_bytes().decode("utf-8")  # no newline translation
 
 
+def test_an_interrupted_run_says_so_at_the_end_of_its_combined_report(environ, cos_server, obs_server, tmp_path,
+                                                                       monkeypatch):
+    """Ctrl-C midway: the partial --combined report must not read as a whole one."""
+    for key in ("a", "b", "c"):
+        world.source(cos_server, key)
+        world.destination(obs_server, key)
+    merge = verify.merge
+
+    def interrupted_after_one(*args, **kwargs):
+        results = merge(*args, **kwargs)
+        yield next(results)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify, "merge", interrupted_after_one)
+    status, _, result, text = combined(tmp_path, environ)
+    assert status == 1 and result["matched"] == 1
+    assert text.splitlines() == ["= a", '! "%s"' % verify.INTERRUPTED]
+
+
 # ----------------------------------------------------------------------------- every outcome
 
 @pytest.mark.parametrize("pages", ["real", "small"])
