@@ -99,7 +99,7 @@ class Output(object):
 
     def __init__(self, args, settings, environ, stream=None):
         self.stream = stream or sys.stderr
-        self.interactive = _isatty(self.stream)
+        self.interactive = isatty(self.stream)
         self.settings = settings
         self.quiet = self.interactive and not getattr(args, "verbose", False) and not environ.get("LOG_LEVEL")
         self.log_file = getattr(args, "log_file", None)
@@ -208,7 +208,8 @@ def stop_on_interrupt(stopping, logger):
         signal.signal(signal.SIGINT, previous)
 
 
-def _isatty(stream):
+def isatty(stream):
+    """True when ``stream`` is a terminal (False for anything without a usable ``isatty``)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

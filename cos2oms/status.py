@@ -833,17 +833,10 @@ def add_arguments(parser):
     cli.add_arguments(parser)
 
 
-def _isatty(stream):
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def output_width(out):
     """The terminal's columns when ``out`` is a terminal (at least ``MIN_WIDTH``), else ``DEFAULT_WIDTH``: a
     pipe or a file gets the same text whatever terminal it was started from."""
-    if not _isatty(out):
+    if not cli.isatty(out):
         return DEFAULT_WIDTH
     return max(MIN_WIDTH, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
 
