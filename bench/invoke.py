@@ -138,11 +138,12 @@ def invoke(event):
     assert index.main_handler(event, CONTEXT) is True
 
 
-def plain_session(environ=None):
-    """The transport before the whole-request bound: requests' own adapter, no watchdog, no body caps."""
+def plain_session(environ=None, pool_size=transport.POOL_SIZE, required_header=None):
+    """The transport before the whole-request bound: requests' own adapter, no watchdog, no body caps, no
+    header check (``required_header`` is ignored)."""
     session = requests.Session()
     session.trust_env = False
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=transport.POOL_SIZE, max_retries=0)
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
