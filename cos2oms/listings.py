@@ -118,8 +118,7 @@ def parse_listing(data, decode=unquote):
         raise ValueError("the listing is not XML: %s" % exc) from None
     if _local(root.tag) != "ListBucketResult":
         raise ValueError("the answer is not a listing (%s)" % logs.short(_local(root.tag)))
-    if not url_encoded(child.text for child in root if _local(child.tag) == "EncodingType"):
-        decode = _as_is
+    decode = storage.name_decoder((child.text for child in root if _local(child.tag) == "EncodingType"), decode)
     entries = []
     truncated = False
     next_marker = None
@@ -145,15 +144,6 @@ def parse_listing(data, decode=unquote):
         elif tag == "NextMarker" and child.text:
             next_marker = decode(child.text)
     return entries, truncated, next_marker
-
-
-def url_encoded(encoding_types):
-    """True when a listing's answer says its names are URL-encoded (its ``EncodingType`` is ``url``)."""
-    return any((text or "").strip().lower() == "url" for text in encoding_types)
-
-
-def _as_is(text):
-    return text
 
 
 # ----------------------------------------------------------------------------- paging
@@ -273,7 +263,7 @@ class CosLister(object):
         contents = answer.get("Contents") or []
         if isinstance(contents, dict):
             contents = [contents]
-        decode = unquote if url_encoded([answer.get("EncodingType")]) else _as_is
+        decode = storage.name_decoder([answer.get("EncodingType")])
         entries = [Entry(decode(item["Key"]), int(item["Size"]), parse_time(item["LastModified"]),
                          (item.get("ETag") or "").strip('"') or None) for item in contents]
         truncated = str(answer.get("IsTruncated", "false")).lower() == "true"

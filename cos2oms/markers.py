@@ -16,7 +16,6 @@ import logging
 import random
 import re
 import time
-from urllib.parse import unquote
 
 from cos2oms import logs, storage, transport
 
@@ -205,7 +204,7 @@ def read_listing(answer, prefix, marker=""):
     ``Key`` decoded when the answer says it is encoded). See ``MarkerStore.list_page`` for what is refused."""
     if not isinstance(answer, dict) or "Name" not in answer or "IsTruncated" not in answer:
         return [], None, "COS answered a listing that is not one"
-    decode = unquote if str(answer.get("EncodingType", "")).lower() == "url" else _same
+    decode = storage.name_decoder([answer.get("EncodingType")])
     if decode(answer.get("Prefix") or "") != prefix:
         return [], None, "COS answered a listing of another prefix (%s)" % logs.short(decode(answer.get("Prefix")
                                                                                             or ""))
@@ -230,10 +229,6 @@ def read_listing(answer, prefix, marker=""):
     if not entries:
         return [], None, "COS said the listing goes on but sent no keys"
     return entries, previous, None
-
-
-def _same(text):
-    return text
 
 
 def _delete_answer(answer):

@@ -10,6 +10,7 @@ redirected, bodies capped, and only an answer carrying COS's request id counts a
 """
 import re
 import sys
+from urllib.parse import unquote
 
 try:
     from qcloud_cos import CosConfig, CosS3Client
@@ -28,7 +29,7 @@ COS_REQUEST_ID = "x-cos-request-id"
 #: SDK versions from which ``retry=N`` means N+1 attempts.
 _RETRY_PLUS_ONE_SINCE = (1, 8, 3)
 
-__all__ = ["CosClientError", "CosServiceError", "build_cos_client", "describe_error", "sdk_version"]
+__all__ = ["CosClientError", "CosServiceError", "build_cos_client", "describe_error", "name_decoder", "sdk_version"]
 
 
 def sdk_version():
@@ -75,3 +76,16 @@ def is_retryable(exc):
         status = exc.get_status_code()
         return status == 429 or status >= 500
     return isinstance(exc, CosClientError) and "redirect refused" not in str(exc)
+
+
+def name_decoder(encoding_types, decode=unquote):
+    """How to read the names of a listing's answer (COS's or OBS's) whose ``EncodingType`` values are
+    ``encoding_types``: with ``decode`` when the answer says they are URL-encoded (``url``), else as they are
+    (a server that ignores ``encoding-type=url`` sends them raw: decoding would turn ``%41`` into ``A``)."""
+    if any((text or "").strip().lower() == "url" for text in encoding_types):
+        return decode
+    return _as_is
+
+
+def _as_is(text):
+    return text
