@@ -1,4 +1,5 @@
-"""Fixtures for end-to-end tests: fresh loopback OMS and COS servers per test.
+"""Fixtures for end-to-end tests: fresh loopback OMS, COS and OBS servers per test (``local.world``'s stand-ins,
+with the fake credentials of ``local.fake_credentials``).
 
 Start-up is cheap (OMS: about 1 ms; COS: about 2 ms once moto is imported, which costs about 0.7 s once
 per session), so every test gets its own servers and nothing leaks between tests.
@@ -6,35 +7,27 @@ per session), so every test gets its own servers and nothing leaks between tests
 
 import pytest
 
-from local.fake_credentials import COS_SECRET_ID, COS_SECRET_KEY, OBS_AK, OBS_SK
-from local.fake_credentials import HW_AK as OMS_AK
-from local.fake_credentials import HW_SK as OMS_SK
+from local.world import World
 
-LOG_BUCKET = "logs-1250000000"
+
+def _stand_in(role):
+    with World(**{name: name == role for name in ("oms", "cos", "obs")}) as world:
+        yield getattr(world, role)
 
 
 @pytest.fixture
 def oms_server():
-    """A running ``local.oms_server.OmsServer`` (ak ``OMS_AK``, sk ``OMS_SK``)."""
-    from local.oms_server import OmsServer
-
-    with OmsServer(ak=OMS_AK, sk=OMS_SK) as server:
-        yield server
+    """A running ``local.oms_server.OmsServer`` (ak ``HW_AK``, sk ``HW_SK`` of ``local.fake_credentials``)."""
+    yield from _stand_in("oms")
 
 
 @pytest.fixture
 def cos_server():
     """A running ``local.cos_server.CosServer`` (``COS_SECRET_ID`` / ``COS_SECRET_KEY``, no token)."""
-    from local.cos_server import CosServer
-
-    with CosServer(secret_id=COS_SECRET_ID, secret_key=COS_SECRET_KEY) as server:
-        yield server
+    yield from _stand_in("cos")
 
 
 @pytest.fixture
 def obs_server():
     """A running ``local.obs_server.ObsServer`` (the sync task's destination; ak ``OBS_AK``, sk ``OBS_SK``)."""
-    from local.obs_server import ObsServer
-
-    with ObsServer(ak=OBS_AK, sk=OBS_SK) as server:
-        yield server
+    yield from _stand_in("obs")

@@ -8,7 +8,8 @@ import json
 
 from cos2oms import markers
 from local.obs_server import objects, put_object
-from tests.support import PROJECT, TASK
+from local.world import environment
+from tests.support import TASK
 
 SOURCE_BUCKET = "photos-1253970026"
 EVENT_PREFIX = "/1253970026/photos/"
@@ -23,16 +24,9 @@ TRICKY = ["with space.jpg", "plus+sign.jpg", "percent%41.jpg", "中文/图片.jp
 
 
 def environ(oms, cos, obs, **overrides):
-    values = {
-        "SYNC_URL": oms.sync_url(PROJECT, TASK), "HW_AK": oms.ak, "HW_SK": oms.sk,
-        "LOG_BUCKET": LOG_BUCKET, "COS_SECRET_ID": cos.secret_id, "COS_SECRET_KEY": cos.secret_key,
-        "COS_ADDRESS": cos.address, "COS_SCHEME": "http", "COS_REGION": "ap-guangzhou",
-        "SOURCE_BUCKET": SOURCE_BUCKET,
-    }
-    if obs is not None:
-        values.update(OBS_BUCKET=OBS_BUCKET, OBS_ENDPOINT=obs.endpoint, OBS_AK=obs.ak, OBS_SK=obs.sk)
-    values.update(overrides)
-    return {k: v for k, v in values.items() if v is not None}
+    """The variables a person would set for this migration (``local.world.environment``; ``None`` removes one)."""
+    return environment(oms, cos, obs, log_bucket=LOG_BUCKET, source_bucket=SOURCE_BUCKET, obs_bucket=OBS_BUCKET,
+                       COS_REGION="ap-guangzhou", **overrides)
 
 
 def source(cos, key, body=b"data", mtime=T0):

@@ -51,6 +51,7 @@ FORBIDDEN_NAMES = {"Makefile", "build_zip.sh", "serverless.yml", "README.md", "r
 FORBIDDEN_SUFFIXES = (".pyc", ".pyo", ".pyi")
 BUILD_TIMEOUT = 900  # seconds: the first build of a runtime downloads its wheels
 REQUIRE_ALL = "REQUIRE_ALL_RUNTIMES"
+LOG_BUCKET = "logs-1250000000"
 VENV36_PYTHON = REPO_ROOT / ".venv36" / "bin" / "python"
 
 
@@ -496,14 +497,13 @@ def runtime_command(runtime):
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_unzipped_artifact_syncs_the_console_put_event(build, runtime, tmp_path, oms_server, cos_server):
-    from tests.e2e.conftest import COS_SECRET_ID, COS_SECRET_KEY, LOG_BUCKET, OMS_AK, OMS_SK
+    from local.world import environment
 
     command = runtime_command(runtime)
     with zipfile.ZipFile(str(build(runtime).zip_path)) as zf:
         zf.extractall(str(tmp_path))
-    env = {"PATH": os.environ.get("PATH", ""), "SYNC_URL": oms_server.sync_url(project="proj", task="task-1"),
-           "HW_AK": OMS_AK, "HW_SK": OMS_SK, "LOG_BUCKET": LOG_BUCKET, "COS_ADDRESS": cos_server.address,
-           "COS_SCHEME": "http", "COS_SECRET_ID": COS_SECRET_ID, "COS_SECRET_KEY": COS_SECRET_KEY}
+    env = environment(oms_server, cos_server, project="proj", task="task-1", log_bucket=LOG_BUCKET,
+                      PATH=os.environ.get("PATH", ""))
     result = subprocess.run(command + ["-c", INVOKE_HANDLER.read_text(encoding="utf-8"), str(CONSOLE_PUT)],
                             cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             universal_newlines=True, timeout=120)

@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 import index
 from cos2oms import handler, logs, oms, storage
 from cos2oms import markers as marker_names
-from local.cos_server import CosServer
-from local.oms_server import OmsServer
-from cos2oms.settings import ROLE_VARIABLES, VARIABLES
+from local import world
 from tests import support
 
 SUCCESS, FAILED = marker_names.SUCCESS, marker_names.FAILED
@@ -36,17 +34,7 @@ FUNCTION_LOGGERS = ("cos2oms",) + logs.QUIET_LOGGERS
 def configure(monkeypatch, oms_server, cos_server, bucket=LOG_BUCKET, **overrides):
     """The function's environment against these servers (``None`` removes a variable), a fresh client cache,
     and a short back-off base so that retries do not sleep for long (the back-off code itself still runs)."""
-    for name in VARIABLES + ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
-        monkeypatch.delenv(name, raising=False)
-    values = {
-        "SYNC_URL": oms_server.sync_url(support.PROJECT, support.TASK), "HW_AK": oms_server.ak,
-        "HW_SK": oms_server.sk, "LOG_BUCKET": bucket, "COS_ADDRESS": cos_server.address, "COS_SCHEME": "http",
-        "COS_SECRET_ID": cos_server.secret_id, "COS_SECRET_KEY": cos_server.secret_key,
-    }
-    values.update(overrides)
-    for name, value in values.items():
-        if value is not None:
-            monkeypatch.setenv(name, value)
+    world.install(world.environment(oms_server, cos_server, log_bucket=bucket, **overrides), monkeypatch)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
     monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
 
@@ -301,9 +289,8 @@ FUZZ_BUCKET = "fuzzlog-1253970026"  # moto's bucket names are global: not the pe
 
 @pytest.fixture(scope="module")
 def shared_servers():
-    with OmsServer(ak=support.HW_AK, sk=support.HW_SK) as oms_srv, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY) as cos_srv:
-        yield oms_srv, cos_srv
+    with world.World() as shared:
+        yield shared.oms, shared.cos
 
 
 def _json():
@@ -389,9 +376,9 @@ def test_fuzzed_events_give_a_bool_or_value_error_and_lose_no_accepted_key(monke
 
 def test_no_secret_in_any_log_record_at_debug(monkeypatch, caplog):
     """Every logger at DEBUG, through real COS (with a session token) and OMS: no secret, no signature."""
-    with OmsServer(ak=support.HW_AK, sk=support.HW_SK) as oms_srv, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, token=support.COS_TOKEN) as cos_srv:
-        configure(monkeypatch, oms_srv, cos_srv, COS_TOKEN=support.COS_TOKEN, LOG_LEVEL="DEBUG")
+    with world.World(cos={"token": support.COS_TOKEN}) as loopback:
+        oms_srv, cos_srv = loopback.oms, loopback.cos
+        configure(monkeypatch, oms_srv, cos_srv, LOG_LEVEL="DEBUG")  # COS_TOKEN: the server's
         caplog.set_level(logging.DEBUG)  # the root: every logger, the libraries' included
         oms_srv.script(500)  # a retry, so the attempt lines are logged too
         assert index.main_handler(events("a.txt", "b.txt"), {"request_id": "secrets"}) is True

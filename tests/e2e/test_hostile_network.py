@@ -21,7 +21,7 @@ import replay
 from cos2oms import handler, oms
 from cos2oms import markers as marker_names
 from cos2oms import replay as replay_command
-from cos2oms.settings import ROLE_VARIABLES, VARIABLES
+from local import world
 from local.hostile import Answer, HostileServer
 from tests import support
 
@@ -46,15 +46,9 @@ def elsewhere():
         yield server
 
 
-def configure(monkeypatch, sync_url, hw_ak, hw_sk, cos_address, cos_id, cos_key, **overrides):
-    for name in VARIABLES + ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
-        monkeypatch.delenv(name, raising=False)
-    values = {"SYNC_URL": sync_url, "HW_AK": hw_ak, "HW_SK": hw_sk, "LOG_BUCKET": support.LOG_BUCKET,
-              "COS_ADDRESS": cos_address, "COS_SCHEME": "http", "COS_SECRET_ID": cos_id, "COS_SECRET_KEY": cos_key}
-    values.update(overrides)
-    for name, value in values.items():
-        if value is not None:
-            monkeypatch.setenv(name, value)
+def configure(monkeypatch, oms_server, cos_server, **overrides):
+    """The function's environment against these servers (hostile or not), a fresh client cache, a short back-off."""
+    values = world.install(world.environment(oms_server, cos_server, **overrides), monkeypatch)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
     monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
     return values
@@ -63,16 +57,15 @@ def configure(monkeypatch, sync_url, hw_ak, hw_sk, cos_address, cos_id, cos_key,
 @pytest.fixture
 def hostile_oms(monkeypatch, hostile, cos_server):
     """OMS is the hostile server; the log bucket is the loopback COS."""
-    configure(monkeypatch, hostile.url + support.SYNC_PATH, support.HW_AK, support.HW_SK, cos_server.address,
-              cos_server.secret_id, cos_server.secret_key)
+    configure(monkeypatch, hostile, cos_server)  # the fake HW_AK/HW_SK
     return hostile
 
 
 @pytest.fixture
 def hostile_cos(monkeypatch, hostile, oms_server):
     """The log bucket is the hostile server; OMS is the loopback OMS."""
-    return configure(monkeypatch, oms_server.sync_url(support.PROJECT, support.TASK), oms_server.ak, oms_server.sk,
-                     hostile.address, "AKIDhostile", "hostile-cos-key", COS_TOKEN=TOKEN)
+    return configure(monkeypatch, oms_server, hostile, COS_SECRET_ID="AKIDhostile", COS_SECRET_KEY="hostile-cos-key",
+                     COS_TOKEN=TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -234,8 +227,7 @@ def test_on_the_scf_36_sdk_line_a_cos_redirect_is_not_followed_and_the_token_sta
 # ============================================================================ replay
 
 def test_replay_listing_redirected_is_an_error_not_nothing_left(monkeypatch, oms_server, cos_server):
-    configure(monkeypatch, oms_server.sync_url(support.PROJECT, support.TASK), oms_server.ak, oms_server.sk,
-              cos_server.address, cos_server.secret_id, cos_server.secret_key)
+    configure(monkeypatch, oms_server, cos_server)
     cos_server.put_keys(support.LOG_BUCKET, [support.marker(FAILED, support.event_key("a.txt"))])
     cos_server.fail_all(301, kind="list")
 
@@ -248,8 +240,7 @@ def test_replay_listing_redirected_is_an_error_not_nothing_left(monkeypatch, oms
 def test_replay_of_long_and_control_character_keys(monkeypatch, oms_server, cos_server):
     """Names with control characters list and delete correctly (a carriage return in a batch-delete body
     names another key); keys too long for a marker name get a long-key marker that replay reads back."""
-    configure(monkeypatch, oms_server.sync_url(support.PROJECT, support.TASK), oms_server.ak, oms_server.sk,
-              cos_server.address, cos_server.secret_id, cos_server.secret_key)
+    configure(monkeypatch, oms_server, cos_server)
     # Not "\n": moto's routing cannot match a key holding one (a limit of the loopback server, not of COS).
     names = ["ctl\x01x", "cr\rlf", "tab\tx", " lead", "trail ", "del\x7f", "\x1b[31m", "长" * 270]  # 810 bytes
     keys = [support.event_key(n) for n in names]
@@ -366,8 +357,7 @@ def test_on_the_scf_36_sdk_line_replay_never_takes_a_200_that_is_not_a_listing(h
 def test_keys_with_dot_segments_get_markers_that_replay_drains(monkeypatch, oms_server, cos_server):
     """urllib3 1.25+ resolves '.' and '..' in a request's path: a marker named after 'a/../b' would be written
     as another object (COS refuses the signature), so such keys get long-key markers, on every runtime."""
-    configure(monkeypatch, oms_server.sync_url(support.PROJECT, support.TASK), oms_server.ak, oms_server.sk,
-              cos_server.address, cos_server.secret_id, cos_server.secret_key)
+    configure(monkeypatch, oms_server, cos_server)
     names = ["a/./b", "tail/..", "up/../x", "./lead", "dots.../ok"]
     keys = [support.event_key(n) for n in names]
     oms_server.script(400)

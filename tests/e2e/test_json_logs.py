@@ -12,10 +12,8 @@ import pytest
 
 import index
 from cos2oms import handler, logs, oms
-from cos2oms.settings import ROLE_VARIABLES, VARIABLES
-from local.cos_server import CosServer
 from local.hostile import Answer, HostileServer
-from local.oms_server import OmsServer
+from local.world import World
 from tests import support
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -31,13 +29,9 @@ def _text_logging_afterwards():
         logging.getLogger(name).setLevel(logging.NOTSET)
 
 
-def environment(oms_srv, cos_srv, **overrides):
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES + ROLE_VARIABLES}
-    env.update(SYNC_URL=oms_srv.sync_url(support.PROJECT, support.TASK), HW_AK=oms_srv.ak, HW_SK=oms_srv.sk,
-               LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=cos_srv.address, COS_SCHEME="http",
-               COS_SECRET_ID=cos_srv.secret_id, COS_SECRET_KEY=cos_srv.secret_key, LOG_FORMAT="json")
-    env.update(overrides)
-    return env
+def environment(loopback, **overrides):
+    """This process's environment pointed at ``loopback`` (COS_TOKEN when its COS wants one), logging JSON."""
+    return loopback.environ(base=os.environ, LOG_FORMAT="json", **overrides)
 
 
 def parse(text):
@@ -55,9 +49,9 @@ def secrets_of(oms_srv, cos_srv):
 
 def test_the_function_logs_one_json_object_a_line_with_its_fields(monkeypatch, capsys):
     names = ["a b.txt", "tab\tx 中文+%41.txt"] + ["k%02d" % i for i in range(10)]
-    with OmsServer(ak=support.HW_AK, sk=support.HW_SK) as oms_srv, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, token=support.COS_TOKEN) as cos_srv:
-        env = environment(oms_srv, cos_srv, COS_TOKEN=support.COS_TOKEN, LOG_LEVEL="DEBUG")
+    with World(cos={"token": support.COS_TOKEN}) as loopback:
+        oms_srv, cos_srv = loopback.oms, loopback.cos
+        env = environment(loopback, LOG_LEVEL="DEBUG")
         monkeypatch.setattr(os, "environ", env)
         monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
         monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
@@ -88,12 +82,12 @@ def test_the_function_logs_one_json_object_a_line_with_its_fields(monkeypatch, c
 
 def test_a_replay_run_logs_json_and_ends_with_its_summary(tmp_path):
     keys = [support.event_key("r%03d" % i) for i in range(25)]
-    with OmsServer(ak=support.HW_AK, sk=support.HW_SK) as oms_srv, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY) as cos_srv:
+    with World() as loopback:
+        oms_srv, cos_srv = loopback.oms, loopback.cos
         cos_srv.put_keys(support.LOG_BUCKET, [support.marker("failed_object", k) for k in keys])
         oms_srv.script(403)
         done = subprocess.run([sys.executable, "replay.py"], cwd=REPO_ROOT,
-                              env=environment(oms_srv, cos_srv, LOG_LEVEL="DEBUG"), capture_output=True, text=True,
+                              env=environment(loopback, LOG_LEVEL="DEBUG"), capture_output=True, text=True,
                               timeout=60)
         secrets = secrets_of(oms_srv, cos_srv)
 
@@ -121,14 +115,10 @@ FAULTS = {
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_every_line_is_json_through_the_network_faults_at_debug(monkeypatch, capsys, fault):
     names = ["a b.txt", "ctl\x01\u2028x"]
-    with HostileServer() as oms_srv, \
-            CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, token=support.COS_TOKEN) as cos_srv:
+    with HostileServer() as oms_srv, World(oms=oms_srv, cos={"token": support.COS_TOKEN}) as loopback:
+        cos_srv = loopback.cos
         oms_srv.script(FAULTS[fault])
-        env = {k: v for k, v in os.environ.items() if k not in VARIABLES + ROLE_VARIABLES}
-        env.update(SYNC_URL=oms_srv.url + support.SYNC_PATH, HW_AK=support.HW_AK, HW_SK=support.HW_SK,
-                   LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=cos_srv.address, COS_SCHEME="http",
-                   COS_SECRET_ID=cos_srv.secret_id, COS_SECRET_KEY=cos_srv.secret_key, COS_TOKEN=support.COS_TOKEN,
-                   LOG_FORMAT="json", LOG_LEVEL="DEBUG", OMS_TIMEOUT="1", OMS_MAX_ATTEMPTS="2")
+        env = environment(loopback, LOG_LEVEL="DEBUG", OMS_TIMEOUT="1", OMS_MAX_ATTEMPTS="2")
         monkeypatch.setattr(os, "environ", env)
         monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
         monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cos2oms.settings import ROLE_VARIABLES, VARIABLES
+from local.world import environment
 from tests import support
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -20,10 +20,7 @@ pytestmark = pytest.mark.skipif(not PYTHON36.exists(),
 
 
 def test_console_put_event_on_python_3_6_with_the_built_in_cos_sdk(oms_server, cos_server):
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES + ROLE_VARIABLES and k != "PYTHONPATH"}
-    env.update(SYNC_URL=oms_server.sync_url(support.PROJECT, support.TASK), HW_AK=oms_server.ak, HW_SK=oms_server.sk,
-               LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=cos_server.address, COS_SCHEME="http",
-               COS_SECRET_ID=cos_server.secret_id, COS_SECRET_KEY=cos_server.secret_key)
+    env = environment(oms_server, cos_server, base=os.environ, PYTHONPATH=None)
     script = Path(__file__).with_name("invoke_handler.py").read_text(encoding="utf-8")
     done = subprocess.run([str(PYTHON36), "-c", script, os.path.join(support.EVENTS_DIR, "cos_put_console.json")],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)

@@ -28,8 +28,9 @@ import replay
 from cos2oms import cli, handler, markers, oms, settings
 from cos2oms import replay as replay_command
 from cos2oms.deadline import Deadline
+from local import world
 from tests.e2e.terminal import run_on_terminal
-from tests.support import PROJECT, TASK, TRICKY_NAMES
+from tests.support import TASK, TRICKY_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "logs-1250000000"
@@ -156,21 +157,13 @@ def removals_are_checked(request, monkeypatch):
 
 @pytest.fixture
 def environ(oms_server, cos_server):
-    return {
-        "SYNC_URL": oms_server.sync_url(PROJECT, TASK), "HW_AK": oms_server.ak, "HW_SK": oms_server.sk,
-        "LOG_BUCKET": BUCKET, "COS_SECRET_ID": cos_server.secret_id, "COS_SECRET_KEY": cos_server.secret_key,
-        "COS_ADDRESS": cos_server.address, "COS_SCHEME": "http", "COS_REGION": "ap-guangzhou",
-    }
+    return world.environment(oms_server, cos_server, log_bucket=BUCKET, COS_REGION="ap-guangzhou")
 
 
 @pytest.fixture
 def os_environ(environ, monkeypatch):
     """The same settings in ``os.environ``, as SCF gives them to ``replay.main_handler``."""
-    for name in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    return environ
+    return world.install(environ, monkeypatch)
 
 
 def child_env(environ):

@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 
 import index
-from cos2oms import handler, markers, settings, status, storage
+from cos2oms import handler, markers, status, storage
 from cos2oms.__main__ import main as cli_main
+from local import world
 from tests import support
 from tests.support import PROJECT, TASK, TRICKY_NAMES
 
@@ -37,21 +38,14 @@ OMS_TIMEOUT = 0.5
 
 @pytest.fixture
 def environ(oms_server, cos_server):
-    return {
-        "SYNC_URL": oms_server.sync_url(PROJECT, TASK), "HW_AK": oms_server.ak, "HW_SK": oms_server.sk,
-        "LOG_BUCKET": BUCKET, "COS_SECRET_ID": cos_server.secret_id, "COS_SECRET_KEY": cos_server.secret_key,
-        "COS_ADDRESS": cos_server.address, "COS_SCHEME": "http", "COS_REGION": "ap-guangzhou",
-        "OMS_TIMEOUT": str(OMS_TIMEOUT),
-    }
+    return world.environment(oms_server, cos_server, log_bucket=BUCKET, COS_REGION="ap-guangzhou",
+                             OMS_TIMEOUT=str(OMS_TIMEOUT))
 
 
 @pytest.fixture
 def os_environ(environ, monkeypatch):
     """The same settings in ``os.environ`` (for the function, which sends the events, and the CLI)."""
-    for name in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
+    world.install(environ, monkeypatch)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
     return environ
 
@@ -513,9 +507,7 @@ LOG_FIELDS = {"level", "message", "logger", "request_id"}
 
 def run_subprocess(environ, *argv):
     """``python -m cos2oms status ...`` in a process of its own, as a person or a cron job runs it."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",)}
-    env.update(environ)
+    env = world.environment(base=os.environ, **environ)
     return subprocess.run([sys.executable, "-m", "cos2oms", "status"] + list(argv), cwd=str(REPO_ROOT), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
 

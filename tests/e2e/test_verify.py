@@ -17,6 +17,7 @@ import time
 import pytest
 
 from cos2oms import listings, markers, verify
+from local import world as loopback
 from tests.e2e import migration as world
 from tests.e2e.migration import COPIED, EVENT_PREFIX, OBS_BUCKET, SOURCE_BUCKET, T0, TRICKY
 from tests.support import TASK
@@ -495,13 +496,10 @@ def test_an_object_oms_accepts_and_never_copies_found_and_repaired_the_real_way(
     """The function sends the created objects' keys through the loopback OMS, which accepts them all and does
     not copy one of them: verify calls it missing_accepted, and verify --resubmit repairs it."""
     import index
-    from cos2oms import handler, settings
+    from cos2oms import handler
     from tests import support
 
-    for name in settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():  # the function reads its environment
-        monkeypatch.setenv(name, value)
+    loopback.install(environ, monkeypatch)  # the function reads its environment
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
     migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
     lost = "photos/lost 中文+%.jpg"
