@@ -21,30 +21,16 @@ import copy
 import io
 
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
-from cos2oms import settings, status, verify
-from local import fake_credentials
-from local.cos_server import CosServer
-from local.obs_server import ObsServer, objects, put_object
-from local.oms_server import OmsServer
+from cos2oms import status, verify
+from local.obs_server import objects, put_object
+from local.world import World
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVENT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
 PROJECT, TASK = "demo-project", "demo-task"
 LOG_BUCKET = "demo-oms-log-1250000000"
-HW_AK, HW_SK = fake_credentials.HW_AK, fake_credentials.HW_SK
-COS_ID, COS_KEY = fake_credentials.COS_SECRET_ID, fake_credentials.COS_SECRET_KEY
-OBS_AK, OBS_SK = fake_credentials.OBS_AK, fake_credentials.OBS_SK
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
-
-
-def configure_function(oms, cos):
-    """The function's environment variables, as they would be set in the SCF console."""
-    for name in settings.VARIABLES + settings.ROLE_VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES:
-        if name not in ("LOG_LEVEL", "LOG_FORMAT"):
-            os.environ.pop(name, None)
-    os.environ.update(SYNC_URL=oms.sync_url(PROJECT, TASK), HW_AK=HW_AK, HW_SK=HW_SK, LOG_BUCKET=LOG_BUCKET,
-                      COS_ADDRESS=cos.address, COS_SCHEME="http", COS_SECRET_ID=COS_ID, COS_SECRET_KEY=COS_KEY)
 
 
 def created_objects(event):
@@ -79,15 +65,6 @@ def show_copies(oms, start=0):
             print("  %s -> %s/%s (%d bytes)" % (record.event_key, OBS_BUCKET, record.destination_key, record.size))
         else:
             print("  %s: not copied (%s)" % (record.event_key, record.reason))
-
-
-def migration_demo(event, oms, cos, obs):
-    """What OMS does after accepting, and verify proving it; then a lost object found and repaired."""
-    source_bucket = created_objects(event)[0][0]
-    migration = oms.migrate(cos, source_bucket, obs, OBS_BUCKET)
-    os.environ.update(SOURCE_BUCKET=source_bucket, OBS_BUCKET=OBS_BUCKET, OBS_ENDPOINT=obs.endpoint, OBS_AK=OBS_AK,
-                      OBS_SK=OBS_SK)
-    return migration
 
 
 def lost_object_demo(event, oms, cos, migration):
@@ -132,19 +109,23 @@ def main(argv=None):
     event = json.loads(event_path.read_text(encoding="utf-8"))
     logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="  | %(levelname)-5s %(message)s")
 
-    with OmsServer(ak=HW_AK, sk=HW_SK) as oms, CosServer(secret_id=COS_ID, secret_key=COS_KEY) as cos, \
-            ObsServer(ak=OBS_AK, sk=OBS_SK) as obs:
-        configure_function(oms, cos)
-        print("Loopback OMS:        %s" % oms.sync_url(PROJECT, TASK))
+    created = created_objects(event)
+    # The function's and the commands' environment variables, as they would be set in the SCF console (the
+    # caller's LOG_LEVEL and LOG_FORMAT kept); the source bucket is the event's.
+    with World(obs=True, project=PROJECT, task=TASK, log_bucket=LOG_BUCKET, obs_bucket=OBS_BUCKET,
+               source_bucket=created[0][0] if created else None) as world:
+        world.install(LOG_LEVEL=os.environ.get("LOG_LEVEL"), LOG_FORMAT=os.environ.get("LOG_FORMAT"))
+        oms, cos, obs = world.oms, world.cos, world.obs
+        print("Loopback OMS:        %s" % world.sync_url)
         print("Loopback COS bucket: %s at %s" % (LOG_BUCKET, cos.address))
         records = event.get("Records") if isinstance(event, dict) else None
         print("Event:               %s (%s)" % (event_path, "%d record(s)" % len(records)
                                                    if isinstance(records, list) else "no 'Records' list"))
         migration = None
-        if created_objects(event):  # the event's objects exist in the source bucket, for OMS to copy
-            for bucket, key in created_objects(event):
+        if created:  # the event's objects exist in the source bucket, for OMS to copy (into the OBS bucket)
+            for bucket, key in created:
                 put_object(cos, bucket, key, b"the object the event is about")
-            migration = migration_demo(event, oms, cos, obs)
+            migration = oms.migrate(cos, created[0][0], obs, OBS_BUCKET)
             print("Loopback OBS bucket: %s at %s (the sync task's destination)" % (OBS_BUCKET, obs.endpoint))
         print("\nindex.main_handler(event, context) - the function's log:")
         try:
