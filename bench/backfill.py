@@ -17,7 +17,7 @@ import resource
 import sys
 import time
 
-from bench.replay_servers import SOURCE_BUCKET, ServerProcess
+from bench.replay_servers import ServerProcess, environment
 from cos2oms import backfill, cli
 
 TARGET_KEYS_PER_SECOND = 1000
@@ -33,13 +33,7 @@ def main(argv=None):
     oms = ServerProcess("oms")
     cos = ServerProcess("thin-cos", "--keys", "0", "--verify-objects", str(args.objects))
     try:
-        environ = dict(os.environ)
-        environ.update({
-            "SYNC_URL": oms.hello["sync_url"], "HW_AK": oms.hello["ak"], "HW_SK": oms.hello["sk"],
-            "LOG_BUCKET": cos.hello["bucket"], "COS_SECRET_ID": cos.hello["secret_id"],
-            "COS_SECRET_KEY": cos.hello["secret_key"], "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http",
-            "SOURCE_BUCKET": SOURCE_BUCKET, "LOG_LEVEL": "WARNING",
-        })
+        environ = environment(oms, cos, base=os.environ, LOG_LEVEL="WARNING")
         command = argparse.ArgumentParser()
         backfill.add_arguments(command)
         options = command.parse_args(["--since", "2024-01-01", "--processes", str(args.processes),

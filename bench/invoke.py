@@ -26,16 +26,15 @@ import logging
 import os
 import statistics
 import time
-from urllib.parse import urlsplit
-
 import requests
 from urllib3.connection import HTTPConnection
 
 import index
-from bench.replay_servers import ServerProcess
+from bench.replay_servers import ServerProcess, environment
 from cos2oms import handler, oms, storage, transport
 from cos2oms.signer import SignerAuth
-from tests import support
+from local import samples
+from local.world import World, install
 
 OMS_LATENCY = 0.005
 NEW_CONNECTION_DELAY = 0.020
@@ -66,11 +65,8 @@ class ServerProcesses(object):
         self.oms = ServerProcess("oms", "--latency", str(OMS_LATENCY),
                                  "--new-connection-delay", str(NEW_CONNECTION_DELAY))
         self.cos = ServerProcess("thin-cos", "--keys", "0", "--latency", str(COS_LATENCY))
-        oms_hello, cos_hello = self.oms.hello, self.cos.hello
-        self.environ = dict(SYNC_URL=oms_hello["sync_url"], HW_AK=oms_hello["ak"], HW_SK=oms_hello["sk"],
-                            LOG_BUCKET=cos_hello["bucket"], COS_ADDRESS=cos_hello["address"],
-                            COS_SECRET_ID=cos_hello["secret_id"], COS_SECRET_KEY=cos_hello["secret_key"])
-        self.ports = urlsplit(oms_hello["sync_url"]).port, int(cos_hello["address"].rsplit(":", 1)[1])
+        self.environ = environment(self.oms, self.cos)
+        self.ports = int(self.oms.url.rsplit(":", 1)[1]), int(self.cos.address.rsplit(":", 1)[1])
 
     def counts(self):
         """OMS requests and COS PUTs received so far."""
@@ -87,23 +83,17 @@ class InProcessServers(object):
     description = "in this process (local.oms_server, moto behind local.cos_server)"
 
     def __init__(self):
-        from local.cos_server import CosServer
-        from local.oms_server import OmsServer
-
-        self.oms = OmsServer(ak=support.HW_AK, sk=support.HW_SK, latency=OMS_LATENCY,
-                             new_connection_delay=NEW_CONNECTION_DELAY).start()
-        self.cos = CosServer(secret_id=support.COS_ID, secret_key=support.COS_KEY, latency=COS_LATENCY).start()
-        self.environ = dict(SYNC_URL=self.oms.sync_url(support.PROJECT, support.TASK), HW_AK=support.HW_AK,
-                            HW_SK=support.HW_SK, LOG_BUCKET=support.LOG_BUCKET, COS_ADDRESS=self.cos.address,
-                            COS_SECRET_ID=support.COS_ID, COS_SECRET_KEY=support.COS_KEY)
+        self.world = World(oms={"latency": OMS_LATENCY, "new_connection_delay": NEW_CONNECTION_DELAY},
+                           cos={"latency": COS_LATENCY}).start()
+        self.oms, self.cos = self.world.oms, self.world.cos
+        self.environ = self.world.environ()
         self.ports = self.oms.port, self.cos.port
 
     def counts(self):
         return self.oms.request_count, self.cos.counts.get("put", 0)
 
     def close(self):
-        self.oms.stop()
-        self.cos.stop()
+        self.world.stop()
 
 
 def bare_invocation(keys, settings):
@@ -190,10 +180,10 @@ def main(argv=None):
 
     servers = InProcessServers() if args.in_process else ServerProcesses()
     try:
-        os.environ.update(servers.environ, COS_SCHEME="http", LOG_LEVEL="INFO")
+        install(dict(servers.environ, LOG_LEVEL="INFO"))
         names = ["bench/f%02d.bin" % i for i in range(23)]
-        rows = run("console PUT", support.load_event("cos_put_console.json"), args.invocations, servers)
-        rows += run("23 records", support.event(*[support.record(n) for n in names]), args.invocations, servers)
+        rows = run("console PUT", samples.load_event("cos_put_console.json"), args.invocations, servers)
+        rows += run("23 records", samples.event(*[samples.record(n) for n in names]), args.invocations, servers)
     finally:
         servers.close()
 

@@ -32,7 +32,7 @@ import threading
 import time
 
 
-from bench.replay_servers import ServerProcess
+from bench.replay_servers import ServerProcess, environment
 from cos2oms import bulk, cli, handler, logs, markers, oms, replay
 from cos2oms.deadline import Deadline
 
@@ -119,12 +119,7 @@ def main(argv=None):
     oms_server = ServerProcess("oms", "--latency", str(args.oms_latency))
     try:
         print("servers up, %d failed markers seeded in %.1f s" % (args.keys, time.perf_counter() - started))
-        environ = {
-            "SYNC_URL": oms_server.hello["sync_url"], "HW_AK": oms_server.hello["ak"],
-            "HW_SK": oms_server.hello["sk"], "LOG_BUCKET": cos.hello["bucket"],
-            "COS_SECRET_ID": cos.hello["secret_id"], "COS_SECRET_KEY": cos.hello["secret_key"],
-            "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http",
-        }
+        environ = environment(oms_server, cos)
         # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         settings = handler.load_settings(environ=environ)

@@ -18,14 +18,14 @@ not take the GIL from the code being measured):
 answer. ``oms`` and ``thin-cos`` keep connections alive (HTTP/1.1) and send with TCP_NODELAY; ``cos``
 (werkzeug) closes every connection.
 
-Prints one JSON line with what a client needs (the sync URL and AK/SK; the COS address and credentials),
-then reads commands on stdin, one a line, answering each with one JSON line:
+Prints one JSON line with what a client needs (the OMS URL and AK/SK; the COS address and credentials; the
+OBS endpoint), then reads commands on stdin, one a line, answering each with one JSON line:
 
 - ``report``: what the server saw (``oms``: requests by status; ``cos``: requests by kind, markers left),
   and the CPU seconds this process used;
 - ``quit`` (or end of input): stop.
 
-``ServerProcess`` runs one from a client's side.
+``ServerProcess`` runs one from a client's side; ``environment`` points cos2oms at such processes.
 """
 
 import argparse
@@ -49,6 +49,7 @@ from local.fake_credentials import COS_SECRET_ID, COS_SECRET_KEY
 from local.fake_credentials import HW_AK as OMS_AK
 from local.fake_credentials import HW_SK as OMS_SK
 from local.oms_server import OmsServer
+from local.world import environment as world_environment
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])  # `python -m bench.replay_servers` runs from there
 
@@ -119,7 +120,7 @@ def serve_oms(args):
         return {"requests": sum(statuses.values()), "statuses": dict(statuses),
                 "new_connections": server.new_connections}
 
-    hello = {"sync_url": server.sync_url(PROJECT, TASK), "ak": OMS_AK, "sk": OMS_SK}
+    hello = {"url": server.url, "sync_url": server.sync_url(PROJECT, TASK), "ak": OMS_AK, "sk": OMS_SK}
     return server, hello, report
 
 
@@ -357,9 +358,17 @@ def main(argv=None):
         server.stop()
 
 
+def environment(oms=None, cos=None, obs=None, **overrides):
+    """``local.world.environment`` for these stand-ins (``ServerProcess``es, or an OMS URL) and the benchmarks'
+    names: the sync task ``PROJECT``/``TASK``, the log bucket ``BUCKET``, ``SOURCE_BUCKET``, ``OBS_BUCKET``."""
+    return world_environment(oms, cos, obs, project=PROJECT, task=TASK, log_bucket=BUCKET,
+                             source_bucket=SOURCE_BUCKET, obs_bucket=OBS_BUCKET, **overrides)
+
+
 class ServerProcess(object):
     """``bench/replay_servers.py ROLE ARGS...`` in a process of its own: ``hello`` is its first line of output
-    (how to reach it), ``report()`` asks what it saw."""
+    (how to reach it; its fields read as attributes too: ``url``, ``address``, ``endpoint``...), ``report()``
+    asks what it saw."""
 
     def __init__(self, role, *args):
         self.process = subprocess.Popen([sys.executable, "-m", "bench.replay_servers", role] + list(args),
@@ -368,6 +377,12 @@ class ServerProcess(object):
         if not line:
             raise RuntimeError("the %s server did not start" % role)
         self.hello = json.loads(line)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["hello"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def report(self):
         self.process.stdin.write("report\n")

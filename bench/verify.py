@@ -23,8 +23,7 @@ import subprocess
 import sys
 import time
 
-from bench.replay_servers import OBS_BUCKET, SOURCE_BUCKET, ServerProcess
-from local import fake_credentials
+from bench.replay_servers import ServerProcess, environment
 
 TARGET_OBJECTS_PER_SECOND = 10000
 
@@ -71,14 +70,8 @@ def measure(n, latency):
     cos = ServerProcess("thin-cos", "--keys", "0", "--verify-objects", str(n), "--latency", str(latency))
     obs = ServerProcess("thin-obs", "--objects", str(n), "--latency", str(latency))
     try:
-        environ = dict(os.environ)
-        environ.update({
-            "SYNC_URL": "http://127.0.0.1:9/v2/proj/sync-tasks/bench-task/events",
-            "HW_AK": fake_credentials.HW_AK, "HW_SK": fake_credentials.HW_SK, "LOG_BUCKET": cos.hello["bucket"],
-            "COS_SECRET_ID": cos.hello["secret_id"], "COS_SECRET_KEY": cos.hello["secret_key"],
-            "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http", "SOURCE_BUCKET": SOURCE_BUCKET,
-            "OBS_BUCKET": OBS_BUCKET, "OBS_ENDPOINT": obs.hello["endpoint"], "LOG_LEVEL": "WARNING",
-        })
+        # No OMS: verify without --resubmit sends nothing (port 9, discard, would refuse it).
+        environ = environment("http://127.0.0.1:9", cos, obs, base=os.environ, LOG_LEVEL="WARNING")
         done = subprocess.run([sys.executable, "-m", "bench.verify", "--child"], env=environ, capture_output=True,
                               text=True, timeout=3600)
         if done.returncode != 0:
