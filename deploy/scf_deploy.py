@@ -281,7 +281,7 @@ def build_plan(options, environ):
     """Every request the deployment may send, bodies as dicts:
 
     {"region", "package", "safety_net_only", "functions": [...], "triggers": [...], "retired_triggers": {...}}.
-    Each function: its name, handler, runtime, memory, "CreateFunction", "UpdateFunctionCode",
+    Each function: its name, handler, runtime, "CreateFunction", "UpdateFunctionCode",
     "UpdateFunctionConfiguration", "UpdateFunctionEventInvokeConfig" and, with --max-concurrency for it,
     "PutReservedConcurrencyConfig". With --safety-net-only: the last two, and "DeadLetter" (an
     UpdateFunctionConfiguration body of the DLQ alone) with --dead-letter; no package, no trigger.
@@ -294,7 +294,7 @@ def build_plan(options, environ):
     functions, triggers, retired = [], [], {}
     for fn in FUNCTIONS:
         name = getattr(options, dest(fn.name_flag))
-        entry = {"name": name, "handler": fn.handler, "runtime": options.runtime, "memory": options.memory,
+        entry = {"name": name, "handler": fn.handler, "runtime": options.runtime,
                  "UpdateFunctionEventInvokeConfig": {
                      "FunctionName": name,
                      "Namespace": options.namespace,
@@ -302,6 +302,7 @@ def build_plan(options, environ):
                                             "MsgTTL": options.message_ttl},
                  }}
         if fn.caps_concurrency and options.max_concurrency is not None:
+            entry["max_concurrency"] = options.max_concurrency
             entry["PutReservedConcurrencyConfig"] = {
                 "FunctionName": name,
                 # Filled in from GetFunction's MemorySize with --safety-net-only (the memory is not ours then).
@@ -633,8 +634,11 @@ def deploy(plan, client, wait=300, log=print, sleep=time.sleep):
         if "PutReservedConcurrencyConfig" in fn:
             body = fn["PutReservedConcurrencyConfig"]
             if plan["safety_net_only"]:       # the cap is in instances: N x the memory the function really has
-                instances = body["ReservedConcurrencyMem"] // fn["memory"]
-                body = dict(body, ReservedConcurrencyMem=instances * found[name].MemorySize)
+                memory = getattr(found[name], "MemorySize", None)
+                if not isinstance(memory, int) or memory <= 0:
+                    raise DeployError("%s: GetFunction reports no MemorySize (%r): cannot turn --max-concurrency "
+                                      "into ReservedConcurrencyMem" % (name, memory))
+                body = dict(body, ReservedConcurrencyMem=fn["max_concurrency"] * memory)
             call(client, "PutReservedConcurrencyConfig", body, log)
     for trigger in plan["triggers"]:
         retired = plan["retired_triggers"].get(trigger["FunctionName"]) or {}

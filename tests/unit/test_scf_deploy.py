@@ -872,3 +872,10 @@ def test_a_function_added_to_the_table_gets_its_options_body_safety_net_and_trig
     scf_deploy.deploy(plan, client, log=lambda m: None, sleep=lambda s: None)
     assert ("UpdateFunctionEventInvokeConfig", "cos2oms-audit") in client.sent()
     assert client.triggers("cos2oms-audit") == [("timer", "audit-timer", '{"cron": "0 15 * * * * *"}')]
+
+
+def test_safety_net_only_needs_the_function_s_memory_for_a_cap():
+    client = FakeScf(existing=["cos2oms-dev", "cos2oms-replay-dev"], memory=None)
+    with pytest.raises(scf_deploy.DeployError, match="cos2oms-dev: GetFunction reports no MemorySize"):
+        scf_deploy.deploy(safety_plan("--max-concurrency", "2"), client, log=lambda m: None, sleep=lambda s: None)
+    assert ("PutReservedConcurrencyConfig", "cos2oms-dev") not in client.sent()
