@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """The invocation's time budget.
 
-SCF passes the configured limit as ``context["time_limit_in_ms"]``; the clock starts when the handler does.
+SCF passes the configured limit as ``context["time_limit_in_ms"]`` (Tencent's local runner, ``SCF_LOCAL=true``:
+``SCF_FUNCTION_TIMEOUT``, in seconds; see ``cos2oms.context``); the clock starts when the handler does.
 Part of the budget is kept back for writing markers, so that every key gets its marker even when OMS hangs.
 With no context (a script), time is unbounded.
 """
@@ -28,8 +29,8 @@ class Deadline(object):
             self.reserve = min(MAX_RESERVE, max(MIN_RESERVE, limit_seconds * RESERVE_FRACTION))
 
     @classmethod
-    def from_context(cls, context, clock=None, started=None):
-        return cls(scf_context.time_limit_seconds(context), clock=clock, started=started)
+    def from_context(cls, context, clock=None, started=None, environ=None):
+        return cls(scf_context.time_limit_seconds(context, environ), clock=clock, started=started)
 
     @property
     def bounded(self):

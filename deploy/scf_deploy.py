@@ -13,18 +13,30 @@ requirements-dev.txt). Run it from the repository root, as a module (it imports 
     .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000               # deploy
 
-What it sends, per function (``index.main_handler`` and ``replay.main_handler``, one zip):
+What it sends, per function (``index.main_handler``, ``replay.main_handler``: the table FUNCTIONS, one zip):
+  - first, for every function, GetFunction: a function that exists with another runtime than --runtime stops
+    the deploy before anything is uploaded (SCF fixes Runtime at creation: "创建时指定，目前不支持修改");
   - CreateFunction when the function does not exist; else UpdateFunctionCode, then UpdateFunctionConfiguration
-    (each waits for the function to be Active again). The configuration is the runtime, handler, role,
-    timeout, memory and the environment variables: exactly the function's variables (cos2oms.settings.VARIABLES)
-    that are set and non-empty in the deploying shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among
-    them; an update replaces the function's variables with these;
+    (each waits for the function to be Active again; Runtime is never sent in an update). The configuration is
+    the handler, role, timeout, memory, the dead-letter queue (--dead-letter, DeadLetterConfig) when given and
+    the environment variables: exactly the function's variables (cos2oms.settings.VARIABLES) that are set and
+    non-empty in the deploying shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among them; an update
+    replaces the function's variables with these;
+  - UpdateFunctionEventInvokeConfig: the async retry count and message TTL (--retries, --message-ttl; always
+    sent, SCF's documented defaults unless given, so that no account default decides what happens to an event
+    that keeps failing);
+  - PutReservedConcurrencyConfig for the sync function with --max-concurrency N: ReservedConcurrencyMem is
+    N x its memory (MB), the one knob that bounds how many instances call OMS at once;
   - CreateTrigger: a COS trigger (cos:ObjectCreated:*) on the source bucket for the first function, a timer
     (named "replay-timer") for replay. A redeploy converges: a trigger of ours (same type and name) that exists
     with the same TriggerDesc (the cron; the COS event and filter) is left as it is; one whose TriggerDesc
     differs is deleted (DeleteTrigger) and created again, since SCF cannot update a timer or COS trigger in
     place. Replay's timer from before it was renamed ("replay-every-30-minutes") is deleted the same way.
     Other triggers of the functions are never touched.
+
+--safety-net-only sends only the retry/TTL, dead-letter and concurrency requests, to functions that exist
+(whoever deployed them: serverless.yml's Python3.6/3.7 functions too, whose component drops retryNum/msgTTL);
+no code, runtime, configuration or trigger, and no --runtime, --role, --source-bucket or zip needed.
 
 The code goes inline (Code.ZipFile, base64): the API takes a zip of up to 50 MB that way, but a request with
 signature v3 is at most 10 MB, so base64's 4/3 limits the zip to about 7.5 MB. cos2oms's zips are 3 to 4 MB.
@@ -45,6 +57,7 @@ import re
 import sys
 import time
 import warnings
+from collections import namedtuple
 from pathlib import Path
 
 try:
@@ -82,6 +95,32 @@ TIMER_NAME = "replay-timer"           # what it is, not its cadence (--replay-cr
 OLD_TIMER_NAMES = ("replay-every-30-minutes",)
 SYNC_DESCRIPTION = "Asks the OMS sync task to migrate each object created in the source bucket"
 REPLAY_DESCRIPTION = "Resubmits the keys that have a failed marker in the log bucket"
+# SCF's async retry defaults ("错误类型与重试策略": 重试次数 默认配置为2次; 最长保留时间 默认配置为6小时), also
+# what the Serverless toolkit sends when retryNum / msgTTL are unset (RetryNum ?? 2, MsgTTL || 21600). Neither
+# the API reference nor the SDK's models document a range beyond these defaults: the script refuses only what
+# cannot be one (a negative count, a TTL under 1 s) and leaves upper limits to SCF.
+DEFAULT_RETRIES = 2
+DEFAULT_MESSAGE_TTL = 6 * 3600
+
+
+class Timer(namedtuple("Timer", "name cron_flag default_cron old_names")):
+    """A function's timer trigger: its name, the option that sets its cron, and names it had before."""
+
+
+class Function(namedtuple("Function", "key handler description name_flag default_name timeout_flag "
+                                      "default_timeout trigger caps_concurrency")):
+    """One deployed function. ``trigger``: "cos" (the source bucket's creations) or a Timer.
+
+    ``caps_concurrency``: --max-concurrency applies to it (the function that calls OMS per event).
+    """
+
+
+# Every function the script deploys, in order; a new one is one more entry (its options follow from it).
+FUNCTIONS = (
+    Function("sync", "index.main_handler", SYNC_DESCRIPTION, "--name", "cos2oms", "--timeout", 30, "cos", True),
+    Function("replay", "replay.main_handler", REPLAY_DESCRIPTION, "--replay-name", "cos2oms-replay",
+             "--replay-timeout", 900, Timer(TIMER_NAME, "--replay-cron", DEFAULT_CRON, OLD_TIMER_NAMES), False),
+)
 MEMORY_SIZES = (64,) + tuple(range(128, 3072 + 1, 128))
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
 FUNCTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$")
@@ -94,6 +133,11 @@ class DeployError(Exception):
 # ---- inputs ----------------------------------------------------------------------------------------------
 
 
+def dest(flag):
+    """The attribute argparse gives ``flag``: --replay-name -> replay_name."""
+    return flag.lstrip("-").replace("-", "_")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m deploy.scf_deploy", description=__doc__.split("\n\n", 1)[0],
@@ -101,44 +145,109 @@ def parse_args(argv=None):
                "The function's settings: its variables (SYNC_URL, HW_AK, HW_SK, LOG_BUCKET, ...) exported "
                "in the same shell.")
     parser.add_argument("--region", required=True, help="the source bucket's region, e.g. ap-beijing")
-    parser.add_argument("--runtime", required=True, choices=RUNTIMES, help="SCF runtime")
-    parser.add_argument("--role", required=True, help="execution role (its keys are the function's COS credentials)")
-    parser.add_argument("--source-bucket", required=True, help="the sync task's source bucket, BucketName-APPID")
+    parser.add_argument("--runtime", choices=RUNTIMES, help="SCF runtime (required unless --safety-net-only)")
+    parser.add_argument("--role", help="execution role (its keys are the function's COS credentials; required "
+                                       "unless --safety-net-only)")
+    parser.add_argument("--source-bucket", help="the sync task's source bucket, BucketName-APPID (required unless "
+                                                "--safety-net-only)")
     parser.add_argument("--zip", type=Path, help="code package (default: dist/cos2oms-python3.X.zip for --runtime)")
-    parser.add_argument("--name", default="cos2oms", help="name of the COS-triggered function (default: cos2oms)")
-    parser.add_argument("--replay-name", default="cos2oms-replay", help="name of the replay function")
+    for fn in FUNCTIONS:
+        parser.add_argument(fn.name_flag, default=fn.default_name,
+                            help="name of the %s function (default: %%(default)s)" % fn.handler)
     parser.add_argument("--namespace", default="default")
-    parser.add_argument("--timeout", type=int, default=30, help="seconds, for the COS-triggered function")
-    parser.add_argument("--replay-timeout", type=int, default=900, help="seconds, for replay")
-    parser.add_argument("--memory", type=int, default=128, help="MB, for both functions")
-    parser.add_argument("--replay-cron", default=DEFAULT_CRON, help="replay's timer, 7 fields (default: %(default)s)")
+    for fn in FUNCTIONS:
+        parser.add_argument(fn.timeout_flag, type=int, default=fn.default_timeout,
+                            help="seconds, for %s (default: %%(default)s)" % fn.handler)
+    parser.add_argument("--memory", type=int, default=128, help="MB, for every function (default: %(default)s)")
+    for fn in FUNCTIONS:
+        if isinstance(fn.trigger, Timer):
+            parser.add_argument(fn.trigger.cron_flag, default=fn.trigger.default_cron,
+                                help="%s's timer, 7 fields (default: %%(default)s)" % fn.handler)
+    parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
+                        help="async retries of a failed invocation, for every function (RetryNum; default: "
+                             "%(default)s, SCF's default)")
+    parser.add_argument("--message-ttl", type=int, default=DEFAULT_MESSAGE_TTL, metavar="SECONDS",
+                        help="how long SCF keeps an event in its async queue, retries included (MsgTTL; default: "
+                             "%(default)s = 6 hours, SCF's default)")
+    parser.add_argument("--dead-letter", metavar="TYPE:NAME[:FILTER]",
+                        help="dead-letter queue for events whose retries are spent (DeadLetterConfig Type, Name, "
+                             "FilterType), for every function; without it the functions' DLQ is left as it is")
+    parser.add_argument("--max-concurrency", type=int, metavar="N",
+                        help="at most N concurrent instances of %s (PutReservedConcurrencyConfig, "
+                             "ReservedConcurrencyMem = N x its memory); default: no cap set"
+                             % ", ".join(fn.handler for fn in FUNCTIONS if fn.caps_concurrency))
+    parser.add_argument("--safety-net-only", action="store_true",
+                        help="send only the retry/TTL, dead-letter and concurrency requests, to functions that "
+                             "exist (e.g. deployed by serverless.yml)")
     parser.add_argument("--dry-run", action="store_true", help="print the request bodies as JSON; send nothing")
     parser.add_argument("--wait", type=float, default=300, help="seconds to wait for a function to be Active")
     options = parser.parse_args(argv)
-    if options.zip is None:
+    if not options.safety_net_only:
+        missing = [flag for flag in ("--runtime", "--role", "--source-bucket") if getattr(options, dest(flag)) is None]
+        if missing:
+            parser.error("the following arguments are required: %s" % ", ".join(missing))
+    if options.zip is None and options.runtime:
         options.zip = REPO_ROOT / "dist" / ("cos2oms-%s.zip" % options.runtime.lower())
     return options
 
 
+def dead_letter_config(text):
+    """--dead-letter's TYPE:NAME[:FILTER] as SCF's DeadLetterConfig."""
+    parts = text.split(":", 2)
+    if len(parts) < 2 or not parts[0] or not parts[1] or (len(parts) == 3 and not parts[2]):
+        raise DeployError("--dead-letter %r: TYPE:NAME or TYPE:NAME:FILTER, none of them empty" % text)
+    config = {"Type": parts[0], "Name": parts[1]}
+    if len(parts) == 3:
+        config["FilterType"] = parts[2]
+    return config
+
+
+def safety_net_problems(options):
+    problems = []
+    if options.retries < 0:
+        problems.append("--retries %d: a retry count is 0 or more" % options.retries)
+    if options.message_ttl < 1:
+        problems.append("--message-ttl %d: seconds, 1 or more (SCF's default is %d, 6 hours)"
+                        % (options.message_ttl, DEFAULT_MESSAGE_TTL))
+    if options.max_concurrency is not None and options.max_concurrency < 1:
+        problems.append("--max-concurrency %d: instances, 1 or more (leave it out for no cap)"
+                        % options.max_concurrency)
+    if options.dead_letter is not None:
+        try:
+            dead_letter_config(options.dead_letter)
+        except DeployError as e:
+            problems.append(str(e))
+    return problems
+
+
 def check_options(options, environ):
     problems = []
-    if not BUCKET.match(options.source_bucket):
-        problems.append("--source-bucket %r is not BucketName-APPID" % options.source_bucket)
-    for flag, name in (("--name", options.name), ("--replay-name", options.replay_name)):
+    names = [(fn.name_flag, getattr(options, dest(fn.name_flag))) for fn in FUNCTIONS]
+    for flag, name in names:
         if not FUNCTION_NAME.match(name):
             problems.append("%s %r: 2-60 letters, digits, - and _, starting with a letter" % (flag, name))
-    if options.name == options.replay_name:
-        problems.append("--name and --replay-name must differ")
-    for flag, seconds in (("--timeout", options.timeout), ("--replay-timeout", options.replay_timeout)):
-        if not 1 <= seconds <= 900:
-            problems.append("%s %d: SCF takes 1 to 900 seconds" % (flag, seconds))
-    if options.memory not in MEMORY_SIZES:
-        problems.append("--memory %d: SCF takes 64, or 128 to 3072 in steps of 128" % options.memory)
-    if len(options.replay_cron.split()) != 7:
-        problems.append("--replay-cron %r: SCF's cron has 7 fields (second minute hour day month weekday year)"
-                        % options.replay_cron)
-    if environ.get("LOG_BUCKET") == options.source_bucket:
-        problems.append("LOG_BUCKET is the source bucket: every marker would trigger the function")
+    for index, (flag, name) in enumerate(names):
+        for other_flag, other in names[index + 1:]:
+            if name == other:
+                problems.append("%s and %s must differ" % (flag, other_flag))
+    problems += safety_net_problems(options)
+    if not options.safety_net_only:
+        if not BUCKET.match(options.source_bucket):
+            problems.append("--source-bucket %r is not BucketName-APPID" % options.source_bucket)
+        for fn in FUNCTIONS:
+            seconds = getattr(options, dest(fn.timeout_flag))
+            if not 1 <= seconds <= 900:
+                problems.append("%s %d: SCF takes 1 to 900 seconds" % (fn.timeout_flag, seconds))
+        if options.memory not in MEMORY_SIZES:
+            problems.append("--memory %d: SCF takes 64, or 128 to 3072 in steps of 128" % options.memory)
+        for fn in FUNCTIONS:
+            if isinstance(fn.trigger, Timer):
+                cron = getattr(options, dest(fn.trigger.cron_flag))
+                if len(cron.split()) != 7:
+                    problems.append("%s %r: SCF's cron has 7 fields (second minute hour day month weekday year)"
+                                    % (fn.trigger.cron_flag, cron))
+        if environ.get("LOG_BUCKET") == options.source_bucket:
+            problems.append("LOG_BUCKET is the source bucket: every marker would trigger the function")
     if problems:
         raise DeployError("; ".join(problems))
 
@@ -169,53 +278,85 @@ def read_zip(path):
 
 
 def build_plan(options, environ):
-    """Every request the deployment may send: {"functions": [...], "triggers": [...]}, bodies as dicts."""
+    """Every request the deployment may send, bodies as dicts:
+
+    {"region", "package", "safety_net_only", "functions": [...], "triggers": [...], "retired_triggers": {...}}.
+    Each function: its name, handler, runtime, "CreateFunction", "UpdateFunctionCode",
+    "UpdateFunctionConfiguration", "UpdateFunctionEventInvokeConfig" and, with --max-concurrency for it,
+    "PutReservedConcurrencyConfig". With --safety-net-only: the last two, and "DeadLetter" (an
+    UpdateFunctionConfiguration body of the DLQ alone) with --dead-letter; no package, no trigger.
+    """
     check_options(options, environ)
-    variables = environment_from(environ)
-    package = read_zip(options.zip)
-    functions = []
-    for name, handler, description, timeout in (
-            (options.name, "index.main_handler", SYNC_DESCRIPTION, options.timeout),
-            (options.replay_name, "replay.main_handler", REPLAY_DESCRIPTION, options.replay_timeout)):
+    safety_net_only = options.safety_net_only
+    variables = None if safety_net_only else environment_from(environ)
+    package = None if safety_net_only else read_zip(options.zip)
+    dead_letter = dead_letter_config(options.dead_letter) if options.dead_letter is not None else None
+    functions, triggers, retired = [], [], {}
+    for fn in FUNCTIONS:
+        name = getattr(options, dest(fn.name_flag))
+        entry = {"name": name, "handler": fn.handler, "runtime": options.runtime,
+                 "UpdateFunctionEventInvokeConfig": {
+                     "FunctionName": name,
+                     "Namespace": options.namespace,
+                     "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": options.retries}],
+                                            "MsgTTL": options.message_ttl},
+                 }}
+        if fn.caps_concurrency and options.max_concurrency is not None:
+            entry["max_concurrency"] = options.max_concurrency
+            entry["PutReservedConcurrencyConfig"] = {
+                "FunctionName": name,
+                # Filled in from GetFunction's MemorySize with --safety-net-only (the memory is not ours then).
+                "ReservedConcurrencyMem": options.max_concurrency * options.memory,
+                "Namespace": options.namespace,
+            }
+        if safety_net_only:
+            if dead_letter is not None:
+                entry["DeadLetter"] = {"FunctionName": name, "Namespace": options.namespace,
+                                       "DeadLetterConfig": dict(dead_letter)}
+            functions.append(entry)
+            continue
         configuration = {
             "FunctionName": name,
-            "Description": description,
+            "Description": fn.description,
             "MemorySize": options.memory,
-            "Timeout": timeout,
-            "Runtime": options.runtime,
+            "Timeout": getattr(options, dest(fn.timeout_flag)),
             "Environment": {"Variables": copy.deepcopy(variables)},
             "Namespace": options.namespace,
             "Role": options.role,
         }
-        create = dict(configuration, Handler=handler, Code={"ZipFile": package["base64"]}, Type="Event")
-        update_code = {"FunctionName": name, "Handler": handler, "ZipFile": package["base64"],
-                       "Namespace": options.namespace}
-        functions.append({"name": name, "CreateFunction": create, "UpdateFunctionCode": update_code,
-                          "UpdateFunctionConfiguration": configuration})
-    triggers = [
-        {
-            "FunctionName": options.name,
+        if dead_letter is not None:
+            configuration["DeadLetterConfig"] = dict(dead_letter)
+        # Runtime is fixed at creation: CreateFunction carries it, an update never does.
+        entry["CreateFunction"] = dict(configuration, Handler=fn.handler, Runtime=options.runtime,
+                                       Code={"ZipFile": package["base64"]}, Type="Event")
+        entry["UpdateFunctionCode"] = {"FunctionName": name, "Handler": fn.handler, "ZipFile": package["base64"],
+                                       "Namespace": options.namespace}
+        entry["UpdateFunctionConfiguration"] = configuration
+        functions.append(entry)
+        triggers.append(trigger_body(fn, name, options))
+        if isinstance(fn.trigger, Timer) and fn.trigger.old_names:
+            retired[name] = {"old_names": list(fn.trigger.old_names), "what": "%s's timer" % fn.key}
+    return {"region": options.region, "safety_net_only": safety_net_only,
+            "package": None if package is None else {k: v for k, v in package.items() if k != "base64"},
+            "functions": functions, "triggers": triggers, "retired_triggers": retired}
+
+
+def trigger_body(fn, name, options):
+    """CreateTrigger's body for ``fn``'s trigger."""
+    body = {"FunctionName": name}
+    if fn.trigger == "cos":
+        body.update({
             # The bucket's XML API domain; COS triggers are same-region only.
             "TriggerName": "%s.cos.%s.myqcloud.com" % (options.source_bucket, options.region),
             "Type": "cos",
             "TriggerDesc": json.dumps({"event": COS_EVENT, "filter": {"Prefix": "", "Suffix": ""}},
                                       separators=(",", ":")),
-            "Namespace": options.namespace,
-            "Qualifier": QUALIFIER,
-            "Enable": "OPEN",
-        },
-        {
-            "FunctionName": options.replay_name,
-            "TriggerName": TIMER_NAME,
-            "Type": "timer",
-            "TriggerDesc": options.replay_cron,
-            "Namespace": options.namespace,
-            "Qualifier": QUALIFIER,
-            "Enable": "OPEN",
-        },
-    ]
-    return {"region": options.region, "package": {k: v for k, v in package.items() if k != "base64"},
-            "functions": functions, "triggers": triggers}
+        })
+    else:
+        body.update({"TriggerName": fn.trigger.name, "Type": "timer",
+                     "TriggerDesc": getattr(options, dest(fn.trigger.cron_flag))})
+    body.update({"Namespace": options.namespace, "Qualifier": QUALIFIER, "Enable": "OPEN"})
+    return body
 
 
 def documented_types(model_class):
@@ -328,11 +469,32 @@ def redacted(body):
     return body
 
 
+def function_requests(fn, safety_net_only=False):
+    """(action, body, when) for each request the plan holds for one function, in the order they may be sent."""
+    name = fn["name"]
+    requests = []
+    if "CreateFunction" in fn:
+        exists = "%s exists (with runtime %s; another runtime stops the deploy first)" % (name, fn["runtime"])
+        requests += [("CreateFunction", fn["CreateFunction"], "%s does not exist" % name),
+                     ("UpdateFunctionCode", fn["UpdateFunctionCode"], exists),
+                     ("UpdateFunctionConfiguration", fn["UpdateFunctionConfiguration"], exists)]
+    if "DeadLetter" in fn:
+        requests.append(("UpdateFunctionConfiguration", fn["DeadLetter"], "always (%s must exist)" % name))
+    requests.append(("UpdateFunctionEventInvokeConfig", fn["UpdateFunctionEventInvokeConfig"],
+                     "always, once %s is Active" % name))
+    if "PutReservedConcurrencyConfig" in fn:
+        when = "always, once %s is Active" % name
+        if safety_net_only:
+            when += " (ReservedConcurrencyMem: --max-concurrency x the MemorySize GetFunction reports, not --memory)"
+        requests.append(("PutReservedConcurrencyConfig", fn["PutReservedConcurrencyConfig"], when))
+    return requests
+
+
 def check_plan(plan):
     """Every body the deployment may send, checked against the SDK's models before anything is sent."""
     for fn in plan["functions"]:
-        for action in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
-            request_model(action, fn[action])
+        for action, body, _ in function_requests(fn):
+            request_model(action, body)
     for trigger in plan["triggers"]:
         request_model("CreateTrigger", trigger)
         request_model("DeleteTrigger", delete_body(trigger, {}))
@@ -341,22 +503,28 @@ def check_plan(plan):
 def dry_run_document(plan):
     requests = []
     for fn in plan["functions"]:
-        requests.append({"action": "CreateFunction", "when": "%s does not exist" % fn["name"],
-                         "body": redacted(fn["CreateFunction"])})
-        for action in ("UpdateFunctionCode", "UpdateFunctionConfiguration"):
-            requests.append({"action": action, "when": "%s exists" % fn["name"], "body": redacted(fn[action])})
+        requests += [{"action": action, "when": when, "body": redacted(body)}
+                     for action, body, when in function_requests(fn, plan["safety_net_only"])]
     for trigger in plan["triggers"]:
         what = "%s trigger %s of %s" % (trigger["Type"], trigger["TriggerName"], trigger["FunctionName"])
         when = "the %s exists with another TriggerDesc" % what
-        if trigger["Type"] == "timer":
-            when += " (or under an old name: %s)" % ", ".join(OLD_TIMER_NAMES)
+        retired = plan["retired_triggers"].get(trigger["FunctionName"]) if trigger["Type"] == "timer" else None
+        if retired:
+            when += " (or under an old name: %s)" % ", ".join(retired["old_names"])
         requests.append({"action": "DeleteTrigger", "when": when,
                          "body": delete_body(trigger, {"TriggerDesc": "<the existing trigger's TriggerDesc>"})})
         requests.append({"action": "CreateTrigger", "when": "the %s is missing, or was deleted above" % what,
                          "body": redacted(trigger)})
     for request in requests:                      # the printed bodies are checked like the ones sent
         request_model(request["action"], request["body"])
-    return {"region": plan["region"], "package": plan["package"], "requests": requests}
+    names = ", ".join(fn["name"] for fn in plan["functions"])
+    if plan["safety_net_only"]:
+        first = "GetFunction for each of %s: one that does not exist stops the run before any request below" % names
+    else:
+        first = ("GetFunction for each of %s: one that exists with another Runtime than %s stops the deploy "
+                 "before any request below (SCF cannot change a function's runtime)"
+                 % (names, plan["functions"][0]["runtime"]))
+    return {"region": plan["region"], "package": plan["package"], "first": first, "requests": requests}
 
 
 # ---- sending them ----------------------------------------------------------------------------------------
@@ -407,21 +575,74 @@ def wait_settled(client, name, namespace, wait, log, sleep=time.sleep, clock=tim
         sleep(2)
 
 
-def deploy(plan, client, wait=300, log=print, sleep=time.sleep):
+def runtime_refusal(fn, function):
+    """Why ``function`` (GetFunction's answer) cannot take ``fn``'s runtime, or None when it can."""
+    runtime = getattr(function, "Runtime", None)
+    if runtime is not None and runtime.lower() == fn["runtime"].lower():
+        return None
+    return ("%s exists with runtime %s, not %s: SCF fixes a function's runtime when it is created "
+            "(UpdateFunctionConfiguration cannot change it). To run %s, deploy it under a new name (%s), or delete "
+            "%s (SCF console, or DeleteFunction) and deploy again; its triggers go with it"
+            % (fn["name"], runtime, fn["runtime"], fn["runtime"],
+               "/".join(f.name_flag for f in FUNCTIONS), fn["name"]))
+
+
+def preflight(plan, client):
+    """GetFunction for every function before anything is sent: {name: its answer, or None where it is missing}.
+
+    A function that exists with another runtime (or, with --safety-net-only, does not exist) is a DeployError,
+    raised before any request that changes something: nothing is uploaded.
+    """
+    found, problems = {}, []
     for fn in plan["functions"]:
-        namespace = fn["CreateFunction"]["Namespace"]
-        if get_function(client, fn["name"], namespace) is None:
+        namespace = fn["UpdateFunctionEventInvokeConfig"]["Namespace"]
+        function = found[fn["name"]] = get_function(client, fn["name"], namespace)
+        if function is None:
+            if plan["safety_net_only"]:
+                problems.append("%s does not exist in namespace %s: --safety-net-only changes existing functions "
+                                "only (deploy it first)" % (fn["name"], namespace))
+        elif not plan["safety_net_only"]:
+            refusal = runtime_refusal(fn, function)
+            if refusal:
+                problems.append(refusal)
+    if problems:
+        raise DeployError("nothing was changed: " + "; ".join(problems))
+    return found
+
+
+def deploy(plan, client, wait=300, log=print, sleep=time.sleep):
+    found = preflight(plan, client)
+    for fn in plan["functions"]:
+        name = fn["name"]
+        namespace = fn["UpdateFunctionEventInvokeConfig"]["Namespace"]
+        if plan["safety_net_only"]:
+            wait_settled(client, name, namespace, wait, log, sleep)
+            if "DeadLetter" in fn:
+                call(client, "UpdateFunctionConfiguration", fn["DeadLetter"], log)
+                wait_settled(client, name, namespace, wait, log, sleep)
+        elif found[name] is None:
             call(client, "CreateFunction", fn["CreateFunction"], log)
-            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+            wait_settled(client, name, namespace, wait, log, sleep)
         else:
             # A function whose last change failed can take a new one; one being changed cannot, yet.
-            wait_settled(client, fn["name"], namespace, wait, log, sleep, failed_ok=True)
+            wait_settled(client, name, namespace, wait, log, sleep, failed_ok=True)
             call(client, "UpdateFunctionCode", fn["UpdateFunctionCode"], log)
-            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+            wait_settled(client, name, namespace, wait, log, sleep)
             call(client, "UpdateFunctionConfiguration", fn["UpdateFunctionConfiguration"], log)
-            wait_settled(client, fn["name"], namespace, wait, log, sleep)
+            wait_settled(client, name, namespace, wait, log, sleep)
+        call(client, "UpdateFunctionEventInvokeConfig", fn["UpdateFunctionEventInvokeConfig"], log)
+        if "PutReservedConcurrencyConfig" in fn:
+            body = fn["PutReservedConcurrencyConfig"]
+            if plan["safety_net_only"]:       # the cap is in instances: N x the memory the function really has
+                memory = getattr(found[name], "MemorySize", None)
+                if not isinstance(memory, int) or memory <= 0:
+                    raise DeployError("%s: GetFunction reports no MemorySize (%r): cannot turn --max-concurrency "
+                                      "into ReservedConcurrencyMem" % (name, memory))
+                body = dict(body, ReservedConcurrencyMem=fn["max_concurrency"] * memory)
+            call(client, "PutReservedConcurrencyConfig", body, log)
     for trigger in plan["triggers"]:
-        converge_trigger(client, trigger, log)
+        retired = plan["retired_triggers"].get(trigger["FunctionName"]) or {}
+        converge_trigger(client, trigger, log, retired.get("old_names", ()), retired.get("what", "its timer"))
 
 
 def trigger_settings(kind, desc):
@@ -473,12 +694,16 @@ def delete_body(trigger, existing):
     return body
 
 
-def converge_trigger(client, trigger, log):
-    """Leave ``trigger`` as it is if it exists with the same settings; else (re)create it, deleting ours first."""
+def converge_trigger(client, trigger, log, old_names=(), old_label="its timer"):
+    """Leave ``trigger`` as it is if it exists with the same settings; else (re)create it, deleting ours first.
+
+    ``old_names``: names this trigger had before (timers only); one found under such a name is deleted, and the
+    log calls it ``old_label``.
+    """
     function = get_function(client, trigger["FunctionName"], trigger["Namespace"])
     what = "%s: %s trigger %s" % (trigger["FunctionName"], trigger["Type"], trigger["TriggerName"])
     wanted = trigger_settings(trigger["Type"], trigger["TriggerDesc"])
-    old_names = OLD_TIMER_NAMES if trigger["Type"] == "timer" else ()
+    old_names = old_names if trigger["Type"] == "timer" else ()
     found = False
     for existing in getattr(function, "Triggers", None) or []:
         if existing.Type != trigger["Type"]:
@@ -486,8 +711,8 @@ def converge_trigger(client, trigger, log):
         existing = {"TriggerName": existing.TriggerName, "TriggerDesc": existing.TriggerDesc,
                     "Qualifier": getattr(existing, "Qualifier", None)}
         if existing["TriggerName"] in old_names:
-            log("%s: %s trigger %s is replay's timer under its old name: deleting it (%s replaces it)" % (
-                trigger["FunctionName"], trigger["Type"], existing["TriggerName"], trigger["TriggerName"]))
+            log("%s: %s trigger %s is %s under its old name: deleting it (%s replaces it)" % (
+                trigger["FunctionName"], trigger["Type"], existing["TriggerName"], old_label, trigger["TriggerName"]))
             call(client, "DeleteTrigger", delete_body(trigger, existing), log)
             continue
         if existing["TriggerName"] != trigger["TriggerName"]:
@@ -528,7 +753,8 @@ def main(argv=None, environ=None, make=make_client, out=sys.stdout, err=sys.stde
     except TencentCloudSDKException as e:
         log("error: %s: %s (RequestId %s)" % (e.get_code(), e.get_message(), e.get_request_id()))
         return 1
-    log("done: %s and %s in %s" % (options.name, options.replay_name, options.region))
+    names = [getattr(options, dest(fn.name_flag)) for fn in FUNCTIONS]
+    log("done: %s in %s" % (", ".join(names), options.region))
     return 0
 
 

@@ -71,8 +71,10 @@ def plan_for(package, *extra, runtime="Python3.10", environ=ENVIRON):
 
 def every_request(plan):
     for fn in plan["functions"]:
-        for action in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"):
-            yield action, fn[action]
+        for action in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
+                       "UpdateFunctionEventInvokeConfig", "PutReservedConcurrencyConfig"):
+            if action in fn:
+                yield action, fn[action]
     for trigger in plan["triggers"]:
         yield "CreateTrigger", trigger
         yield "DeleteTrigger", scf_deploy.delete_body(trigger, {})
@@ -83,11 +85,12 @@ def every_request(plan):
 
 @pytest.mark.parametrize("runtime", scf_deploy.RUNTIMES)
 def test_every_body_fits_the_sdk_s_request_model(package, runtime):
-    plan = plan_for(package, runtime=runtime)
+    plan = plan_for(package, "--dead-letter", "CMQ-T:cos2oms-dlq:TAG", "--max-concurrency", "4", runtime=runtime)
     requests = list(every_request(plan))
-    assert [action for action, _ in requests] == ["CreateFunction", "UpdateFunctionCode",
-                                                  "UpdateFunctionConfiguration"] * 2 + ["CreateTrigger",
-                                                                                        "DeleteTrigger"] * 2
+    function = ["CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
+                "UpdateFunctionEventInvokeConfig"]
+    assert [action for action, _ in requests] == (function + ["PutReservedConcurrencyConfig"] + function
+                                                  + ["CreateTrigger", "DeleteTrigger"] * 2)
     for action, body in requests:
         assert model_problems(action, body) == [], action
 
@@ -173,6 +176,7 @@ def test_functions_have_their_handler_runtime_timeout_role_and_code(package):
         configuration = fn["UpdateFunctionConfiguration"]
         assert {k: create[k] for k in configuration} == configuration
         assert "Handler" not in configuration and "Code" not in configuration
+        assert "Runtime" not in configuration          # fixed at creation ("目前不支持修改")
 
 
 def test_environment_is_the_function_s_variables_set_in_the_shell(package):
@@ -288,10 +292,14 @@ def test_dry_run_prints_every_request_and_no_secret(package):
     assert document["package"]["size"] == package.stat().st_size and len(document["package"]["sha256"]) == 64
     actions = [(r["action"], r["body"].get("FunctionName")) for r in document["requests"]]
     assert actions == [("CreateFunction", "cos2oms"), ("UpdateFunctionCode", "cos2oms"),
-                       ("UpdateFunctionConfiguration", "cos2oms"), ("CreateFunction", "cos2oms-replay"),
-                       ("UpdateFunctionCode", "cos2oms-replay"), ("UpdateFunctionConfiguration", "cos2oms-replay"),
+                       ("UpdateFunctionConfiguration", "cos2oms"), ("UpdateFunctionEventInvokeConfig", "cos2oms"),
+                       ("CreateFunction", "cos2oms-replay"), ("UpdateFunctionCode", "cos2oms-replay"),
+                       ("UpdateFunctionConfiguration", "cos2oms-replay"),
+                       ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"),
                        ("DeleteTrigger", "cos2oms"), ("CreateTrigger", "cos2oms"),
                        ("DeleteTrigger", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay")]
+    assert document["first"].startswith("GetFunction for each of cos2oms, cos2oms-replay: one that exists with "
+                                         "another Runtime than Python3.10 stops the deploy before any request")
     delete_cos, delete_timer = (r["body"] for r in document["requests"] if r["action"] == "DeleteTrigger")
     assert delete_cos == {"FunctionName": "cos2oms", "TriggerName": COS_TRIGGER, "Type": "cos",
                           "Namespace": "default", "Qualifier": "$DEFAULT",
@@ -351,10 +359,12 @@ class FakeScf(object):
     """Takes the SDK's request objects like ScfClient; functions and triggers live in dicts.
 
     ``triggers``: (function, type, name) or (function, type, name, TriggerDesc as GetFunction reports it).
+    ``runtime`` and ``memory``: what GetFunction reports for the ``existing`` functions.
     """
 
-    def __init__(self, existing=(), triggers=(), statuses=()):
-        self.functions = {name: {"Status": "Active", "Triggers": []} for name in existing}
+    def __init__(self, existing=(), triggers=(), statuses=(), runtime="Python3.10", memory=128):
+        self.functions = {name: {"Status": "Active", "Triggers": [], "Runtime": runtime, "MemorySize": memory}
+                          for name in existing}
         for function, kind, name, *desc in triggers:
             self.functions[function]["Triggers"].append({"Type": kind, "TriggerName": name, "Qualifier": "$DEFAULT",
                                                          "TriggerDesc": desc[0] if desc else None, "Enable": 1})
@@ -380,7 +390,8 @@ class FakeScf(object):
 
     def CreateFunction(self, request):
         body = self._record("CreateFunction", request)
-        self.functions[body["FunctionName"]] = {"Status": "Active", "Triggers": []}
+        self.functions[body["FunctionName"]] = {"Status": "Active", "Triggers": [], "Runtime": body["Runtime"],
+                                                "MemorySize": body["MemorySize"]}
         return models.CreateFunctionResponse()
 
     def UpdateFunctionCode(self, request):
@@ -388,8 +399,19 @@ class FakeScf(object):
         return models.UpdateFunctionCodeResponse()
 
     def UpdateFunctionConfiguration(self, request):
-        self._record("UpdateFunctionConfiguration", request)
+        body = self._record("UpdateFunctionConfiguration", request)
+        assert "Runtime" not in body                  # fixed at creation: never sent in an update
         return models.UpdateFunctionConfigurationResponse()
+
+    def UpdateFunctionEventInvokeConfig(self, request):
+        body = self._record("UpdateFunctionEventInvokeConfig", request)
+        assert body["FunctionName"] in self.functions
+        return models.UpdateFunctionEventInvokeConfigResponse()
+
+    def PutReservedConcurrencyConfig(self, request):
+        body = self._record("PutReservedConcurrencyConfig", request)
+        assert body["FunctionName"] in self.functions
+        return models.PutReservedConcurrencyConfigResponse()
 
     def CreateTrigger(self, request):
         body = self._record("CreateTrigger", request)
@@ -426,10 +448,14 @@ def test_a_first_deploy_creates_both_functions_and_triggers(package):
     client = FakeScf()
     logged = []
     scf_deploy.deploy(plan, client, log=logged.append, sleep=lambda s: None)
-    assert client.sent() == [("CreateFunction", "cos2oms"), ("CreateFunction", "cos2oms-replay"),
+    assert client.sent() == [("CreateFunction", "cos2oms"), ("UpdateFunctionEventInvokeConfig", "cos2oms"),
+                             ("CreateFunction", "cos2oms-replay"),
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"),
                              ("CreateTrigger", "cos2oms"), ("CreateTrigger", "cos2oms-replay")]
+    sync, replay = plan["functions"]
     sent = [body for action, body in client.calls if action != "GetFunction"]
-    assert sent == [plan["functions"][0]["CreateFunction"], plan["functions"][1]["CreateFunction"]] + plan["triggers"]
+    assert sent == [sync["CreateFunction"], sync["UpdateFunctionEventInvokeConfig"], replay["CreateFunction"],
+                    replay["UpdateFunctionEventInvokeConfig"]] + plan["triggers"]
     for secret in NEVER_SHOWN:
         assert not any(secret in line for line in logged)
 
@@ -439,12 +465,13 @@ def test_a_redeploy_updates_code_then_configuration_and_keeps_unchanged_triggers
     cos, timer = plan["triggers"]
     client = FakeScf(existing=["cos2oms", "cos2oms-replay"],
                      triggers=[("cos2oms", "cos", COS_TRIGGER, read_back("cos", COS_TRIGGER, cos["TriggerDesc"]))],
-                     statuses=["Active", "Updating", "Active"])     # found, then updating when waited on
+                     statuses=["Active", "Active", "Updating", "Active"])  # both found, then updating when waited on
     logged = []
     scf_deploy.deploy(plan, client, log=logged.append, sleep=lambda s: None)
     assert client.sent() == [("UpdateFunctionCode", "cos2oms"), ("UpdateFunctionConfiguration", "cos2oms"),
-                             ("UpdateFunctionCode", "cos2oms-replay"),
-                             ("UpdateFunctionConfiguration", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay")]
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms"), ("UpdateFunctionCode", "cos2oms-replay"),
+                             ("UpdateFunctionConfiguration", "cos2oms-replay"),
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay")]
     assert "cos2oms: Updating, waiting" in logged
     assert "cos2oms: cos trigger %s exists with the same settings, left as it is" % COS_TRIGGER in logged
 
@@ -574,3 +601,281 @@ def test_main_reports_an_api_error(package):
                            make=lambda region: Refusing(), out=out, err=err)
     assert code == 1
     assert "error: InvalidParameterValue.Runtime: Runtime传入错误。 (RequestId r-2)" in err.getvalue()
+
+
+
+# ---- SCF's safety net: retries, message TTL, dead-letter queue, concurrency cap ----------------------------
+
+
+def invoke_config(name, retries, ttl):
+    return {"FunctionName": name, "Namespace": "default",
+            "AsyncTriggerConfig": {"RetryConfig": [{"RetryNum": retries}], "MsgTTL": ttl}}
+
+
+def test_retries_and_message_ttl_default_to_scf_s_documented_defaults(package):
+    # SCF's "错误类型与重试策略": 2 retries, 6 hours in the async queue; the same as the Serverless toolkit's.
+    sync, replay = plan_for(package)["functions"]
+    assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms", 2, 21600)
+    assert replay["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-replay", 2, 21600)
+    assert "PutReservedConcurrencyConfig" not in sync and "PutReservedConcurrencyConfig" not in replay
+    for fn in (sync, replay):                                   # no --dead-letter: the functions' DLQ is left alone
+        assert "DeadLetterConfig" not in fn["CreateFunction"]
+        assert "DeadLetterConfig" not in fn["UpdateFunctionConfiguration"]
+
+
+def test_retries_and_message_ttl_are_set_for_every_function(package):
+    sync, replay = plan_for(package, "--retries", "0", "--message-ttl", "3600")["functions"]
+    assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms", 0, 3600)
+    assert replay["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-replay", 0, 3600)
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("CMQ-Q:cos2oms-dlq", {"Type": "CMQ-Q", "Name": "cos2oms-dlq"}),
+    ("CMQ-T:cos2oms-dlq:TAG", {"Type": "CMQ-T", "Name": "cos2oms-dlq", "FilterType": "TAG"}),
+    ("CMQ-T:dlq:a:b", {"Type": "CMQ-T", "Name": "dlq", "FilterType": "a:b"}),
+])
+def test_a_dead_letter_queue_goes_on_create_and_update_of_every_function(package, given, expected):
+    for fn in plan_for(package, "--dead-letter", given)["functions"]:
+        assert fn["CreateFunction"]["DeadLetterConfig"] == expected
+        assert fn["UpdateFunctionConfiguration"]["DeadLetterConfig"] == expected
+
+
+def test_max_concurrency_caps_the_sync_function_only(package):
+    sync, replay = plan_for(package, "--max-concurrency", "5", "--memory", "256")["functions"]
+    assert sync["PutReservedConcurrencyConfig"] == {"FunctionName": "cos2oms", "ReservedConcurrencyMem": 1280,
+                                                    "Namespace": "default"}
+    assert "PutReservedConcurrencyConfig" not in replay
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--retries", "-1"], "--retries -1: a retry count is 0 or more"),
+    (["--message-ttl", "0"], "--message-ttl 0: seconds, 1 or more (SCF's default is 21600, 6 hours)"),
+    (["--message-ttl", "-60"], "--message-ttl -60"),
+    (["--max-concurrency", "0"], "--max-concurrency 0: instances, 1 or more"),
+    (["--dead-letter", "CMQ-Q"], "--dead-letter 'CMQ-Q': TYPE:NAME or TYPE:NAME:FILTER"),
+    (["--dead-letter", ":dlq"], "--dead-letter ':dlq'"),
+    (["--dead-letter", "CMQ-Q:"], "--dead-letter 'CMQ-Q:'"),
+    (["--dead-letter", "CMQ-T:dlq:"], "--dead-letter 'CMQ-T:dlq:'"),
+])
+def test_safety_net_values_out_of_range_are_refused(package, extra, expected):
+    with pytest.raises(scf_deploy.DeployError) as raised:
+        plan_for(package, *extra)
+    assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize("extra", [["--retries", "two"], ["--message-ttl", "6h"], ["--max-concurrency", "1.5"]])
+def test_safety_net_values_must_be_integers(extra, capsys):
+    with pytest.raises(SystemExit):
+        scf_deploy.parse_args(ARGS + ["--runtime", "Python3.10"] + extra)
+    assert "invalid int value" in capsys.readouterr().err
+
+
+def test_help_states_the_defaults(capsys):
+    with pytest.raises(SystemExit):
+        scf_deploy.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(RetryNum; default: 2, SCF's default)" in text
+    assert "(MsgTTL; default: 21600 = 6 hours, SCF's default)" in text
+    assert "without it the functions' DLQ is left as it is" in text
+    assert "default: no cap set" in text
+
+
+def test_a_deploy_sends_the_safety_net_after_each_function_is_active(package):
+    plan = plan_for(package, "--retries", "1", "--message-ttl", "7200", "--dead-letter", "CMQ-Q:dlq",
+                    "--max-concurrency", "3")
+    client = FakeScf()
+    scf_deploy.deploy(plan, client, log=lambda m: None, sleep=lambda s: None)
+    sent = [(action, body) for action, body in client.calls if action != "GetFunction"]
+    assert [(action, body["FunctionName"]) for action, body in sent] == [
+        ("CreateFunction", "cos2oms"), ("UpdateFunctionEventInvokeConfig", "cos2oms"),
+        ("PutReservedConcurrencyConfig", "cos2oms"), ("CreateFunction", "cos2oms-replay"),
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"), ("CreateTrigger", "cos2oms"),
+        ("CreateTrigger", "cos2oms-replay")]
+    bodies = dict(((action, body["FunctionName"]), body) for action, body in sent)
+    assert bodies["UpdateFunctionEventInvokeConfig", "cos2oms"] == invoke_config("cos2oms", 1, 7200)
+    assert bodies["UpdateFunctionEventInvokeConfig", "cos2oms-replay"] == invoke_config("cos2oms-replay", 1, 7200)
+    assert bodies["PutReservedConcurrencyConfig", "cos2oms"] == {"FunctionName": "cos2oms",
+                                                                "ReservedConcurrencyMem": 384, "Namespace": "default"}
+    assert bodies["CreateFunction", "cos2oms"]["DeadLetterConfig"] == {"Type": "CMQ-Q", "Name": "dlq"}
+
+
+def test_a_redeploy_sends_the_dead_letter_queue_in_the_configuration_update(package):
+    client = FakeScf(existing=["cos2oms", "cos2oms-replay"])
+    scf_deploy.deploy(plan_for(package, "--dead-letter", "CMQ-Q:dlq"), client, log=lambda m: None,
+                      sleep=lambda s: None)
+    updates = [body for action, body in client.calls if action == "UpdateFunctionConfiguration"]
+    assert [(body["FunctionName"], body["DeadLetterConfig"]) for body in updates] == [
+        ("cos2oms", {"Type": "CMQ-Q", "Name": "dlq"}), ("cos2oms-replay", {"Type": "CMQ-Q", "Name": "dlq"})]
+    assert not any("Runtime" in body for body in updates)
+
+
+# ---- a runtime change is refused before anything is uploaded ------------------------------------------------
+
+
+@pytest.mark.parametrize("deployed", [("Python3.9", "Python3.9"), ("Python3.10", "Python3.9"), ("Python3.6", None)])
+def test_a_runtime_change_is_refused_before_anything_is_sent(package, deployed):
+    sync_runtime, replay_runtime = deployed
+    client = FakeScf(existing=["cos2oms"] + (["cos2oms-replay"] if replay_runtime else []))
+    client.functions["cos2oms"]["Runtime"] = sync_runtime
+    if replay_runtime:
+        client.functions["cos2oms-replay"]["Runtime"] = replay_runtime
+    with pytest.raises(scf_deploy.DeployError) as raised:
+        scf_deploy.deploy(plan_for(package), client, log=lambda m: None, sleep=lambda s: None)
+    assert client.sent() == []                                          # no UpdateFunctionCode, nothing at all
+    assert [action for action, _ in client.calls] == ["GetFunction"] * 2
+    message = str(raised.value)
+    assert message.startswith("nothing was changed: ")
+    changed = [name for name, runtime in (("cos2oms", sync_runtime), ("cos2oms-replay", replay_runtime))
+               if runtime and runtime != "Python3.10"]
+    for name in changed:
+        runtime = client.functions[name]["Runtime"]
+        assert "%s exists with runtime %s, not Python3.10: SCF fixes a function's runtime when it is created" % (
+            name, runtime) in message
+        assert "deploy it under a new name (--name/--replay-name), or delete %s" % name in message
+    assert message.count("exists with runtime") == len(changed)
+
+
+def test_the_same_runtime_in_another_case_is_not_a_change(package):
+    client = FakeScf(existing=["cos2oms", "cos2oms-replay"], runtime="python3.10")
+    scf_deploy.deploy(plan_for(package), client, log=lambda m: None, sleep=lambda s: None)
+    assert ("UpdateFunctionCode", "cos2oms") in client.sent()
+
+
+def test_main_reports_a_refused_runtime_change(package):
+    out, err = io.StringIO(), io.StringIO()
+    clients = []
+
+    def make(region):
+        clients.append(FakeScf(existing=["cos2oms", "cos2oms-replay"], runtime="Python3.9"))
+        return clients[-1]
+
+    code = scf_deploy.main(ARGS + ["--runtime", "Python3.10", "--zip", str(package)], environ=dict(ENVIRON),
+                           make=make, out=out, err=err)
+    assert code == 2
+    assert "error: nothing was changed: cos2oms exists with runtime Python3.9, not Python3.10" in err.getvalue()
+    assert clients[0].sent() == []
+
+
+# ---- --dry-run of the safety net -------------------------------------------------------------------------
+
+
+def test_dry_run_prints_the_safety_net_requests_and_no_secret(package):
+    code, out, err = dry_run(package, "--dead-letter", "CMQ-T:dlq:TAG", "--max-concurrency", "10",
+                             "--retries", "1", "--message-ttl", "600")
+    assert code == 0, err
+    for secret in NEVER_SHOWN:
+        assert secret not in out and secret not in err
+    requests = json.loads(out)["requests"]
+    by_action = {}
+    for request in requests:
+        by_action.setdefault(request["action"], []).append(request["body"])
+    assert by_action["UpdateFunctionEventInvokeConfig"] == [invoke_config("cos2oms", 1, 600),
+                                                            invoke_config("cos2oms-replay", 1, 600)]
+    assert by_action["PutReservedConcurrencyConfig"] == [{"FunctionName": "cos2oms", "ReservedConcurrencyMem": 1280,
+                                                          "Namespace": "default"}]
+    for body in by_action["CreateFunction"] + by_action["UpdateFunctionConfiguration"]:
+        assert body["DeadLetterConfig"] == {"Type": "CMQ-T", "Name": "dlq", "FilterType": "TAG"}
+        shown = {v["Key"]: v["Value"] for v in body["Environment"]["Variables"]}
+        assert shown["HW_SK"] == shown["COS_SECRET_KEY"] == shown["COS_TOKEN"] == "<redacted>"
+    for body in by_action["UpdateFunctionConfiguration"]:
+        assert "Runtime" not in body
+
+
+# ---- --safety-net-only: for functions someone else deployed (serverless.yml) --------------------------------
+
+SAFETY_ARGS = ["--region", "ap-beijing", "--safety-net-only", "--name", "cos2oms-dev",
+               "--replay-name", "cos2oms-replay-dev"]
+
+
+def safety_plan(*extra):
+    return scf_deploy.build_plan(scf_deploy.parse_args(SAFETY_ARGS + list(extra)), {})
+
+
+def test_safety_net_only_needs_no_runtime_role_bucket_zip_nor_variables():
+    plan = safety_plan("--dead-letter", "CMQ-Q:dlq", "--max-concurrency", "2")
+    assert plan["package"] is None and plan["triggers"] == []
+    sync, replay = plan["functions"]
+    for fn in (sync, replay):
+        assert not {"CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"} & set(fn)
+        assert fn["DeadLetter"] == {"FunctionName": fn["name"], "Namespace": "default",
+                                    "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}
+        assert model_problems("UpdateFunctionConfiguration", fn["DeadLetter"]) == []
+    assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-dev", 2, 21600)
+    assert "PutReservedConcurrencyConfig" in sync and "PutReservedConcurrencyConfig" not in replay
+
+
+def test_without_safety_net_only_runtime_role_and_bucket_are_required(capsys):
+    with pytest.raises(SystemExit):
+        scf_deploy.parse_args(["--region", "ap-beijing"])
+    assert "the following arguments are required: --runtime, --role, --source-bucket" in capsys.readouterr().err
+
+
+def test_safety_net_only_sends_only_the_safety_net_to_existing_functions():
+    # Deployed by serverless.yml: Python3.6 and 256 MB, neither of which --safety-net-only touches; the cap is in
+    # instances, so ReservedConcurrencyMem follows the memory the function has.
+    client = FakeScf(existing=["cos2oms-dev", "cos2oms-replay-dev"], runtime="Python3.6", memory=256)
+    scf_deploy.deploy(safety_plan("--dead-letter", "CMQ-Q:dlq", "--max-concurrency", "2", "--retries", "0"), client,
+                      log=lambda m: None, sleep=lambda s: None)
+    sent = [(action, body) for action, body in client.calls if action != "GetFunction"]
+    assert sent == [
+        ("UpdateFunctionConfiguration", {"FunctionName": "cos2oms-dev", "Namespace": "default",
+                                         "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}),
+        ("UpdateFunctionEventInvokeConfig", invoke_config("cos2oms-dev", 0, 21600)),
+        ("PutReservedConcurrencyConfig", {"FunctionName": "cos2oms-dev", "ReservedConcurrencyMem": 512,
+                                          "Namespace": "default"}),
+        ("UpdateFunctionConfiguration", {"FunctionName": "cos2oms-replay-dev", "Namespace": "default",
+                                         "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}),
+        ("UpdateFunctionEventInvokeConfig", invoke_config("cos2oms-replay-dev", 0, 21600)),
+    ]
+
+
+def test_safety_net_only_refuses_a_missing_function_before_sending_anything():
+    client = FakeScf(existing=["cos2oms-dev"])
+    with pytest.raises(scf_deploy.DeployError, match="cos2oms-replay-dev does not exist in namespace default: "
+                                                     "--safety-net-only changes existing functions only"):
+        scf_deploy.deploy(safety_plan(), client, log=lambda m: None, sleep=lambda s: None)
+    assert client.sent() == []
+
+
+def test_safety_net_only_dry_run():
+    out, err = io.StringIO(), io.StringIO()
+    code = scf_deploy.main(SAFETY_ARGS + ["--max-concurrency", "2", "--dry-run"], environ={}, out=out, err=err,
+                           make=lambda region: pytest.fail("--dry-run must not build a client"))
+    assert code == 0, err.getvalue()
+    document = json.loads(out.getvalue())
+    assert [(r["action"], r["body"]["FunctionName"]) for r in document["requests"]] == [
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-dev"), ("PutReservedConcurrencyConfig", "cos2oms-dev"),
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay-dev")]
+    assert "x the MemorySize GetFunction reports, not --memory" in document["requests"][1]["when"]
+    assert document["package"] is None
+
+
+# ---- the functions table: a third function is one more entry ----------------------------------------------
+
+
+def test_a_function_added_to_the_table_gets_its_options_body_safety_net_and_trigger(package, monkeypatch):
+    audit = scf_deploy.Function("audit", "audit.main_handler", "Audits", "--audit-name", "cos2oms-audit",
+                                "--audit-timeout", 600,
+                                scf_deploy.Timer("audit-timer", "--audit-cron", "0 0 * * * * *", ()), False)
+    monkeypatch.setattr(scf_deploy, "FUNCTIONS", scf_deploy.FUNCTIONS + (audit,))
+    plan = plan_for(package, "--audit-cron", "0 15 * * * * *", "--retries", "1")
+    assert [fn["name"] for fn in plan["functions"]] == ["cos2oms", "cos2oms-replay", "cos2oms-audit"]
+    third = plan["functions"][2]
+    assert (third["CreateFunction"]["Handler"], third["CreateFunction"]["Timeout"]) == ("audit.main_handler", 600)
+    assert third["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit", 1, 21600)
+    assert plan["triggers"][2] == {"FunctionName": "cos2oms-audit", "TriggerName": "audit-timer", "Type": "timer",
+                                   "TriggerDesc": "0 15 * * * * *", "Namespace": "default", "Qualifier": "$DEFAULT",
+                                   "Enable": "OPEN"}
+    with pytest.raises(scf_deploy.DeployError, match="--replay-name and --audit-name must differ"):
+        plan_for(package, "--audit-name", "cos2oms-replay")
+    client = FakeScf()
+    scf_deploy.deploy(plan, client, log=lambda m: None, sleep=lambda s: None)
+    assert ("UpdateFunctionEventInvokeConfig", "cos2oms-audit") in client.sent()
+    assert client.triggers("cos2oms-audit") == [("timer", "audit-timer", '{"cron": "0 15 * * * * *"}')]
+
+
+def test_safety_net_only_needs_the_function_s_memory_for_a_cap():
+    client = FakeScf(existing=["cos2oms-dev", "cos2oms-replay-dev"], memory=None)
+    with pytest.raises(scf_deploy.DeployError, match="cos2oms-dev: GetFunction reports no MemorySize"):
+        scf_deploy.deploy(safety_plan("--max-concurrency", "2"), client, log=lambda m: None, sleep=lambda s: None)
+    assert ("PutReservedConcurrencyConfig", "cos2oms-dev") not in client.sent()

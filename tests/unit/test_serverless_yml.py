@@ -233,10 +233,59 @@ def documentation_problems(config, text):
     return problems
 
 
+def comment_text(text):
+    return "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+
+
+SDK_PATH = "deploy.scf_deploy --safety-net-only"
+
+
+def safety_net_problems(config, text):
+    """retryNum / msgTTL set on every function as the component takes them, and the file saying that the component
+    drops them (without asyncRunEnable) and where to set them instead; deadLetter in the toolkit's shape."""
+    problems = []
+    retry = COMPONENT["async_retry"]
+    switch = retry["sent_only_with"]
+    dropped_somewhere = False
+    for key in sorted(config["inputs"]["functions"]):
+        fn = function_inputs(config, key)
+        if fn.get(switch) is True:
+            needs = COMPONENT["async_run_enable"]["needs"]
+            problems.append("functions.%s: %s: true creates the function in SCF's async-execution mode (needs %s, "
+                            "creation only); set retries with %s" % (key, switch, needs, SDK_PATH))
+        for name in sorted(retry["keys"]):
+            if name not in fn:
+                problems.append("functions.%s: %s is not set: say what we want (the component's default is %r)"
+                                % (key, name, retry["defaults"][name]))
+                continue
+            value = fn[name]
+            lowest = 0 if name == "retryNum" else 1        # msgTTL: 0 is `|| 21600` in the toolkit, not 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+                problems.append("functions.%s: %s %r: a whole number, %d or more" % (key, name, value, lowest))
+            elif fn.get(switch) is not True and name in COMPONENT["dropped"]["without_async_run_enable"]:
+                dropped_somewhere = True
+        dead_letter = fn.get(COMPONENT["dead_letter"]["key"])
+        if dead_letter is not None:
+            keys = COMPONENT["dead_letter"]["item_keys"]
+            if (not isinstance(dead_letter, dict) or set(dead_letter) - set(keys)
+                    or not all(dead_letter.get(k) for k in ("type", "name"))):
+                problems.append("functions.%s: deadLetter must be {type, name[, filterType]}, is %r"
+                                % (key, dead_letter))
+    comments = comment_text(text)
+    if dropped_somewhere:
+        for name in COMPONENT["dropped"]["without_async_run_enable"]:
+            if not re.search(r"\bDROPS?\b[^.]*`?%s`?" % name, comments, re.IGNORECASE | re.DOTALL):
+                problems.append("the comments never say that the component drops %s" % name)
+        if SDK_PATH not in comments:
+            problems.append("the comments never point to %s for what the component drops" % SDK_PATH)
+    return problems
+
+
 def check(text):
     config = parse(text)
     return (component_problems(config) + environment_problems(config) + trigger_problems(config)
-            + wiring_problems(config) + reference_problems(config) + documentation_problems(config, text))
+            + wiring_problems(config) + reference_problems(config) + documentation_problems(config, text)
+            + safety_net_problems(config, text))
 
 
 def mutated(change):
@@ -354,6 +403,19 @@ def _old_form_in_sync(config):
     (_set(["inputs", "region"], "${env:SCF_REGON}"), "unknown variable ${env:SCF_REGON}"),
     (_set(["inputs", "functions", "sync", "description"], "${env:OMS_KEY_ENCODING}"),
      "OMS_KEY_ENCODING is referenced but the comments never say"),
+    (_delete(["inputs", "functions", "replay", "retryNum"]), "functions.replay: retryNum is not set"),
+    (_delete(["inputs", "functions", "sync", "msgTTL"]), "functions.sync: msgTTL is not set"),
+    (_set(["inputs", "functions", "sync", "retryNum"], -1), "functions.sync: retryNum -1: a whole number, 0 or more"),
+    (_set(["inputs", "functions", "sync", "msgTTL"], 0), "functions.sync: msgTTL 0: a whole number, 1 or more"),
+    (_set(["inputs", "functions", "replay", "msgTTL"], "6h"), "functions.replay: msgTTL '6h'"),
+    (_set(["inputs", "functions", "sync", "retryNum"], True), "functions.sync: retryNum True"),
+    (_set(["inputs", "functions", "sync", "asyncRunEnable"], True),
+     "functions.sync: asyncRunEnable: true creates the function in SCF's async-execution mode"),
+    (_set(["inputs", "functions", "sync", "deadLetter"], {"type": "T"}), "functions.sync: deadLetter must be"),
+    (_set(["inputs", "functions", "sync", "deadLetter"], {"type": "T", "name": "q", "filter": "x"}),
+     "functions.sync: deadLetter must be"),
+    (_set(["inputs", "functions", "sync", "deadLetters"], {"type": "T", "name": "q"}),
+     "functions.sync.deadLetters: not a function setting multi-scf knows"),
 ])
 def test_the_checker_catches(change, expected):
     problems = check(mutated(change))
@@ -402,3 +464,59 @@ def test_the_component_s_defaults_apply_where_the_file_sets_nothing():
     problems = component_problems(config)
     for key in sorted(config["inputs"]["functions"]):
         assert "functions.%s: runtime %r is not a Python runtime" % (key, COMPONENT["runtime"]["default"]) in problems
+
+
+# ---- SCF's safety net: what the component does with retryNum / msgTTL ------------------------------------
+
+
+def test_both_functions_state_retries_and_ttl_as_the_component_takes_them():
+    config = parse(read())
+    for handler in ENTRY_POINTS:
+        fn = function_inputs(config, function_key(config, handler))
+        assert {name: fn[name] for name in COMPONENT["async_retry"]["keys"]} == {"retryNum": 2, "msgTTL": 21600}
+        assert fn.get(COMPONENT["async_retry"]["sent_only_with"]) is not True   # so the component drops them
+
+
+def test_a_dead_letter_queue_in_the_toolkit_s_shape_passes():
+    def add(config):
+        config["inputs"]["functions"]["sync"]["deadLetter"] = {"type": "T", "name": "q", "filterType": "f"}
+    assert check(mutated(add)) == []
+
+
+def _without_comment_lines(*words):
+    text = read()
+    kept = [line for line in text.splitlines()
+            if not (line.lstrip().startswith("#") and any(word in line for word in words))]
+    return "\n".join(kept) + "\n"
+
+
+def test_the_file_must_say_what_the_component_drops_and_where_to_set_it():
+    problems = check(_without_comment_lines("DROPS", "Dropped"))
+    assert "the comments never say that the component drops retryNum" in problems
+    assert "the comments never say that the component drops msgTTL" in problems
+    problems = check(_without_comment_lines("--safety-net-only"))
+    assert "the comments never point to deploy.scf_deploy --safety-net-only for what the component drops" in problems
+
+
+def test_the_component_facts_about_the_safety_net():
+    retry = COMPONENT["async_retry"]
+    assert retry["keys"] == {"retryNum": "AsyncTriggerConfig.RetryConfig[0].RetryNum",
+                             "msgTTL": "AsyncTriggerConfig.MsgTTL"}
+    assert retry["sent_only_with"] == "asyncRunEnable" and retry["defaults"] == {"retryNum": 2, "msgTTL": 21600}
+    assert retry["_defaults_from"]
+    assert COMPONENT["dropped"]["without_async_run_enable"] == ["retryNum", "msgTTL"]
+    assert "runtime" in COMPONENT["dropped"]["on_update"]
+    assert COMPONENT["async_run_enable"]["creation_only"] is True
+    toolkit = COMPONENT["toolkit"]
+    assert toolkit["repository"] == "serverless-tencent/tencent-component-toolkit"
+    assert all(re.fullmatch(r"[0-9a-f]{40}", commit) for commit in toolkit["versions_checked"].values())
+    assert "2.24.1" in toolkit["versions_checked"]                  # the lowest version ^2.24.1 allows
+
+
+def test_the_readme_says_what_the_component_drops_and_points_to_the_sdk_path():
+    readme = " ".join((REPO_ROOT / "README.md").read_text(encoding="utf-8").split())
+    section = readme.split("### Serverless Framework", 1)[1].split("### SCF API", 1)[0]
+    for name in COMPONENT["dropped"]["without_async_run_enable"]:
+        assert "`%s`" % name in section, name
+    assert "drops" in section and "asyncRunEnable" in section
+    assert "python -m deploy.scf_deploy --safety-net-only" in section
