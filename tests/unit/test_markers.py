@@ -182,8 +182,9 @@ class FailingCos(object):
 def test_no_pause_before_a_second_attempt_that_would_end_past_the_invocation():
     clock = [2.82]
     pauses = []
-    store = markers.MarkerStore(FailingCos(), support.LOG_BUCKET, support.TASK, sleep=pauses.append)
+    store = markers.MarkerStore(FailingCos(), support.LOG_BUCKET, support.TASK, sleep=pauses.append,
+                                rand=lambda: 0.5)
     deadline = Deadline(3.0, clock=lambda: clock[0], started=0.0)
     cause = store.write(markers.FAILED, "/1/b/k", deadline)
-    assert store.client.calls == 1 and pauses == []  # 0.18 s left: a call, but not a pause and a call
+    assert store.client.calls == 1 and pauses == []  # 0.18 s left: a call, but not a 0.125 s pause and a call
     assert "no time left" in cause

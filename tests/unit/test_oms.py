@@ -52,11 +52,6 @@ def test_body_is_the_guides_json():
     assert json.loads(body.decode("utf-8")) == {"object_keys": ["/1/b/a%20b"]}
 
 
-def test_backoff_grows_and_is_capped():
-    assert [oms.backoff_delay(n, rand=lambda: 1.0) for n in (1, 2, 3, 10)] == [0.25, 0.5, 1.0, oms.BACKOFF_CAP]
-    assert oms.backoff_delay(3, rand=lambda: 0.0) == 0.0
-
-
 @responses.activate
 def test_sleeps_between_retries_with_jitter():
     for status in (500, 503):
