@@ -74,14 +74,19 @@ def describe_error(exc):
 def classify_error(exc):
     """``retry``'s verdict on a COS SDK error: a ``CosServiceError`` by its status and error code; a
     ``CosClientError`` by the transport's exception it wraps (both SDK lines raise it while handling that
-    one: its ``__context__``), a refused redirect being final; one that wraps nothing known is the SDK's
-    word for a network failure, worth another attempt."""
+    one: its ``__context__``), a refused redirect being final; one that wraps nothing is the SDK's word for
+    a network failure, worth another attempt."""
     if isinstance(exc, CosServiceError):
         return retry.classify(exc.get_status_code(), exc.get_error_code())
     verdict = retry.error_verdict(exc)
-    if verdict is None and isinstance(exc, CosClientError):
-        return retry.Verdict(True, "COS client error (a network failure)")
-    return verdict or retry.classify(error=exc)
+    if verdict is not None:
+        return verdict
+    if isinstance(exc, CosClientError):
+        wrapped = exc.__cause__ or exc.__context__
+        if wrapped is None:
+            return retry.Verdict(True, "COS client error (a network failure)")
+        return retry.classify(error=wrapped)  # what the SDK wrapped: not a network error (final)
+    return retry.classify(error=exc)
 
 
 def name_decoder(encoding_types, decode=unquote):
