@@ -160,12 +160,13 @@ class MarkerStore(object):
         entries, following, cause = read_listing(answer, prefix, marker)
         return [entry["Key"] for entry in entries], following, cause
 
-    def listing(self, prefix, name, limit=None, page_size=COS_PAGE, seconds=None, sleep=time.sleep):
+    def listing(self, prefix, name, limit=None, page_size=None, seconds=None, sleep=time.sleep):
         """The listing of ``prefix`` (one of this task's marker prefixes, or a part of one) for the commands:
         ``(entries, goes_on)`` per page, entries being ``listings.Entry`` (names decoded, LastModified in epoch
-        seconds), at most ``limit`` in all. Each page is bounded as a whole by ``seconds`` (default
-        ``listings.PAGE_SECONDS``), checked and tried again as ``listings.paged`` does; ``listings.ListingError``
-        naming ``name`` when one fails. (``listings`` is imported here: the function never lists.)"""
+        seconds), at most ``limit`` in all, ``page_size`` a page (default ``listings.PAGE``). Each page is
+        bounded as a whole by ``seconds`` (default ``listings.PAGE_SECONDS``), checked and tried again as
+        ``listings.paged`` does; ``listings.ListingError`` naming ``name`` when one fails. (``listings`` is
+        imported here: the function never lists.)"""
         from cos2oms import listings
         lister = listings.CosLister(self.client, self.bucket, seconds or listings.PAGE_SECONDS)
         return listings.paged(lister, name, prefix, page_size=page_size, sleep=sleep, limit=limit)

@@ -26,6 +26,8 @@ from cos2oms.signer import SignerAuth
 
 MAX_KEYS_PER_REQUEST = 10
 AUTH_STATUSES = retry.AUTH_STATUSES
+#: An OMS attempt with less time than this left is not started (``bulk`` stops sending below it too).
+MIN_ATTEMPT_SECONDS = retry.MIN_ATTEMPT_SECONDS
 
 logger = logging.getLogger("cos2oms.oms")
 
@@ -189,8 +191,8 @@ class OmsClient(object):
 
     def _run(self, attempt, deadline):
         time_left = retry.unbounded if deadline is None else deadline.remaining_for_requests
-        return retry.run(attempt, self.max_attempts, time_left, max_seconds=self.timeout, sleep=self._sleep,
-                         rand=self._rand)
+        return retry.run(attempt, self.max_attempts, time_left, max_seconds=self.timeout,
+                         min_seconds=MIN_ATTEMPT_SECONDS, sleep=self._sleep, rand=self._rand)
 
     # ------------------------------------------------------------------------------------- sync requests
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import index
-from cos2oms import handler, logs, oms, storage
+from cos2oms import handler, logs, retry, storage
 from cos2oms import markers as marker_names
 from local.cos_server import CosServer
 from local.oms_server import OmsServer
@@ -48,7 +48,7 @@ def configure(monkeypatch, oms_server, cos_server, bucket=LOG_BUCKET, **override
         if value is not None:
             monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-    monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import pytest
 
 import index
 import replay
-from cos2oms import handler, oms
+from cos2oms import handler, retry
 from cos2oms import markers as marker_names
 from cos2oms import replay as replay_command
 from cos2oms.settings import ROLE_VARIABLES, VARIABLES
@@ -56,7 +56,7 @@ def configure(monkeypatch, sync_url, hw_ak, hw_sk, cos_address, cos_id, cos_key,
         if value is not None:
             monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-    monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
     return values
 
 
