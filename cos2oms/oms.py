@@ -47,23 +47,39 @@ def batches(keys, size=MAX_KEYS_PER_REQUEST):
     return [keys[i:i + size] for i in range(0, len(keys), size)]
 
 
-class OmsResult(object):
-    """The outcome of one OMS request (all its attempts)."""
+class _Outcome(object):
+    """What OMS answered to one request (all its attempts), or why it did not: what sync requests and task
+    queries share. ``request_id``: OMS's ``X-Request-Id``."""
 
-    def __init__(self, accepted, status=None, error_code=None, error_msg=None, attempts=0, oms_request_id=None,
-                 reason=None):
-        self.accepted = accepted
+    def __init__(self, status=None, error_code=None, error_msg=None, reason=None, request_id=None):
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
-        self.attempts = attempts
-        self.oms_request_id = oms_request_id
         self.reason = reason
+        self.request_id = request_id
+
+    @property
+    def refused(self):
+        """OMS refused our credentials (401/403): send no more in this run."""
+        return self.status in AUTH_STATUSES
+
+
+class OmsResult(_Outcome):
+    """The outcome of one sync request (all its attempts)."""
+
+    def __init__(self, accepted, status=None, error_code=None, error_msg=None, attempts=0, oms_request_id=None,
+                 reason=None):
+        _Outcome.__init__(self, status, error_code, error_msg, reason, oms_request_id)
+        self.accepted = accepted
+        self.attempts = attempts
+
+    @property
+    def oms_request_id(self):
+        return self.request_id
 
     @property
     def auth_refused(self):
-        """OMS refused our credentials: send no more in this run."""
-        return self.status in AUTH_STATUSES
+        return self.refused
 
     @classmethod
     def not_sent(cls, reason):
@@ -123,26 +139,18 @@ def _problem(exc):
     return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
 
 
-class OmsAnswer(object):
+class OmsAnswer(_Outcome):
     """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
 
     def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None,
                  request_id=None):
+        _Outcome.__init__(self, status, error_code, error_msg, reason, request_id)
         self.query = query
-        self.status = status
         self.body = body
-        self.error_code = error_code
-        self.error_msg = error_msg
-        self.reason = reason
-        self.request_id = request_id
 
     @property
     def ok(self):
         return self.body is not None
-
-    @property
-    def refused(self):
-        return self.status in AUTH_STATUSES
 
     @property
     def retryable(self):
@@ -199,17 +207,25 @@ class OmsClient(object):
     def body(self, keys):
         return json.dumps({"object_keys": [encode_key(k, self.key_encoding) for k in keys]}).encode("utf-8")
 
-    def _post(self, body, attempt, seconds):
-        """One POST, bounded as a whole by ``seconds``: (``OmsResult``, ``retry.Verdict`` or None)."""
+    def _send(self, method, url, seconds, **kwargs):
+        """One signed request (``session.post`` or ``session.get``), bounded as a whole by ``seconds``, never
+        redirected: (response, None), or (None, the ``requests`` exception: a network error, a refused
+        redirect, an answer requests cannot read)."""
         try:
             with transport.time_limit(seconds):
-                response = self.session.post(self.sync_url, data=body, auth=self.auth, timeout=seconds,
-                                             allow_redirects=False, headers={"Content-Type": "application/json"})
-        except transport.RedirectRefused as exc:
+                return getattr(self.session, method)(url, auth=self.auth, timeout=seconds, allow_redirects=False,
+                                                     headers={"Content-Type": "application/json"}, **kwargs), None
+        except requests.RequestException as exc:
+            return None, exc
+
+    def _post(self, body, attempt, seconds):
+        """One POST: (``OmsResult``, ``retry.Verdict`` or None)."""
+        response, exc = self._send("post", self.sync_url, seconds, data=body)
+        if isinstance(exc, transport.RedirectRefused):
             return OmsResult(False, exc.status, attempts=attempt,
                              reason="redirect refused: %s to %s" % (exc.status, exc.location or "-")), \
                 retry.classify(error=exc)
-        except requests.RequestException as exc:  # a network error, or an answer requests cannot read
+        if exc is not None:
             return OmsResult(False, attempts=attempt, reason="%s: %s" % (type(exc).__name__, exc)), \
                 retry.classify(error=exc)
         if response.status_code == 200:
@@ -253,21 +269,19 @@ class OmsClient(object):
         return self._query(self.task_url() + "/statistics", params, "statistics", deadline)
 
     def _get(self, url, params, seconds, query):
-        """One signed GET, bounded as a whole by ``seconds``: (``OmsAnswer``, ``retry.Verdict`` or None)."""
+        """One signed GET: (``OmsAnswer``, ``retry.Verdict`` or None)."""
         try:
-            with transport.time_limit(seconds):
-                response = self.session.get(url, params=params, auth=self.auth, timeout=seconds,
-                                            allow_redirects=False, headers={"Content-Type": "application/json"})
-        except transport.RedirectRefused as exc:
-            return OmsAnswer(query, reason="redirect refused: HTTP %s to %s" % (
-                exc.status, logs.short(exc.location))), retry.classify(error=exc)
-        except requests.Timeout as exc:
-            return OmsAnswer(query, reason="no answer within %g s (OMS_TIMEOUT)" % seconds), retry.classify(error=exc)
-        except requests.RequestException as exc:
-            return OmsAnswer(query, reason="%s: %s" % (type(exc).__name__, logs.short(str(exc)))), \
-                retry.classify(error=exc)
+            response, exc = self._send("get", url, seconds, params=params)
         except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
             return OmsAnswer(query, reason="no usable answer: %s" % _problem(exc)), retry.classify(error=exc)
+        if exc is not None:
+            if isinstance(exc, transport.RedirectRefused):
+                reason = "redirect refused: HTTP %s to %s" % (exc.status, logs.short(exc.location))
+            elif isinstance(exc, requests.Timeout):
+                reason = "no answer within %g s (OMS_TIMEOUT)" % seconds
+            else:
+                reason = "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
+            return OmsAnswer(query, reason=reason), retry.classify(error=exc)
         request_id = _request_id(response)
         if response.status_code == 200:
             body, text = _read(response)
