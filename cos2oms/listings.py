@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""Sorted bucket listings, page by page, for ``verify`` and ``backfill``: the source COS bucket, the
-destination OBS bucket and the task's markers in the log bucket.
+"""Sorted bucket listings, page by page, for ``verify``, ``backfill`` and ``status``: the source COS bucket
+(``CosLister``), the destination OBS bucket (``obs.ObsLister``) and the task's markers in the log bucket
+(``markers.MarkerStore.listing``).
 
 COS, OBS and S3 list keys in the byte order of their UTF-8 names, which is Python's ``str`` order, so
 listings can be merged as they stream: nothing here holds more than a few pages, whatever the bucket's size.
@@ -12,8 +13,9 @@ listings can be merged as they stream: nothing here holds more than a few pages,
   are decoded with ``unquote`` (as the COS SDK decodes them), OBS names with ``unquote_plus`` (as the OBS
   SDK does).
 - ``Entry.mtime`` is the object's last-modified time in seconds since the epoch (UTC).
-- A listing that fails (after a few attempts) raises ``ListingError`` at the point of the listing where it
-  failed, so nothing past it is ever taken for listed.
+- A page that fails is tried again as ``retry`` says (``ATTEMPTS`` in all); a listing that still fails
+  raises ``ListingError`` at the point of the listing where it failed, so nothing past it is ever taken for
+  listed.
 - ``prefetch`` reads a listing's pages in a thread of its own, a bounded number ahead, so that the
   listings' latencies overlap.
 """
