@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""Sorted bucket listings, page by page, for ``verify`` and ``backfill``: the source COS bucket, the
-destination OBS bucket and the task's markers in the log bucket.
+"""Sorted bucket listings, page by page, for ``verify``, ``backfill`` and ``status``: the source COS bucket
+(``CosLister``), the destination OBS bucket (``obs.ObsLister``) and the task's markers in the log bucket
+(``markers.MarkerStore.listing``).
 
 COS, OBS and S3 list keys in the byte order of their UTF-8 names, which is Python's ``str`` order, so
 listings can be merged as they stream: nothing here holds more than a few pages, whatever the bucket's size.
@@ -12,8 +13,9 @@ listings can be merged as they stream: nothing here holds more than a few pages,
   are decoded with ``unquote`` (as the COS SDK decodes them), OBS names with ``unquote_plus`` (as the OBS
   SDK does).
 - ``Entry.mtime`` is the object's last-modified time in seconds since the epoch (UTC).
-- A listing that fails (after a few attempts) raises ``ListingError`` at the point of the listing where it
-  failed, so nothing past it is ever taken for listed.
+- A page that fails is tried again as ``retry`` says (``ATTEMPTS`` in all); a listing that still fails
+  raises ``ListingError`` at the point of the listing where it failed, so nothing past it is ever taken for
+  listed.
 - ``prefetch`` reads a listing's pages in a thread of its own, a bounded number ahead, so that the
   listings' latencies overlap.
 """
@@ -21,23 +23,18 @@ import calendar
 import collections
 import datetime
 import logging
-import random
 import re
-import ssl
 import sys
 import threading
 import time
-import warnings
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote
 from xml.etree import ElementTree
 
-import requests
-
-from cos2oms import logs, storage, transport
+from cos2oms import logs, markers, retry, storage, transport
 
 #: Keys per listing page: COS's and OBS's largest.
 PAGE = 1000
-#: Attempts per page (network errors, 429 and 5xx are tried again).
+#: Attempts per page (``retry`` says which failures are tried again).
 ATTEMPTS = 3
 #: Seconds one page request may take as a whole.
 PAGE_SECONDS = 30.0
@@ -51,12 +48,16 @@ Entry.__doc__ = "One listed object: key, size in bytes, last-modified (epoch sec
 
 
 class ListingError(Exception):
-    """A listing could not go on: ``listing`` names it, ``cause`` says why (already escaped for a log line)."""
+    """A listing could not go on: ``listing`` names it, ``cause`` says why (already escaped for a log line),
+    ``status`` is the HTTP status of the last answer when there was one (401, 403, 404: a configuration
+    problem), ``last`` what the last attempt met."""
 
-    def __init__(self, listing, cause):
+    def __init__(self, listing, cause, status=None, last=None):
         Exception.__init__(self, "%s: %s" % (listing, cause))
         self.listing = listing
         self.cause = cause
+        self.status = status
+        self.last = cause if last is None else last  # the last failure alone, without the attempts made
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -149,49 +150,70 @@ def parse_listing(data, decode=unquote):
 # ----------------------------------------------------------------------------- paging
 
 class PageProblem(Exception):
-    """A page request that failed: ``cause`` (escaped for a log line), and whether it is worth trying again."""
+    """A page request that failed: ``cause`` (escaped for a log line), whether it is worth trying again (as
+    ``retry`` classified it), and the HTTP ``status`` when there was one."""
 
-    def __init__(self, cause, retryable):
+    def __init__(self, cause, retryable, status=None):
         Exception.__init__(self, cause)
         self.cause = cause
         self.retryable = retryable
+        self.status = status
 
 
 def describe(exc):
-    """(cause for a log line, worth trying again) of a failed page request."""
+    """(cause for a log line, ``retry.Verdict``) of a failed page request."""
     if isinstance(exc, PageProblem):
-        return exc.cause, exc.retryable
+        return exc.cause, retry.Verdict(exc.retryable, exc.cause)
     if isinstance(exc, (storage.CosClientError, storage.CosServiceError)):
-        return storage.describe_error(exc), storage.is_retryable(exc)
+        return storage.describe_error(exc), storage.classify_error(exc)
     cause = "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
-    if isinstance(exc, transport.RedirectRefused):
-        return cause, False
-    # A network error, or an answer cut short or garbled on the way (it does not parse): worth another try.
-    return cause, isinstance(exc, (requests.RequestException, ValueError))
+    if isinstance(exc, ValueError) and not isinstance(exc, retry.Unreadable):
+        # An answer cut short or garbled on the way (it does not parse): worth another try.
+        return cause, retry.classify(error=retry.Unreadable(cause))
+    return cause, retry.classify(error=exc)
 
 
-def backoff(attempt):
-    """Seconds to wait after failed attempt number ``attempt`` (0.4 s, 0.8 s, ..., at most 2 s), times 0.5 to 1."""
-    return min(2.0, 0.2 * 2 ** attempt) * (0.5 + random.random() / 2)
+def _status(exc):
+    if isinstance(exc, storage.CosServiceError):
+        return exc.get_status_code()
+    return getattr(exc, "status", None)
 
 
 def with_attempts(call, what, attempts=ATTEMPTS, sleep=time.sleep, message="listing page failed", **context):
-    """``call()``, tried again (``attempts`` in all) when it fails in a way worth another try (a network
-    error, 429, 5xx, an answer that does not parse); then ``ListingError`` naming ``what``. A retry is
-    logged as a warning: ``message``, with ``context``."""
-    for attempt in range(1, attempts + 1):
+    """``call()``, tried again as ``retry`` says (``attempts`` in all: a network error, a timeout, 408, 429,
+    5xx, an answer that does not parse); then ``ListingError`` naming ``what``. A retry is logged as a
+    warning: ``message``, with ``context``."""
+    failures = []  # (cause, status) of each failed attempt
+
+    def attempt(number, seconds):
         try:
-            return call()
+            return call(), None
         except Exception as exc:  # the SDKs raise many kinds; each is named in the cause
-            cause, retryable = describe(exc)
-            if attempt == attempts or not retryable:
-                raise ListingError(what, "after %d attempt(s): %s" % (attempt, cause)) from None
-            logs.log(logger, logging.WARNING, message + ", trying again", attempt=attempt, cause=cause, **context)
-            sleep(backoff(attempt))
+            cause, verdict = describe(exc)
+            failures.append((cause, _status(exc)))
+            return None, verdict
+
+    def warn(number, verdict, pause):
+        logs.log(logger, logging.WARNING, message + ", trying again", attempt=number, cause=failures[-1][0],
+                 **context)
+
+    outcome = retry.run(attempt, attempts, sleep=sleep, on_retry=warn)
+    if outcome.verdict is None:
+        return outcome.result
+    cause, status = failures[-1]
+    raise ListingError(what, "after %d attempt(s): %s" % (outcome.attempts, cause), status, cause)
 
 
 def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATTEMPTS, sleep=time.sleep):
-    """Yield the pages (lists of ``Entry``) of a marker-paged listing until its end.
+    """Yield the pages (lists of ``Entry``) of a marker-paged listing until its end (``paged``'s pages)."""
+    for entries, _ in paged(list_once, listing, prefix, marker, page_size, attempts, sleep):
+        yield entries
+
+
+def paged(list_once, listing, prefix="", marker="", page_size=None, attempts=ATTEMPTS, sleep=time.sleep,
+          limit=None):
+    """Yield ``(entries, goes_on)`` for each page (a list of ``Entry``) of a marker-paged listing until its end,
+    or until ``limit`` entries were listed (``goes_on`` then says whether the listing had more).
 
     ``list_once(prefix, marker, page_size)`` makes one request and returns ``parse_listing``'s triple; it
     raises for a failed request. Failed requests are tried again (``attempts`` in all) when worth it; then
@@ -200,8 +222,10 @@ def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATT
     ``PAGE``.
     """
     page_size = page_size or PAGE
+    listed = 0
     while True:
-        entries, truncated, _ = with_attempts(lambda after=marker: list_once(prefix, after, page_size), listing,
+        size = page_size if limit is None else min(page_size, limit - listed)
+        entries, truncated, _ = with_attempts(lambda after=marker, n=size: list_once(prefix, after, n), listing,
                                               attempts, sleep, listing=listing)
         previous = marker
         for entry in entries:
@@ -209,11 +233,12 @@ def pages(list_once, listing, prefix="", marker="", page_size=None, attempts=ATT
                 raise ListingError(listing, "the listing is out of order or outside its prefix at %s"
                                    % logs.show(entry.key))
             previous = entry.key
-        yield entries
-        if not truncated:
-            return
-        if not entries:
+        if truncated and not entries:
             raise ListingError(listing, "the listing says it goes on but sent no keys")
+        listed += len(entries)
+        yield entries, truncated
+        if not truncated or (limit is not None and listed >= limit):
+            return
         # The last key listed: with no delimiter it is exactly where the next page starts, whatever the server
         # says its NextMarker is (S3 gives none, moto an opaque token).
         marker = entries[-1].key
@@ -258,93 +283,15 @@ class CosLister(object):
             return parse_listing(response.content, unquote)
 
     def _list_with_sdk(self, prefix, marker, page_size):
+        """``list_objects``'s answer, checked as the markers' listings are (``markers.read_listing``)."""
         answer = self.client.list_objects(Bucket=self.bucket, Prefix=prefix, Marker=marker, MaxKeys=page_size,
                                           EncodingType="url")
-        contents = answer.get("Contents") or []
-        if isinstance(contents, dict):
-            contents = [contents]
-        decode = storage.name_decoder([answer.get("EncodingType")])
-        entries = [Entry(decode(item["Key"]), int(item["Size"]), parse_time(item["LastModified"]),
-                         (item.get("ETag") or "").strip('"') or None) for item in contents]
-        truncated = str(answer.get("IsTruncated", "false")).lower() == "true"
-        return entries, truncated, decode(answer.get("NextMarker") or "") or None
-
-
-# ----------------------------------------------------------------------------- OBS
-
-#: Seconds per socket operation of the OBS SDK (it has no whole-request limit).
-OBS_TIMEOUT = 30
-_LOOPBACK = re.compile(r"^(localhost|\d+\.\d+\.\d+\.\d+)$")
-
-
-def build_obs_client(obs_settings, ca_bundle=None):
-    """An ``obs.ObsClient`` (esdk-obs-python, imported here: only ``verify`` needs it) for listing.
-
-    - OBS signature, no signature negotiation (which would cost a HEAD on the bucket and a permission more);
-      path-style requests for a loopback or IP endpoint, virtual-host style (OBS's) otherwise;
-    - HTTPS certificates and host names checked (the SDK checks neither unless told): against ``ca_bundle``,
-      else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE, else certifi's bundle, else the system's;
-    - no redirects followed; the SDK's own retries off (``pages`` tries again).
-    """
-    import os
-    from obs import ObsClient  # esdk-obs-python
-
-    path_style = bool(_LOOPBACK.match(obs_settings.host))
-    with warnings.catch_warnings():  # its own SSL context's deprecated protocol constant: replaced below
-        warnings.simplefilter("ignore", DeprecationWarning)
-        client = ObsClient(access_key_id=obs_settings.ak, secret_access_key=obs_settings.sk,
-                           server=obs_settings.endpoint, path_style=path_style, signature="obs",
-                           is_signature_negotiation=False, max_retry_count=0, max_redirect_count=0,
-                           timeout=OBS_TIMEOUT, long_conn_mode=True)
-    if obs_settings.secure:
-        ca_bundle = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if not ca_bundle:
-            try:
-                import certifi
-                ca_bundle = certifi.where()
-            except ImportError:
-                ca_bundle = None
-        client.context = ssl.create_default_context(cafile=ca_bundle)  # verifies the chain and the host name
-    return client
-
-
-class ObsLister(object):
-    """One-request listings of an OBS bucket through ``ObsClient.listObjects``.
-
-    The SDK's own parse of the answer gives last-modified times in local time to the second, shifted by an
-    hour in summer time zones; the answer is parsed here instead (the SDK looks its parser up by name on the
-    client's ``convertor``). A parse failure, which the SDK would swallow, is kept and reported.
-    """
-
-    def __init__(self, client, bucket):
-        self.client = client
-        self.bucket = bucket
-        self._problem = threading.local()
-
-        def parse_list_objects(xml, headers=None):
-            try:
-                return parse_listing(xml.encode("utf-8") if isinstance(xml, str) else xml, unquote_plus)
-            except Exception as exc:
-                self._problem.cause = "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
-                raise
-
-        client.convertor.parseListObjects = parse_list_objects
-
-    def __call__(self, prefix, marker, page_size):
-        self._problem.cause = None
-        try:
-            answer = self.client.listObjects(self.bucket, prefix=prefix or None, marker=marker or None,
-                                             max_keys=page_size, encoding_type="url")
-        except Exception as exc:  # the SDK raises when a connection fails
-            raise PageProblem("%s: %s" % (type(exc).__name__, logs.short(str(exc))), True) from None
-        status = answer.status or 0
-        if not 200 <= status <= 299:
-            cause = "OBS answered %s %s %s" % (status or "-", logs.short(answer.errorCode),
-                                               logs.short(answer.errorMessage))
-            raise PageProblem(cause, status == 429 or status >= 500 or not status)
-        if answer.body is None:
-            raise PageProblem("OBS's listing could not be read: %s" % (self._problem.cause or "no body"), True)
-        return answer.body
+        items, following, cause = markers.read_listing(answer, prefix, marker)
+        if cause is not None:  # not this listing: a portal's page, an error document answered 200, ...
+            raise PageProblem(cause, retry.classify(error=retry.Unreadable(cause)).retry)
+        entries = [Entry(item["Key"], int(item["Size"]), parse_time(item["LastModified"]),
+                         (item.get("ETag") or "").strip('"') or None) for item in items]
+        return entries, following is not None, following
 
 
 # ----------------------------------------------------------------------------- prefetch

@@ -8,8 +8,9 @@ COS object names are at most 850 bytes (UTF-8), so a long event key cannot be na
 ``oms_source_record/{task_id}/success_object_long/{sha256 of the event key, hex}`` (``failed_object_long``),
 and the event key is the object's body (UTF-8). ``replay`` reads those bodies.
 
-Every call is bounded as a whole by the invocation's time (``transport.time_limit``), tried again once on
-a network error, 429 or 5xx while time is left, and never follows a redirect.
+Every call is bounded as a whole by the invocation's time (``transport.time_limit``), tried again once as
+``retry`` says (a network error, a timeout, 408, 429, 5xx, COS's transient error codes) while time is left,
+and never follows a redirect.
 """
 import hashlib
 import logging
@@ -17,7 +18,7 @@ import random
 import re
 import time
 
-from cos2oms import logs, storage, transport
+from cos2oms import logs, retry, storage, transport
 
 MARKER_ROOT = "oms_source_record/"
 SUCCESS = "success_object"
@@ -72,52 +73,40 @@ _XML_UNSAFE = re.compile(u"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 class MarkerStore(object):
     """Markers of one task in the log bucket."""
 
-    def __init__(self, client, bucket, task_id, sleep=time.sleep):
+    def __init__(self, client, bucket, task_id, sleep=time.sleep, rand=random.random):
         self.client = client
         self.bucket = bucket
         self.task_id = task_id
         self._sleep = sleep
+        self._rand = rand
 
     def key(self, kind, event_key):
         return marker_key(self.task_id, kind, event_key)
 
-    def _seconds(self, deadline, after=0.0):
-        """Seconds the next COS request may take as a whole (started ``after`` seconds from now), or None
-        when no time is left for it."""
-        seconds = storage.COS_TIMEOUT
-        if deadline is not None and deadline.bounded:
-            seconds = min(seconds, deadline.remaining() - after - END_MARGIN)
-            if seconds < MIN_COS_SECONDS:
-                return None
-        return seconds
-
     def _call(self, deadline, method, read=None, **kwargs):
-        """One SDK call (and ``read(answer)``, within the same time limit), tried again once on a network
-        error, 429 or 5xx while the invocation has time. Returns (answer, None) or (None, cause)."""
-        cause = None
-        for attempt in range(1, COS_ATTEMPTS + 1):
-            if attempt > 1:
-                pause = 0.05 + random.random() * 0.1
-                if self._seconds(deadline, after=pause) is None:
-                    cause += "; no time left in the invocation to try again"
-                    break
-                self._sleep(pause)
-            seconds = self._seconds(deadline)
-            if seconds is None:
-                cause = (cause + "; " if cause else "") + "no time left in the invocation"
-                break
+        """One SDK call (and ``read(answer)``, within the same time limit), tried again as ``retry`` says
+        (``COS_ATTEMPTS`` in all) while the invocation has time. Returns (answer, None) or (None, cause)."""
+        def attempt(number, seconds):
             try:
                 with transport.time_limit(seconds):
                     answer = getattr(self.client, method)(Bucket=self.bucket, **kwargs)
-                    return (read(answer) if read else answer), None
-            except (storage.CosClientError, storage.CosServiceError) as exc:
-                cause = storage.describe_error(exc)
-                if not storage.is_retryable(exc):
-                    break
-            except Exception as exc:  # the SDK raises others too (e.g. on a malformed answer)
-                cause = storage.describe_error(exc)
-                break
-        return None, cause
+                    return ((read(answer) if read else answer), None), None
+            except Exception as exc:  # the SDK raises others than its own too (e.g. on a malformed answer)
+                verdict = storage.classify_error(exc)
+                return (None, storage.describe_error(exc)), verdict
+
+        def time_left():
+            if deadline is None or not deadline.bounded:
+                return float("inf")
+            return deadline.remaining() - END_MARGIN
+
+        outcome = retry.run(attempt, COS_ATTEMPTS, time_left, max_seconds=storage.COS_TIMEOUT,
+                            min_seconds=MIN_COS_SECONDS, sleep=self._sleep, rand=self._rand)
+        if not outcome.out_of_time:
+            return outcome.result
+        if not outcome.attempts:
+            return None, "no time left in the invocation"
+        return None, outcome.result[1] + "; no time left in the invocation to try again"
 
     def write(self, kind, event_key, deadline=None):
         """Write one marker; returns None on success, else the cause (already logged as an error)."""
@@ -170,6 +159,35 @@ class MarkerStore(object):
             return [], None, cause
         entries, following, cause = read_listing(answer, prefix, marker)
         return [entry["Key"] for entry in entries], following, cause
+
+    def listing(self, prefix, name, limit=None, page_size=None, seconds=None, sleep=time.sleep):
+        """The listing of ``prefix`` (one of this task's marker prefixes, or a part of one) for the commands:
+        ``(entries, goes_on)`` per page, entries being ``listings.Entry`` (names decoded, LastModified in epoch
+        seconds), at most ``limit`` in all, ``page_size`` a page (default ``listings.PAGE``). Each page is
+        bounded as a whole by ``seconds`` (default ``listings.PAGE_SECONDS``), checked and tried again as
+        ``listings.paged`` does; ``listings.ListingError`` naming ``name`` when one fails. (``listings`` is
+        imported here: the function never lists.)"""
+        from cos2oms import listings
+        lister = listings.CosLister(self.client, self.bucket, seconds or listings.PAGE_SECONDS)
+        return listings.paged(lister, name, prefix, page_size=page_size, sleep=sleep, limit=limit)
+
+    def head(self, name, attempts=None, sleep=time.sleep):
+        """The answer's headers for the marker named ``name``, or None when there is none (404); tried again as
+        a listing page is (``listings.with_attempts``), then ``listings.ListingError``."""
+        from cos2oms import listings
+
+        def head():
+            try:
+                with transport.time_limit(listings.PAGE_SECONDS):
+                    return self.client.head_object(Bucket=self.bucket, Key=name)
+            except storage.CosServiceError as exc:
+                if exc.get_status_code() == 404:
+                    return None
+                raise
+
+        return listings.with_attempts(head, "marker look-up", attempts or listings.ATTEMPTS, sleep,
+                                      message="marker look-up failed", marker=name)
+
     def delete(self, names, deadline=None):
         """Delete markers (at most ``COS_PAGE`` names); returns {name: cause} for those not deleted.
 

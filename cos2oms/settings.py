@@ -10,7 +10,7 @@ import logging
 import math
 import re
 from typing import NamedTuple, Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 KEY_ENCODINGS = ("url", "raw")
 LOG_FORMATS = ("text", "json")
@@ -110,13 +110,23 @@ class _Source(object):
         return value
 
 
-def task_id_from_url(sync_url):
-    """The path segment after ``sync-tasks`` in the OMS sync request receiving address."""
-    segments = urlsplit(sync_url).path.split("/")
+def task_address(sync_url):
+    """(task URL, project id, task id) from the OMS sync request receiving address
+    (``https://host/v2/{project}/sync-tasks/{task}/events``), or None when it names no sync task."""
+    parts = urlsplit(sync_url)
+    segments = parts.path.split("/")
     for i, segment in enumerate(segments[:-1]):
         if segment == "sync-tasks" and segments[i + 1]:
-            return segments[i + 1]
+            project = segments[i - 1] if i >= 1 else ""
+            return urlunsplit((parts.scheme, parts.netloc, "/".join(segments[:i + 2]), "", "")), project, \
+                segments[i + 1]
     return None
+
+
+def task_id_from_url(sync_url):
+    """The path segment after ``sync-tasks`` in the OMS sync request receiving address."""
+    address = task_address(sync_url)
+    return address[2] if address else None
 
 
 def _sync_url(source):

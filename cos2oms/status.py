@@ -25,27 +25,24 @@ shape) or status itself failed unexpectedly; 2 on bad configuration: a setting i
 (401/403), knows no such task (404) or rejects the query (any other 4xx, e.g. 400 ``OMS.0054``), or the log
 bucket refuses the listing or does not exist. With ``--json`` every outcome is one JSON object.
 
-Each OMS request is made once, bounded as a whole by ``OMS_TIMEOUT``; after a refusal (401/403), or any failed
-query, nothing more is sent to OMS (failed signatures lock the key for a while). Logging follows the other
-commands (``cli.Output``: ``LOG_LEVEL``, ``LOG_FORMAT``, ``-v``, ``--log-file``).
+Each OMS query (``oms.OmsClient``) is tried as every OMS request is (``retry``): connection errors, timeouts,
+408, 429 and 5xx again, at most ``OMS_MAX_ATTEMPTS`` attempts, each bounded as a whole by ``OMS_TIMEOUT``;
+after a refusal (401/403), or any query that still fails, nothing more is sent to OMS (failed signatures lock
+the key for a while). The markers are listed by ``markers.MarkerStore``, each page tried as ``listings`` does.
+Logging follows the other commands (``cli.Output``: ``LOG_LEVEL``, ``LOG_FORMAT``, ``-v``, ``--log-file``).
 """
 import argparse
 import json
 import logging
+import math
 import os
-import re
 import shutil
 import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit, urlunsplit
-
-import requests
-
-from cos2oms import cli, handler, logs, markers, storage, transport
+from cos2oms import cli, handler, listings, logs, markers, oms, settings as settings_module, storage
 from cos2oms.settings import ConfigError
-from cos2oms.signer import SignerAuth
 
 DESCRIPTION = "Show the sync task as OMS sees it (per hour) and the failed markers in the log bucket."
 EXIT_OK, EXIT_ATTENTION, EXIT_CONFIG = 0, 1, 2
@@ -62,9 +59,6 @@ TASK_TIME_FIELDS = ("create_time", "last_start_time")
 MONTHLY_FIELDS = ("monthly_acceptance_request", "monthly_success_object", "monthly_failure_object",
                   "monthly_skip_object", "monthly_size")
 SYNCHRONIZING = "SYNCHRONIZING"
-AUTH_STATUSES = (401, 403)
-#: 4xx answers worth asking again later (with every 5xx); any other 4xx is about what was asked.
-RETRYABLE_4XX = (408, 429)
 #: The API's ``Long``: counts and ``time_stamp`` are documented as integers from 0 to this.
 MAX_LONG = 2 ** 63 - 1
 #: The documented maximum length of a series' ``data`` (ListSyncTaskStatistic's "array length 0 - 1000").
@@ -125,23 +119,14 @@ def iso(seconds):
 
 
 def from_iso(text):
-    """``iso``'s inverse (also COS's ``LastModified``: fractions and offsets allowed); None when unreadable."""
+    """``iso``'s inverse (also COS's ``LastModified``: offsets allowed, a fraction dropped), read by
+    ``listings.parse_time``; None when unreadable."""
     if not isinstance(text, str):
         return None
-    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$", text)
-    if not match:
-        return None
-    fields = [int(part) for part in match.groups()[:6]]
-    offset = match.group(7) or "Z"
-    seconds = 0
-    if offset != "Z":
-        digits = offset[1:].replace(":", "")
-        seconds = (int(digits[:2]) * 60 + int(digits[2:])) * 60 * (1 if offset[0] == "+" else -1)
     try:
-        moment = datetime(*fields, tzinfo=timezone(timedelta(seconds=seconds)))
+        return math.floor(listings.parse_time(text))
     except ValueError:
         return None
-    return (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds()
 
 
 def epoch_seconds(stamp):
@@ -234,110 +219,6 @@ def _problem(exc):
 
 
 # ----------------------------------------------------------------------------------------- OMS queries
-
-def task_address(sync_url):
-    """(task URL, project id, task id) from ``SYNC_URL`` (``https://host/v2/{project}/sync-tasks/{task}/events``)."""
-    parts = urlsplit(sync_url)
-    segments = parts.path.split("/")
-    for i, segment in enumerate(segments[:-1]):
-        if segment == "sync-tasks" and segments[i + 1]:
-            path = "/".join(segments[:i + 2])
-            project = segments[i - 1] if i >= 1 else ""
-            return urlunsplit((parts.scheme, parts.netloc, path, "", "")), project, segments[i + 1]
-    raise ConfigError("SYNC_URL", "names no sync task")
-
-
-class OmsAnswer(object):
-    """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
-
-    def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None,
-                 request_id=None):
-        self.query = query
-        self.status = status
-        self.body = body
-        self.error_code = error_code
-        self.error_msg = error_msg
-        self.reason = reason
-        self.request_id = request_id
-
-    @property
-    def ok(self):
-        return self.body is not None
-
-    @property
-    def refused(self):
-        return self.status in AUTH_STATUSES
-
-    @property
-    def retryable(self):
-        """Worth asking again later: no answer (timeout, connection), 408, 429, 5xx, or an unreadable 200."""
-        return self.status is None or self.status == 200 or self.status in RETRYABLE_4XX or self.status >= 500
-
-    def describe(self):
-        """``HTTP 401 APIG.0301: ...`` or the reason; network values escaped and capped."""
-        if self.status is None:
-            return self.reason or "no answer"
-        text = "HTTP %s" % self.status
-        if self.error_code or self.error_msg:
-            text += " error_code=%s error_msg=%s" % (logs.short(self.error_code), logs.short(self.error_msg))
-        if self.reason:
-            text += " (%s)" % self.reason
-        return text
-
-    def as_dict(self):
-        cap = logs.TEXT_CAP
-        return {"query": self.query, "status": self.status,
-                "error_code": self.error_code[:cap] if self.error_code else None,
-                "error_msg": self.error_msg[:cap] if self.error_msg else None, "reason": self.reason,
-                "oms_request_id": self.request_id[:cap] if self.request_id else None}
-
-
-def _json_body(response):
-    """(the body parsed, or None when it is not JSON or nested too deeply to parse; its text)."""
-    text = (response.content or b"").decode("utf-8", "replace")
-    try:
-        return json.loads(text), text
-    except (ValueError, RecursionError):
-        return None, text
-
-
-def _ask(session, url, params, auth, seconds, query):
-    try:
-        with transport.time_limit(seconds):
-            response = session.get(url, params=params, auth=auth, timeout=seconds, allow_redirects=False,
-                                   headers={"Content-Type": "application/json"})
-    except transport.RedirectRefused as exc:
-        return OmsAnswer(query, reason="redirect refused: HTTP %s to %s" % (exc.status, logs.short(exc.location)))
-    except requests.Timeout:
-        return OmsAnswer(query, reason="no answer within %g s (OMS_TIMEOUT)" % seconds)
-    except requests.RequestException as exc:
-        return OmsAnswer(query, reason="%s: %s" % (type(exc).__name__, logs.short(str(exc))))
-    except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
-        return OmsAnswer(query, reason="no usable answer: %s" % _problem(exc))
-    request_id = _text(response.headers.get("X-Request-Id"))
-    body, text = _json_body(response)
-    if response.status_code == 200:
-        if isinstance(body, dict):
-            return OmsAnswer(query, 200, body, request_id=request_id)
-        return OmsAnswer(query, 200, reason="answer is not a JSON object: %s" % logs.short(text[:200]),
-                         request_id=request_id)
-    answer = OmsAnswer(query, response.status_code, request_id=request_id)
-    if isinstance(body, dict) and ("error_code" in body or "error_msg" in body):
-        answer.error_code, answer.error_msg = _text(body.get("error_code")), _text(body.get("error_msg"))
-    else:
-        answer.error_msg = text.strip()[:logs.TEXT_CAP] or None
-    return answer
-
-
-def oms_get(session, url, params, auth, seconds, query):
-    """One signed GET, bounded as a whole by ``seconds``; an ``OmsAnswer`` (never an exception), logged."""
-    started = time.monotonic()
-    answer = _ask(session, url, params, auth, seconds, query)
-    logs.log(logger, logging.INFO if answer.ok else logging.WARNING, "oms query" if answer.ok else "oms query failed",
-             query=query, status=answer.status, error_code=answer.error_code, error_msg=answer.error_msg,
-             reason=answer.reason, oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
-    return answer
-
 
 def parse_task(body):
     """The fields of ShowSyncTask's answer that status uses; anything missing or of the wrong type is None."""
@@ -435,13 +316,13 @@ def statistics_pieces(start, end, piece_hours=None):
     return pieces
 
 
-def ask_statistics(session, url, auth, seconds, start, end):
-    """ListSyncTaskStatistic over the window, piece by piece: (window fields, None), or (None, the answer that
-    failed: nothing more is asked after it)."""
+def ask_statistics(client, start, end):
+    """ListSyncTaskStatistic over the window, piece by piece (``client``: an ``oms.OmsClient``): (window fields,
+    None), or (None, the answer that failed: nothing more is asked after it)."""
     types, rows, gaps = [], [], []
     for start_ms, end_ms in statistics_pieces(start, end):
         params = {"data_type": ",".join(DATA_TYPES), "start_time": start_ms, "end_time": end_ms}
-        answer = oms_get(session, url + "/statistics", params, auth, seconds, "statistics")
+        answer = client.list_statistics(params)
         if answer.ok:
             try:
                 piece = parse_statistics(answer.body, start_ms / 1000.0, end_ms / 1000.0)
@@ -482,36 +363,23 @@ def marker_listing_prefix(task_id, kind):
     return "%s%s/%s" % (markers.MARKER_ROOT, task_id, kind)
 
 
-def list_markers(client, bucket, prefix, cap):
-    """Count the objects under ``prefix`` (at most ``cap``), in pages listed with ``EncodingType='url'``."""
+def list_markers(store, prefix, cap):
+    """Count the objects under ``prefix`` (at most ``cap``) in the log bucket (``store``: a
+    ``markers.MarkerStore``), in pages of at most ``LIST_PAGE`` names."""
     listing = Listing()
-    marker = ""
-    while True:
-        page_size = min(LIST_PAGE, cap - listing.count)
-        try:
-            with transport.time_limit(LIST_PAGE_SECONDS):
-                answer = client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=page_size,
-                                             EncodingType="url")
-        except Exception as exc:  # the SDK raises others than its own too (e.g. on a malformed answer)
-            listing.error = storage.describe_error(exc)
-            status = exc.get_status_code() if isinstance(exc, storage.CosServiceError) else None
-            listing.config_error = status in (401, 403, 404)
-            return listing
-        entries, following, cause = markers.read_listing(answer, prefix, marker)
-        if cause is not None:  # never "no failed markers" about markers it could not see
-            listing.error = cause
-            return listing
-        for item in entries:
-            modified = from_iso(item.get("LastModified"))
-            if modified is not None and (listing.oldest is None or modified < listing.oldest):
-                listing.oldest = modified
-        listing.count += len(entries)
-        if following is None:
-            return listing
-        if listing.count >= cap:
-            listing.capped = True
-            return listing
-        marker = following
+    try:
+        for entries, goes_on in store.listing(prefix, "markers", limit=cap, page_size=LIST_PAGE,
+                                              seconds=LIST_PAGE_SECONDS):
+            for entry in entries:
+                modified = math.floor(entry.mtime)  # to the second, as ``iso`` shows it
+                if listing.oldest is None or modified < listing.oldest:
+                    listing.oldest = modified
+            listing.count += len(entries)
+            listing.capped = goes_on
+    except listings.ListingError as exc:  # never "no failed markers" about markers it could not see
+        listing.error = exc.last
+        listing.config_error = exc.status in (401, 403, 404)  # the bucket refused us or does not exist
+    return listing
 
 
 # ----------------------------------------------------------------------------------------- gathering
@@ -521,9 +389,8 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
     """Ask OMS and the log bucket; returns the report (a JSON-ready dict), ``assess``-ed."""
     now = time.time() if now is None else now
     start, end = window(now, hours)
-    url, project, task_id = task_address(settings.sync_url)
-    session = session or transport.new_session()
-    auth = SignerAuth(settings.hw_ak, settings.hw_sk)
+    _, project, task_id = settings_module.task_address(settings.sync_url)
+    client = oms.OmsClient.from_settings(settings, session)
     report = {
         "task_id": task_id, "project_id": project, "log_bucket": settings.log_bucket, "checked_at": iso(now),
         "task": None,
@@ -534,7 +401,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
     }
     problems = []  # (severity, message, next step or None)
 
-    answer = oms_get(session, url, {"query_time": int(now * 1000)}, auth, settings.oms_timeout, "task")
+    answer = client.show_sync_task(now * 1000)
     if answer.ok:
         try:
             report["task"] = parse_task(answer.body)
@@ -544,17 +411,17 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
         report["oms_errors"].append(answer.as_dict())
         problems.append(_oms_problem(answer, project, task_id))
     elif statistics:
-        fields, failed = ask_statistics(session, url, auth, settings.oms_timeout, start, end)
+        fields, failed = ask_statistics(client, start, end)
         if failed is None:
             report["window"].update(fields)
         else:
             report["oms_errors"].append(failed.as_dict())
             problems.append(_oms_problem(failed, project, task_id))
 
-    cos = cos or storage.build_cos_client(settings)
+    store = markers.MarkerStore(cos or storage.build_cos_client(settings), settings.log_bucket, task_id)
     kinds = [("failed", markers.FAILED)] + ([("success", markers.SUCCESS)] if count_success else [])
     for name, kind in kinds:
-        listing = list_markers(cos, settings.log_bucket, marker_listing_prefix(task_id, kind), max_list)
+        listing = list_markers(store, marker_listing_prefix(task_id, kind), max_list)
         report["markers"][name] = listing.as_dict(now)
         if listing.error:
             problems.append((EXIT_CONFIG if listing.config_error else EXIT_ATTENTION,

@@ -19,7 +19,7 @@ except ImportError:  # SCF's Python 3.6 runtime
     from qcloud_cos_v5 import CosConfig, CosS3Client
     from qcloud_cos_v5.cos_exception import CosClientError, CosServiceError
 
-from cos2oms import logs, transport
+from cos2oms import logs, retry, transport
 
 #: Seconds per socket read of a COS request (the transport also bounds each request as a whole).
 COS_TIMEOUT = 2.0
@@ -29,7 +29,8 @@ COS_REQUEST_ID = "x-cos-request-id"
 #: SDK versions from which ``retry=N`` means N+1 attempts.
 _RETRY_PLUS_ONE_SINCE = (1, 8, 3)
 
-__all__ = ["CosClientError", "CosServiceError", "build_cos_client", "describe_error", "name_decoder", "sdk_version"]
+__all__ = ["CosClientError", "CosServiceError", "build_cos_client", "classify_error", "describe_error", "name_decoder",
+           "sdk_version"]
 
 
 def sdk_version():
@@ -70,12 +71,22 @@ def describe_error(exc):
     return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
 
 
-def is_retryable(exc):
-    """A network error, 429 or 5xx; never a refused redirect."""
+def classify_error(exc):
+    """``retry``'s verdict on a COS SDK error: a ``CosServiceError`` by its status and error code; a
+    ``CosClientError`` by the transport's exception it wraps (both SDK lines raise it while handling that
+    one: its ``__context__``), a refused redirect being final; one that wraps nothing is the SDK's word for
+    a network failure, worth another attempt."""
     if isinstance(exc, CosServiceError):
-        status = exc.get_status_code()
-        return status == 429 or status >= 500
-    return isinstance(exc, CosClientError) and "redirect refused" not in str(exc)
+        return retry.classify(exc.get_status_code(), exc.get_error_code())
+    verdict = retry.error_verdict(exc)
+    if verdict is not None:
+        return verdict
+    if isinstance(exc, CosClientError):
+        wrapped = exc.__cause__ or exc.__context__
+        if wrapped is None:
+            return retry.Verdict(True, "COS client error (a network failure)")
+        return retry.classify(error=wrapped)  # what the SDK wrapped: not a network error (final)
+    return retry.classify(error=exc)
 
 
 def name_decoder(encoding_types, decode=unquote):

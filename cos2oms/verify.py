@@ -33,9 +33,8 @@ import tempfile
 import threading
 import time
 
-from cos2oms import bulk, cli, handler, listings, logs, markers as marker_names, settings as settings_module
+from cos2oms import bulk, cli, handler, listings, logs, markers as marker_names, obs, settings as settings_module
 from cos2oms import storage
-from cos2oms import transport
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 
@@ -438,10 +437,16 @@ def marker_listing_prefix(setup, kind):
     return marker_names.marker_prefix(setup.settings.task_id, kind) + setup.source.event_prefix
 
 
+def marker_store(setup):
+    """The task's markers in the log bucket (``markers.MarkerStore``: their listings and look-ups)."""
+    settings = setup.settings
+    return marker_names.MarkerStore(setup.log_client(), settings.log_bucket, settings.task_id)
+
+
 class MarkerLookup(object):
     """The markers of keys whose guide-style marker name cannot be stored (``markers`` names them after the
-    key's hash): looked up one by one with a HEAD request each, tried again as a listing page is
-    (``listings.with_attempts``). A look-up that fails gives ``UNKNOWN_LOOKUP`` (which counts as an error)."""
+    key's hash): looked up one by one with a HEAD request each (``MarkerStore.head``), tried again as a listing
+    page is. A look-up that fails gives ``UNKNOWN_LOOKUP`` (which counts as an error)."""
 
     def __init__(self, setup, attempts=listings.ATTEMPTS, sleep=time.sleep):
         self.setup = setup
@@ -449,6 +454,7 @@ class MarkerLookup(object):
         self.event_prefix = setup.source.event_prefix
         self.attempts = attempts
         self.sleep = sleep
+        self._store = None
 
     def is_long(self, key):
         """True when either of the key's markers has the hashed name (over COS's 850 bytes, or a name holding
@@ -460,20 +466,10 @@ class MarkerLookup(object):
     def _head(self, name):
         """The marker named ``name`` (a ``Marker`` with its last-modified time), or None when there is none;
         ``listings.ListingError`` when it could not be looked up."""
-        client, bucket = self.setup.log_client(), self.setup.settings.log_bucket
-
-        def head():
-            try:
-                with transport.time_limit(listings.PAGE_SECONDS):
-                    headers = client.head_object(Bucket=bucket, Key=name)
-            except storage.CosServiceError as exc:
-                if exc.get_status_code() == 404:
-                    return None
-                raise
-            return Marker(name, http_time(headers))
-
-        return listings.with_attempts(head, "marker look-up", self.attempts, self.sleep,
-                                      message="marker look-up failed", marker=name)
+        if self._store is None:
+            self._store = marker_store(self.setup)
+        headers = self._store.head(name, self.attempts, self.sleep)
+        return None if headers is None else Marker(name, http_time(headers))
 
     def __call__(self, key):
         # Both markers are looked up whatever the first says: when both exist the newer decides (marker_cause).
@@ -524,19 +520,19 @@ def add_arguments(parser):
 
 def open_listings(setup, obs_client):
     """The four listings, each read ahead in a thread of its own."""
-    settings, prefix = setup.settings, setup.prefix
+    prefix = setup.prefix
     destination_prefix = setup.obs.prefix
     streams = [
         ("source", listings.pages(setup.source_lister(), "source", prefix)),
         ("destination", listings.stripped_pages(
-            listings.pages(listings.ObsLister(obs_client, setup.obs.bucket), "destination",
+            listings.pages(obs.ObsLister(obs_client, setup.obs.bucket), "destination",
                            destination_prefix + prefix), destination_prefix)),
     ]
+    store = marker_store(setup)
     for kind, name in ((marker_names.SUCCESS, "success markers"), (marker_names.FAILED, "failed markers")):
         listed_prefix = marker_listing_prefix(setup, kind)
-        lister = listings.CosLister(setup.log_client(), settings.log_bucket)
-        streams.append((name, listings.stripped_pages(listings.pages(lister, name, listed_prefix + prefix),
-                                                      listed_prefix)))
+        marker_pages = (entries for entries, _ in store.listing(listed_prefix + prefix, name))
+        streams.append((name, listings.stripped_pages(marker_pages, listed_prefix)))
     return [listings.Prefetch(page_iter, name=name) for name, page_iter in streams]
 
 
@@ -583,7 +579,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
     except ConfigError as exc:
         return config_error(prog, exc)
     try:
-        obs_client = listings.build_obs_client(setup.obs)
+        obs_client = obs.build_obs_client(setup.obs)
     except ImportError:
         print("%s: the OBS SDK is not installed: pip install esdk-obs-python" % prog, file=sys.stderr)
         return EXIT_CONFIG

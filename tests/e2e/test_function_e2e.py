@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import index
-from cos2oms import handler, logs, oms, storage
+from cos2oms import handler, logs, retry, storage
 from cos2oms import markers as marker_names
 from local import world
 from tests import support
@@ -36,7 +36,7 @@ def configure(monkeypatch, oms_server, cos_server, bucket=LOG_BUCKET, **override
     and a short back-off base so that retries do not sleep for long (the back-off code itself still runs)."""
     world.install(world.environment(oms_server, cos_server, log_bucket=bucket, **overrides), monkeypatch)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-    monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ import pytest
 
 import index
 import replay
-from cos2oms import handler, oms
+from cos2oms import handler, retry
 from cos2oms import markers as marker_names
 from cos2oms import replay as replay_command
 from local import world
@@ -50,7 +50,7 @@ def configure(monkeypatch, oms_server, cos_server, **overrides):
     """The function's environment against these servers (hostile or not), a fresh client cache, a short back-off."""
     values = world.install(world.environment(oms_server, cos_server, **overrides), monkeypatch)
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-    monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
     return values
 
 

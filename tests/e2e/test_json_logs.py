@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import index
-from cos2oms import handler, logs, oms
+from cos2oms import handler, logs, retry
 from local.hostile import Answer, HostileServer
 from local.world import World
 from tests import support
@@ -54,7 +54,7 @@ def test_the_function_logs_one_json_object_a_line_with_its_fields(monkeypatch, c
         env = environment(loopback, LOG_LEVEL="DEBUG")
         monkeypatch.setattr(os, "environ", env)
         monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-        monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+        monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
         oms_srv.script(500, (400, {"error_code": "OMS.0400\nforged", "error_msg": "m" * 5000}))
         cos_srv.fail_next(1, 500, kind="put")  # a marker write retried: the SDK's own error line, as JSON
         event = support.event(*[support.record(n) for n in names])
@@ -121,7 +121,7 @@ def test_every_line_is_json_through_the_network_faults_at_debug(monkeypatch, cap
         env = environment(loopback, LOG_LEVEL="DEBUG", OMS_TIMEOUT="1", OMS_MAX_ATTEMPTS="2")
         monkeypatch.setattr(os, "environ", env)
         monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache())
-        monkeypatch.setattr(oms, "BACKOFF_BASE", 0.01)
+        monkeypatch.setattr(retry, "BACKOFF_BASE", 0.01)
         event = support.event(*[support.record(n) for n in names])
         assert index.main_handler(event, {"request_id": "json-fault", "time_limit_in_ms": 3000}) is False
         oms_auth = [r.headers.get("authorization", "") for r in oms_srv.requests]

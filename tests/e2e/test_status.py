@@ -32,6 +32,8 @@ from tests.support import PROJECT, TASK, TRICKY_NAMES
 
 BUCKET = support.LOG_BUCKET
 OMS_TIMEOUT = 0.5
+#: OMS_MAX_ATTEMPTS's default (README): a query that fails in a way worth another attempt is made this often.
+ATTEMPTS = 3
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -228,11 +230,13 @@ def no_such_task(oms):
       "Check HW_AK/HW_SK and that the key may call oms:synctask:get and oms:synctask:statistics."], 1),
     (no_such_task, 2, ["OMS knows no sync task %s in project %s: HTTP 404 error_code=\"OMS.0404\"" % (TASK, PROJECT),
                        "Check SYNC_URL."], 1),
-    (lambda oms: oms.script(503), 1, ["OMS could not be asked for the sync task: HTTP 503", "Try again later."], 1),
-    (lambda oms: oms.script("hang"), 1, ["OMS could not be asked for the sync task: no answer within 0.5 s "
-                                         "(OMS_TIMEOUT)"], 1),
+    (lambda oms: oms.script(*[503] * ATTEMPTS), 1, ["OMS could not be asked for the sync task: HTTP 503",
+                                                    "Try again later."], ATTEMPTS),
+    (lambda oms: oms.script(*["hang"] * ATTEMPTS), 1, ["OMS could not be asked for the sync task: no answer within "
+                                                       "0.5 s (OMS_TIMEOUT)"], ATTEMPTS),
     (lambda oms: oms.script(None, 403), 2, ["OMS refused the key when asked for the task's statistics: HTTP 403"], 2),
-    (lambda oms: oms.script(None, 500), 1, ["OMS could not be asked for the task's statistics: HTTP 500"], 2),
+    (lambda oms: oms.script(None, *[500] * ATTEMPTS), 1, ["OMS could not be asked for the task's statistics: "
+                                                          "HTTP 500"], 1 + ATTEMPTS),
     (lambda oms: oms.script((400, {"error_code": "OMS.0054", "error_msg": "Invalid sync task id"})), 2,
      ['OMS rejected the query for the sync task: HTTP 400 error_code="OMS.0054" error_msg="Invalid sync task id". '
       "Check SYNC_URL (project %s, sync task %s) and that the task exists there; asking again will not help."
@@ -240,11 +244,14 @@ def no_such_task(oms):
     (lambda oms: oms.script(409), 2, ["OMS rejected the query for the sync task: HTTP 409", "Check SYNC_URL"], 1),
     (lambda oms: oms.script(None, 400), 2, ["OMS rejected the query for the task's statistics: HTTP 400",
                                             "or try a shorter --hours"], 2),
-    (lambda oms: oms.script(429), 1, ["OMS could not be asked for the sync task: HTTP 429", "Try again later."], 1),
-    (lambda oms: oms.script("reset"), 1, ["OMS could not be asked for the sync task: ConnectionError",
-                                          "Try again later."], 1),
+    (lambda oms: oms.script(*[429] * ATTEMPTS), 1, ["OMS could not be asked for the sync task: HTTP 429",
+                                                    "Try again later."], ATTEMPTS),
+    (lambda oms: oms.script(*["reset"] * ATTEMPTS), 1, ["OMS could not be asked for the sync task: ConnectionError",
+                                                        "Try again later."], ATTEMPTS),
+    (lambda oms: oms.script(*[408] * ATTEMPTS), 1, ["OMS could not be asked for the sync task: HTTP 408",
+                                                    "Try again later."], ATTEMPTS),
 ], ids=["401", "404-no-such-task", "503", "hang", "statistics-403", "statistics-500", "400-OMS.0054", "409",
-        "statistics-400", "429", "reset"])
+        "statistics-400", "429", "reset", "408"])
 def test_each_oms_fault_has_a_clear_message_and_its_exit_status(os_environ, oms_server, stage, code, words,
                                                                  queries):
     stage(oms_server)
@@ -258,13 +265,25 @@ def test_each_oms_fault_has_a_clear_message_and_its_exit_status(os_environ, oms_
     assert "failed markers 0" in text  # the log bucket is still looked at
 
 
+@pytest.mark.parametrize("fault", [503, 429, 408, "reset", "hang", (200, b"[" * 3000 + b"]" * 3000)],
+                         ids=["503", "429", "408", "reset", "hang", "200-not-json"])
+def test_a_fault_worth_another_attempt_is_asked_again(os_environ, oms_server, fault):
+    oms_server.script(fault)  # then answered normally
+    code, report = run_json(os_environ)
+    assert code == 0 and report["oms_errors"] == [] and report["task"]["status"] == "SYNCHRONIZING"
+    assert len(gets(oms_server)) == 3  # the task twice, then the statistics
+
+
 @pytest.mark.timing
 def test_a_hanging_oms_is_bounded_by_oms_timeout(os_environ, oms_server):
-    oms_server.script("hang", "hang")
+    oms_server.script(*["hang"] * ATTEMPTS)
     started = time.monotonic()
     code, report = run_json(os_environ)
     assert code == 1 and report["oms_errors"][0]["reason"] == "no answer within 0.5 s (OMS_TIMEOUT)"
-    assert time.monotonic() - started < OMS_TIMEOUT + 2.5  # one query only; the rest is the COS listing
+    assert len(gets(oms_server)) == ATTEMPTS  # the task query's attempts only
+    # each attempt bounded by OMS_TIMEOUT, with at most 0.25 s and 0.5 s of back-off between them; the rest is
+    # the COS listing
+    assert time.monotonic() - started < ATTEMPTS * OMS_TIMEOUT + 0.75 + 2.5
 
 
 def test_no_statistics_asks_only_for_the_task_and_says_what_stood_in(os_environ, oms_server):
@@ -333,11 +352,13 @@ NESTED = b"[" * 3000 + b"]" * 3000  # deeper than the JSON parser recurses
 
 
 @pytest.mark.parametrize("stage, code, words", [
-    (lambda oms: oms.script((200, NESTED)), 1, "OMS's answer for the sync task could not be read: HTTP 200 (answer "
-                                               "is not a JSON object"),
-    (lambda oms: oms.script((502, NESTED)), 1, "OMS could not be asked for the sync task: HTTP 502"),
-    (lambda oms: oms.script(None, (200, NESTED)), 1, "OMS's answer for the task's statistics could not be read"),
-    (lambda oms: oms.script(None, (502, NESTED)), 1, "OMS could not be asked for the task's statistics: HTTP 502"),
+    (lambda oms: oms.script(*[(200, NESTED)] * ATTEMPTS), 1, "OMS's answer for the sync task could not be read: "
+                                                             "HTTP 200 (answer is not a JSON object"),
+    (lambda oms: oms.script(*[(502, NESTED)] * ATTEMPTS), 1, "OMS could not be asked for the sync task: HTTP 502"),
+    (lambda oms: oms.script(None, *[(200, NESTED)] * ATTEMPTS), 1, "OMS's answer for the task's statistics could not "
+                                                                   "be read"),
+    (lambda oms: oms.script(None, *[(502, NESTED)] * ATTEMPTS), 1, "OMS could not be asked for the task's "
+                                                                   "statistics: HTTP 502"),
     (lambda oms: oms.script(None, (200, {"statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
         {"data_type": "FAILURE", "data": [{"time_stamp": int(time.time() * 1000), "statistic_num": "12"}]}]})),
      1, "answer not of the documented shape: a FAILURE data point whose statistic_num is a string, not an integer "
@@ -522,7 +543,7 @@ def json_lines(text):
 def test_with_log_format_json_every_line_is_a_json_object_and_no_secret_is_logged(environ, oms_server, cos_server,
                                                                                   fault, code):
     if fault is not None:
-        oms_server.script(fault)
+        oms_server.script(*[fault] * ATTEMPTS)  # a 400 is final: the rest of the script is never used
     done = run_subprocess(dict(environ, LOG_FORMAT="json", LOG_LEVEL="DEBUG"), "--json")
     assert done.returncode == code, done.stderr
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from cos2oms import listings, markers, verify
+from cos2oms import listings, markers, retry, verify
 from local import world as loopback
 from tests.e2e import migration as world
 from tests.e2e.migration import COPIED, EVENT_PREFIX, OBS_BUCKET, SOURCE_BUCKET, T0, TRICKY
@@ -174,7 +174,7 @@ def test_keys_with_dot_segments_are_looked_up_as_their_markers_are_named(environ
 
 
 def test_a_long_keys_marker_look_up_is_tried_again_and_its_failure_is_an_error(environ, cos_server, monkeypatch):
-    monkeypatch.setattr(listings, "backoff", lambda attempt: 0.0)
+    monkeypatch.setattr(retry, "backoff", lambda attempt, rand=None: 0.0)
     long_key = "y" * 840
     world.source(cos_server, long_key)
     world.marker(cos_server, markers.SUCCESS, long_key)

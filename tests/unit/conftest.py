@@ -60,6 +60,6 @@ def handler_env(monkeypatch, fake_cos):
         return fake_cos
 
     monkeypatch.setattr(handler, "CLIENTS", handler.ClientCache(cos_factory=build))
-    monkeypatch.setattr("cos2oms.oms.backoff_delay", lambda attempt, rand=None: 0.0)
+    monkeypatch.setattr("cos2oms.retry.backoff", lambda attempt, rand=None: 0.0)
     yield monkeypatch
     logging.getLogger("cos2oms").setLevel(logging.NOTSET)

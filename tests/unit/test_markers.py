@@ -3,7 +3,7 @@
 invocation's time through the transport's per-thread limit."""
 import pytest
 
-from cos2oms import logs, markers, settings, storage, transport
+from cos2oms import listings, logs, markers, settings, storage, transport
 from cos2oms.deadline import Deadline
 from tests import support
 
@@ -182,8 +182,68 @@ class FailingCos(object):
 def test_no_pause_before_a_second_attempt_that_would_end_past_the_invocation():
     clock = [2.82]
     pauses = []
-    store = markers.MarkerStore(FailingCos(), support.LOG_BUCKET, support.TASK, sleep=pauses.append)
+    store = markers.MarkerStore(FailingCos(), support.LOG_BUCKET, support.TASK, sleep=pauses.append,
+                                rand=lambda: 0.5)
     deadline = Deadline(3.0, clock=lambda: clock[0], started=0.0)
     cause = store.write(markers.FAILED, "/1/b/k", deadline)
-    assert store.client.calls == 1 and pauses == []  # 0.18 s left: a call, but not a pause and a call
+    assert store.client.calls == 1 and pauses == []  # 0.18 s left: a call, but not a 0.125 s pause and a call
     assert "no time left" in cause
+
+
+# ----------------------------------------------------------------------------- listings and look-ups for the commands
+
+def dated(*names, **fields):
+    answer = page(*names, **fields)
+    for item in answer["Contents"]:
+        item.update(Size="0", LastModified="2024-05-01T10:20:00.500Z", ETag='"d41d8cd98f00b204e9800998ecf8427e"')
+    return answer
+
+
+def test_the_commands_listing_stops_at_its_limit_and_says_whether_it_went_on():
+    client = ListingCos(dated("/1/b/k0", "/1/b/k1", IsTruncated="true"), dated("/1/b/k2", IsTruncated="true"))
+    store = markers.MarkerStore(client, support.LOG_BUCKET, support.TASK)
+    got = list(store.listing(PREFIX, "failed markers", limit=3, page_size=2, sleep=lambda s: None))
+    assert [([e.key[len(PREFIX):] for e in entries], goes_on) for entries, goes_on in got] == [
+        (["/1/b/k0", "/1/b/k1"], True), (["/1/b/k2"], True)]
+    assert client.asked == ["", PREFIX + "/1/b/k1"]
+    assert got[0][0][0].mtime == 1714558800.5  # LastModified, in epoch seconds
+
+
+def test_the_commands_listing_refuses_an_answer_that_is_not_one_after_trying_again():
+    client = ListingCos(*[{"Code": "SlowDown", "Message": "later"}] * 3)
+    store = markers.MarkerStore(client, support.LOG_BUCKET, support.TASK)
+    pauses = []
+    with pytest.raises(listings.ListingError) as raised:
+        list(store.listing(PREFIX, "failed markers", sleep=pauses.append))
+    assert len(client.asked) == listings.ATTEMPTS == 3 and len(pauses) == 2
+    assert raised.value.last == "COS answered a listing that is not one"
+
+
+class HeadCos(object):
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.asked = []
+
+    def head_object(self, Bucket, Key):
+        self.asked.append(Key)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def test_a_look_up_is_none_for_no_marker_and_tries_a_network_error_again():
+    missing = storage.CosServiceError("HEAD", {"code": "NoSuchResource", "message": "m"}, 404)
+    store = markers.MarkerStore(HeadCos(missing), support.LOG_BUCKET, support.TASK)
+    assert store.head("m") is None and store.client.asked == ["m"]
+    found = {"Last-Modified": "Wed, 01 May 2024 10:20:00 GMT"}
+    store = markers.MarkerStore(HeadCos(storage.CosClientError("reset"), found), support.LOG_BUCKET, support.TASK)
+    assert store.head("m", sleep=lambda s: None) == found and store.client.asked == ["m", "m"]
+
+
+def test_a_refused_look_up_is_not_tried_again():
+    refused = storage.CosServiceError("HEAD", {"code": "AccessDenied", "message": "m"}, 403)
+    store = markers.MarkerStore(HeadCos(refused, {}), support.LOG_BUCKET, support.TASK)
+    with pytest.raises(listings.ListingError) as raised:
+        store.head("m", sleep=lambda s: None)
+    assert raised.value.status == 403 and store.client.asked == ["m"]

@@ -52,11 +52,6 @@ def test_body_is_the_guides_json():
     assert json.loads(body.decode("utf-8")) == {"object_keys": ["/1/b/a%20b"]}
 
 
-def test_backoff_grows_and_is_capped():
-    assert [oms.backoff_delay(n, rand=lambda: 1.0) for n in (1, 2, 3, 10)] == [0.25, 0.5, 1.0, oms.BACKOFF_CAP]
-    assert oms.backoff_delay(3, rand=lambda: 0.0) == 0.0
-
-
 @responses.activate
 def test_sleeps_between_retries_with_jitter():
     for status in (500, 503):
@@ -153,3 +148,69 @@ def test_an_answer_requests_cannot_read_is_final_not_retried():
     result = client(sleeps=sleeps).submit(["k"], FakeDeadline(100))
     assert not result.accepted and result.attempts == 1 and sleeps == []
     assert "InvalidHeader" in result.reason
+
+
+# ----------------------------------------------------------------------------- one policy for posts and queries
+
+TASK_URL = support.SYNC_URL.rsplit("/events", 1)[0]
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+def test_the_events_post_tries_408_429_and_5xx_again(status):
+    responses.add(responses.POST, support.SYNC_URL, status=status)
+    responses.add(responses.POST, support.SYNC_URL, status=200, json={})
+    result = client().submit(["k"], FakeDeadline(100))
+    assert result.accepted and result.attempts == 2
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [401, 403])
+def test_after_a_refusal_nothing_more_is_sent(status):
+    responses.add(responses.POST, support.SYNC_URL, status=status, json={"error_code": "APIG.0301"})
+    responses.add(responses.GET, TASK_URL, status=status, json={"error_code": "APIG.0301"})
+    sleeps = []
+    posted = client(sleeps=sleeps).submit(["k"], FakeDeadline(100))
+    asked = client(sleeps=sleeps).show_sync_task(1)
+    assert posted.auth_refused and asked.refused and sleeps == []
+    assert [call.request.method for call in responses.calls] == ["POST", "GET"]
+
+
+@responses.activate
+def test_task_queries_are_tried_again_as_the_post_is():
+    responses.add(responses.GET, TASK_URL, status=503, headers={"Retry-After": "2"})
+    responses.add(responses.GET, TASK_URL, status=408)
+    responses.add(responses.GET, TASK_URL, status=200, json={"status": "SYNCHRONIZING"},
+                  headers={"X-Request-Id": "q-1"})
+    sleeps = []
+    answer = client(sleeps=sleeps).show_sync_task(1714558800000.7)
+    assert answer.ok and answer.body == {"status": "SYNCHRONIZING"} and answer.request_id == "q-1"
+    assert sleeps == [2.0, 0.25]  # the server's Retry-After, then the back-off (rand 0.5)
+    assert [call.request.url for call in responses.calls] == [TASK_URL + "?query_time=1714558800000"] * 3
+
+
+@responses.activate
+def test_statistics_are_asked_on_the_tasks_address_and_a_final_answer_is_read_once():
+    url = TASK_URL + "/statistics"
+    responses.add(responses.GET, url, status=400, json={"error_code": "OMS.0054", "error_msg": "bad"},
+                  headers={"X-Request-Id": "q-2"})
+    sleeps = []
+    answer = client(sleeps=sleeps).list_statistics({"data_type": "REQUEST", "start_time": 1, "end_time": 2})
+    assert not answer.ok and not answer.retryable and sleeps == []
+    assert (answer.query, answer.status, answer.error_code, answer.error_msg, answer.request_id) == (
+        "statistics", 400, "OMS.0054", "bad", "q-2")
+    assert responses.calls[0].request.url == url + "?data_type=REQUEST&start_time=1&end_time=2"
+
+
+@responses.activate
+def test_a_query_out_of_attempts_keeps_the_last_answer():
+    responses.add(responses.GET, TASK_URL, status=502, body="<html>Bad gateway</html>")
+    sleeps = []
+    answer = client(sleeps=sleeps, max_attempts=2).show_sync_task(1)
+    assert len(responses.calls) == 2 and len(sleeps) == 1
+    assert (answer.status, answer.error_msg) == (502, "<html>Bad gateway</html>") and answer.retryable
+
+
+def test_a_query_within_a_deadline_that_has_no_time_is_not_sent():
+    answer = client().show_sync_task(1, deadline=FakeDeadline(0.01))
+    assert not answer.ok and answer.status is None and "no time" in answer.reason

@@ -3,8 +3,7 @@
 import pytest
 import responses
 
-from cos2oms import status, transport
-from cos2oms.signer import SignerAuth
+from cos2oms import oms, settings, status, transport
 from tests import support
 
 HOUR = 3600
@@ -13,7 +12,7 @@ MAX_LONG = 2 ** 63 - 1  # the API's Long (ListSyncTaskStatistic: time_stamp and 
 
 
 def test_task_address_comes_from_sync_url():
-    url, project, task = status.task_address(support.SYNC_URL)
+    url, project, task = settings.task_address(support.SYNC_URL)
     assert (project, task) == (support.PROJECT, support.TASK)
     assert url == "https://oms.test.invalid/v2/%s/sync-tasks/%s" % (support.PROJECT, support.TASK)
 
@@ -227,14 +226,14 @@ def test_configuration_problems_outrank_the_rest():
 
 
 @pytest.mark.parametrize("answer, code, words", [
-    (status.OmsAnswer("task", 400, error_code="OMS.0054", error_msg="Invalid task id"), 2, "Check SYNC_URL"),
-    (status.OmsAnswer("task", 409), 2, "asking again will not help"),
-    (status.OmsAnswer("statistics", 400, error_code="OMS.0002"), 2, "or try a shorter --hours"),
-    (status.OmsAnswer("task", 429), 1, "Try again later"),
-    (status.OmsAnswer("task", 408), 1, "Try again later"),
-    (status.OmsAnswer("task", 502), 1, "Try again later"),
-    (status.OmsAnswer("task", reason="ConnectionError: refused"), 1, "Try again later"),
-    (status.OmsAnswer("task", 200, reason="answer is not a JSON object"), 1, "could not be read"),
+    (oms.OmsAnswer("task", 400, error_code="OMS.0054", error_msg="Invalid task id"), 2, "Check SYNC_URL"),
+    (oms.OmsAnswer("task", 409), 2, "asking again will not help"),
+    (oms.OmsAnswer("statistics", 400, error_code="OMS.0002"), 2, "or try a shorter --hours"),
+    (oms.OmsAnswer("task", 429), 1, "Try again later"),
+    (oms.OmsAnswer("task", 408), 1, "Try again later"),
+    (oms.OmsAnswer("task", 502), 1, "Try again later"),
+    (oms.OmsAnswer("task", reason="ConnectionError: refused"), 1, "Try again later"),
+    (oms.OmsAnswer("task", 200, reason="answer is not a JSON object"), 1, "could not be read"),
 ])
 def test_what_an_oms_refusal_means(answer, code, words):
     severity, message, _ = status._oms_problem(answer, support.PROJECT, support.TASK)
@@ -285,6 +284,7 @@ def test_network_names_are_shown_plainly_only_when_harmless():
 def test_unusable_answers_are_described(answer, expected):
     url = "https://oms.test.invalid/v2/p/sync-tasks/t"
     responses.add(responses.GET, url, **answer)
-    got = status.oms_get(transport.new_session(), url, {"query_time": 1}, SignerAuth("ak", "sk"), 1.0, "task")
+    client = oms.OmsClient(transport.new_session(), url + "/events", "ak", "sk", 1.0, 3, sleep=lambda s: None)
+    got = client.show_sync_task(1)
     assert not got.ok and not got.refused
     assert expected in got.describe()

@@ -116,10 +116,10 @@ def test_an_endpoint_with_credentials_is_refused_without_echoing_them():
 
 def test_the_obs_client_checks_certificates_and_host_names_and_follows_no_redirect():
     pytest.importorskip("obs")
-    from cos2oms import listings
+    from cos2oms import obs as obs_module
 
-    client = listings.build_obs_client(obs())
+    client = obs_module.build_obs_client(obs())
     assert client.context.verify_mode == ssl.CERT_REQUIRED and client.context.check_hostname
     assert (client.path_style, client.is_signature_negotiation, client.max_redirect_count) == (False, False, 0)
-    loopback = listings.build_obs_client(obs(OBS_ENDPOINT="http://127.0.0.1:9000"))
+    loopback = obs_module.build_obs_client(obs(OBS_ENDPOINT="http://127.0.0.1:9000"))
     assert loopback.path_style and not loopback.is_secure
