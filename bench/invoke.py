@@ -33,7 +33,7 @@ from urllib3.connection import HTTPConnection
 
 import index
 from bench.replay_servers import ServerProcess
-from cos2oms import handler, oms, storage, transport
+from cos2oms import handler, oms, settings as settings_module, storage, transport
 from cos2oms.signer import SignerAuth
 from tests import support
 
@@ -154,7 +154,7 @@ def run(label, event, invocations, servers):
     every ``FLOOR_EVERY``-th (interleaved: moto slows down as its records grow)."""
     handler.CLIENTS = handler.ClientCache(session_factory=transport.new_session)
     keys = [record["cos"]["cosObject"]["key"] for record in event["Records"]]
-    bare = bare_invocation(keys, handler.load_settings())
+    bare = bare_invocation(keys, settings_module.load_settings())
     bare()  # its new connection to OMS
     rows = []
     for kind, n in (("cold", 1), ("warm", invocations)):

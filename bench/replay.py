@@ -33,7 +33,7 @@ import time
 
 
 from bench.replay_servers import ServerProcess
-from cos2oms import bulk, cli, handler, logs, markers, oms, replay
+from cos2oms import bulk, cli, handler, logs, markers, oms, replay, settings as settings_module
 from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
@@ -127,7 +127,7 @@ def main(argv=None):
         }
         # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        settings = handler.load_settings(environ=environ)
+        settings = settings_module.load_settings(environ=environ)
         logs.configure(settings.log_level)
         handler.CLIENTS = handler.ClientCache()
         timings = Timings()

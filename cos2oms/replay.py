@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from cos2oms import bulk, cli, handler, logs, markers as marker_names, oms
+from cos2oms import bulk, cli, handler, logs, markers as marker_names, oms, settings as settings_module
 from cos2oms import context as scf_context
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
@@ -238,7 +238,7 @@ def main_handler(event, context):
     """SCF timer trigger: replay until done or until the invocation's time runs out."""
     deadline = Deadline.from_context(context, started=time.monotonic())
     logs.bind(scf_context.request_id(context))
-    settings = handler.load_settings(context=context)
+    settings = settings_module.load_settings(context=context)
     logs.configure(settings.log_level, settings.log_format)
     summary = replay(settings, deadline, scf_context.request_id(context))
     logs.log(logger, logging.INFO, "replay done", **summary.as_dict())
@@ -257,7 +257,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
     """The command: returns its exit status."""
     environ = os.environ if environ is None else environ
     try:
-        settings = handler.load_settings(environ=environ)
+        settings = settings_module.load_settings(environ=environ)
     except ConfigError as exc:
         print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
         return EXIT_CONFIG

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from cos2oms import cli, handler, logs, markers, storage, transport
+from cos2oms import cli, logs, markers, settings as settings_module, storage, transport
 from cos2oms.settings import ConfigError
 from cos2oms.signer import SignerAuth
 
@@ -866,7 +866,7 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
     out = out or sys.stdout
     environ = os.environ if environ is None else environ
     try:
-        settings = handler.load_settings(environ=environ)
+        settings = settings_module.load_settings(environ=environ)
     except ConfigError as exc:
         print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
         if args.json:

@@ -410,7 +410,7 @@ class Setup(object):
 
     def __init__(self, args, environ=None, need_obs=True):
         environ = os.environ if environ is None else environ
-        self.settings = handler.load_settings(environ=environ)
+        self.settings = settings_module.load_settings(environ=environ)
         self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
         self.obs = settings_module.load_obs(environ, self.settings) if need_obs else None
         self.window = window_of(args)

@@ -299,7 +299,7 @@ def test_a_week_is_asked_in_pieces_and_adds_up(environ, oms_server, os_environ):
 
     assert sync("a.jpg", "b.jpg", "c.jpg") is True
     spy = SpySession(transport.new_session())
-    report = status.gather(handler.load_settings(environ=environ), hours=168, session=spy)
+    report = status.gather(settings.load_settings(environ=environ), hours=168, session=spy)
     stats = [params for url, params in spy.calls if url.endswith("/statistics")]
     assert len(stats) == 3
     assert stats[0]["start_time"] == status.from_iso(report["window"]["start"]) * 1000
@@ -477,7 +477,7 @@ def test_our_requests_and_readings_agree_with_the_sdks(environ, oms_server, os_e
     monkeypatch.setattr(oms_server, "copies", [
         SimpleNamespace(time=time.time(), event_key=support.event_key("a.jpg"), size=700, ok=True)], raising=False)
     spy = SpySession(transport.new_session())
-    report = status.gather(handler.load_settings(environ=environ), hours=3, session=spy)
+    report = status.gather(settings.load_settings(environ=environ), hours=3, session=spy)
 
     # Our two GETs: the SDK's paths and query parameter names, in the SDK's order.
     (task_url, task_params), (stats_url, stats_params) = spy.calls
