@@ -34,6 +34,7 @@ from urllib3.connection import HTTPConnection
 import index
 from bench.replay_servers import ServerProcess
 from cos2oms import handler, oms, settings as settings_module, storage, transport
+from cos2oms.batching import batched
 from cos2oms.signer import SignerAuth
 from tests import support
 
@@ -113,7 +114,7 @@ def bare_invocation(keys, settings):
     cos_client = storage.build_cos_client(settings)
 
     def invoke():
-        for batch in oms.batches(keys):
+        for batch in batched(keys, oms.MAX_KEYS_PER_REQUEST):
             session.post(settings.sync_url, data=json.dumps({"object_keys": batch}).encode(), auth=auth, timeout=5,
                          headers={"Content-Type": "application/json"}).raise_for_status()
             for key in batch:

@@ -14,6 +14,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from cos2oms import oms, transport
+from cos2oms.batching import batched
 
 DEFAULT_WORKERS = 8
 #: Marker writes in flight per worker (a batch's ten markers go out together), up to the connections the
@@ -34,17 +35,6 @@ class Outcome(object):
     @property
     def sent(self):
         return self.result.attempts > 0
-
-
-def _batches(keys, size=oms.MAX_KEYS_PER_REQUEST):
-    batch = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class Engine(object):
@@ -82,7 +72,7 @@ class Engine(object):
         had not started), so every key pulled from ``keys`` is yielded exactly once. A KeyboardInterrupt
         inside the engine sets ``stopping``, yields what was in flight, then propagates.
         """
-        batches = _batches(keys)
+        batches = batched(keys, oms.MAX_KEYS_PER_REQUEST)
         marker_threads = min(self.workers * MARKER_WRITES_PER_WORKER, transport.POOL_SIZE)
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(marker_threads) as markers:
             first = next(batches, None)
@@ -122,18 +112,6 @@ class Engine(object):
 #: Items a worker process takes at a time (replay: failed markers; backfill: keys).
 CHUNK = 500
 _worker = {}
-
-
-def chunks(items, size=CHUNK):
-    """``items`` in lists of ``size``, pulled lazily."""
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _start_worker(setup, setup_args, logging_config):
@@ -246,7 +224,7 @@ def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, sto
     if processes <= 1 or settings is None:
         here(event_keys)
         return counts
-    pulled = chunks(event_keys)
+    pulled = batched(event_keys, CHUNK)
     here(next(pulled, []))
     if submitter.auth_refused:
         here(key for chunk in pulled for key in chunk)  # not sent: failed markers, as the function writes them

@@ -40,11 +40,6 @@ def encode_key(key, encoding):
     return quote(key, safe="/~")
 
 
-def batches(keys, size=MAX_KEYS_PER_REQUEST):
-    """``keys`` in order, ``size`` at a time."""
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
-
-
 def retryable_status(status):
     return status == 429 or 500 <= status <= 599
 

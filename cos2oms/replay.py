@@ -24,8 +24,9 @@ import sys
 import threading
 import time
 
-from cos2oms import bulk, cli, handler, logs, markers as marker_names, oms, settings as settings_module
+from cos2oms import bulk, cli, handler, logs, markers as marker_names, settings as settings_module
 from cos2oms import context as scf_context
+from cos2oms.batching import batched
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 
@@ -165,7 +166,7 @@ class Replayer(object):
     def _remove(self):
         """Delete the failed markers whose success markers are written."""
         markers, self._removable = self._removable, []
-        for chunk in oms.batches(markers, marker_names.COS_PAGE):
+        for chunk in batched(markers, marker_names.COS_PAGE):
             failures = self.markers.delete(chunk, self.deadline)
             for marker, cause in sorted(failures.items()):
                 logs.log(logger, logging.ERROR, "failed marker not removed", marker=marker, cause=cause)
@@ -209,7 +210,7 @@ def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry
 def _replay(replayer, submitter, settings, workers, dry_run, processes, logging_config):
     if processes <= 1 or dry_run:
         return replayer.run()
-    chunks = bulk.chunks(replayer._names())
+    chunks = batched(replayer._names(), bulk.CHUNK)
     replayer.run(next(chunks, []))
     if submitter.auth_refused:
         return replayer.run(name for chunk in chunks for name in chunk)  # counted, not sent
