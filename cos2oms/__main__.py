@@ -8,9 +8,7 @@ import argparse
 import sys
 
 from cos2oms import __version__
-from cos2oms import replay
-from cos2oms import status
-from cos2oms import backfill, verify
+from cos2oms.commands import backfill, replay, status, verify
 
 DESCRIPTION = "Tools for the COS -> OMS sync function (same environment variables as the function)."
 #: name -> (module with add_arguments(parser) and run(args), one-line help)

@@ -8,9 +8,7 @@ errors, routed around the bar, and ends with a short human summary before its JS
 whatever the terminal shows. In SCF and when the output is not a terminal, the log lines are exactly the
 function's.
 """
-import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -19,62 +17,6 @@ from contextlib import contextmanager
 from cos2oms import logs
 
 _LOGGERS = (logs.LOGGER_NAME,) + logs.QUIET_LOGGERS
-
-
-def default_processes():
-    """Worker processes for a large run: the CPUs, at most 4 (1 where processes are unusable)."""
-    from cos2oms import bulk
-    if not bulk.processes_usable():
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-#: The most ``--workers``: the connection pools (``transport.POOL_SIZE``) keep this many connections per host.
-MAX_WORKERS = 64
-
-
-def positive_int(text, most=None):
-    """argparse type: a whole number, at least 1 (and at most ``most``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
-    if most is not None and value > most:
-        raise argparse.ArgumentTypeError("must be at most %d, got %s" % (most, text))
-    return value
-
-
-def workers_count(text):
-    """argparse type for ``--workers``: 1 to ``MAX_WORKERS``."""
-    return positive_int(text, MAX_WORKERS)
-
-
-def writable_file(path):
-    """argparse type for an output file: it must be writable now, not after the run has done its work."""
-    try:
-        open(path, "a").close()
-    except OSError as exc:
-        raise argparse.ArgumentTypeError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
-    return path
-
-
-def add_sending_arguments(parser, what="", default_workers=8):
-    """``--workers`` and ``--processes``, for commands that send keys through the bulk engine."""
-    parser.add_argument("--workers", type=workers_count, default=default_workers,
-                        help="concurrent OMS requests per process%s, 1 to %d (default %d)"
-                             % (what, MAX_WORKERS, default_workers))
-    parser.add_argument("--processes", type=positive_int, default=default_processes(),
-                        help="worker processes for large runs%s (default %d here: the CPUs, at most 4)"
-                             % (what, default_processes()))
-
-
-def add_arguments(parser):
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="on a terminal, show the per-key lines too (as LOG_LEVEL=INFO does)")
-    parser.add_argument("--log-file", metavar="FILE", type=writable_file,
-                        help="also write every log line (at LOG_LEVEL) to FILE")
 
 
 class _AtLeast(logging.Filter):

@@ -16,11 +16,7 @@ A listing that fails is an error: the run never reports "nothing left" about mar
 The last line of output is ``{"listed": N, "replayed": N, "still_failed": N, "errors": N}``; the exit status
 is 0 when nothing listed is left failed, 1 otherwise, 2 on bad configuration.
 """
-import argparse
-import json
 import logging
-import os
-import sys
 import threading
 import time
 
@@ -28,7 +24,6 @@ from cos2oms import bulk, cli, handler, logs, markers as marker_names, settings 
 from cos2oms import context as scf_context
 from cos2oms.batching import batched
 from cos2oms.deadline import Deadline
-from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Resubmit to OMS the keys that have a failed marker in the log bucket."
 DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
@@ -244,45 +239,3 @@ def main_handler(event, context):
     summary = replay(settings, deadline, scf_context.request_id(context))
     logs.log(logger, logging.INFO, "replay done", **summary.as_dict())
     return summary.as_dict()
-
-
-def add_arguments(parser):
-    parser.add_argument("--dry-run", action="store_true", help="list and count failed markers; change nothing")
-    parser.add_argument("--limit", type=cli.positive_int, default=None,
-                        help="stop after listing this many failed markers")
-    cli.add_sending_arguments(parser, default_workers=DEFAULT_WORKERS)
-    cli.add_arguments(parser)
-
-
-def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
-    """The command: returns its exit status."""
-    environ = os.environ if environ is None else environ
-    try:
-        settings = settings_module.load_settings(environ=environ)
-    except ConfigError as exc:
-        print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
-        return EXIT_CONFIG
-    summary = Summary()
-    stopping = threading.Event()
-    interrupted = False
-    with cli.Output(args, settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
-        try:
-            replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
-                   progress=output.progress("replay"), summary=summary, stopping=stopping,
-                   processes=args.processes, logging_config=output.child_logging())
-        except KeyboardInterrupt:
-            interrupted = True
-        interrupted = interrupted or stopping.is_set()
-        if interrupted:  # markers not yet listed may still be failed: never report "nothing left"
-            logs.log(logger, logging.WARNING, "replay interrupted: keys not yet replayed keep their failed markers")
-            summary.add(still_failed=summary.uncounted())
-        output.summary(summary.describe(interrupted, args.dry_run))
-    print(json.dumps(summary.as_dict()), file=out)
-    return EXIT_FAILED if interrupted else summary.exit_status
-
-
-def main(argv=None, environ=None, out=sys.stdout, prog="replay.py"):
-    """``python replay.py [--dry-run] [--limit N] [--workers N]``."""
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv), environ, out, prog)

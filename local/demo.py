@@ -21,7 +21,8 @@ import copy
 import io
 
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
-from cos2oms import settings, status, verify
+from cos2oms import settings
+from cos2oms.commands import status as status_command, verify as verify_command
 from local import fake_credentials
 from local.cos_server import CosServer
 from local.obs_server import ObsServer, objects, put_object
@@ -64,9 +65,9 @@ def created_objects(event):
 def run_verify(*argv):
     """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
     parser = argparse.ArgumentParser()
-    verify.add_arguments(parser)
+    verify_command.add_arguments(parser)
     out = io.StringIO()
-    status = verify.run(parser.parse_args(list(argv)), out=out)
+    status = verify_command.run(parser.parse_args(list(argv)), out=out)
     for line in out.getvalue().splitlines():
         print("  " + line)
     print("  exit status %d" % status)
@@ -170,7 +171,7 @@ def main(argv=None):
         repaired = lost_object_demo(event, oms, cos, migration)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers):")
         out = io.StringIO()
-        status.main(["--hours", "1"], out=out)
+        status_command.main(["--hours", "1"], out=out)
         for line in out.getvalue().splitlines():
             print("  " + line)
     return 0 if clean and repaired else 1

@@ -20,7 +20,7 @@ import index
 import replay
 from cos2oms import handler, oms
 from cos2oms import markers as marker_names
-from cos2oms import replay as replay_command
+from cos2oms.commands import replay as replay_command
 from cos2oms.settings import ROLE_VARIABLES, VARIABLES
 from local.hostile import Answer, HostileServer
 from tests import support

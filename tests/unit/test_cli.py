@@ -10,6 +10,7 @@ import pytest
 
 from cos2oms import __main__ as command_line
 from cos2oms import cli, logs, settings
+from cos2oms.commands import base
 from tests import support
 
 
@@ -24,10 +25,10 @@ def test_an_unwritable_log_file_is_a_usage_error_before_anything_runs(command, t
 @pytest.mark.parametrize("value,ok", [("1", True), ("64", True), ("65", False), ("0", False), ("x", False)])
 def test_workers_have_a_range_the_connection_pools_hold(value, ok):
     if ok:
-        assert cli.workers_count(value) == int(value)
+        assert base.workers_count(value) == int(value)
     else:
         with pytest.raises(argparse.ArgumentTypeError):
-            cli.workers_count(value)
+            base.workers_count(value)
 
 
 class Terminal(io.StringIO):
