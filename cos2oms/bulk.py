@@ -9,12 +9,14 @@ caller can act on them at once (replay deletes failed markers in chunks as batch
 The first batch is sent alone: wrong credentials then cost one refusal, not one per worker (five failed
 AK/SK signatures lock the key for five minutes), and after a refusal nothing more is sent.
 """
+import signal
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cos2oms import oms, transport
+from cos2oms import cli, handler, oms, transport
 from cos2oms.batching import batched
+from cos2oms.deadline import Deadline
 
 DEFAULT_WORKERS = 8
 #: Marker writes in flight per worker (a batch's ten markers go out together), up to the connections the
@@ -117,9 +119,6 @@ _worker = {}
 def _start_worker(setup, setup_args, logging_config):
     """In a worker process: Ctrl-C is the parent's to handle (the worker finishes its chunk); logging as the
     parent's; the state (settings, clients) built once by ``setup``."""
-    import signal
-
-    from cos2oms import cli
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cli.configure_child_logging(logging_config)
     _worker["state"] = setup(*setup_args)
@@ -173,8 +172,6 @@ def fan_out(pullediter, handle, setup, setup_args, processes, logging_config, st
 
 def sender_state(settings, workers):
     """A worker process's submitter for ``send_chunk``, built once."""
-    from cos2oms import handler
-    from cos2oms.deadline import Deadline
     return handler.build_submitter(settings, Deadline(None)), workers
 
 

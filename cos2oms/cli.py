@@ -46,40 +46,13 @@ class Output(object):
         self.quiet = self.interactive and not getattr(args, "verbose", False) and not environ.get("LOG_LEVEL")
         self.log_file = getattr(args, "log_file", None)
         self._undo = []
-        self._redirect = None
 
-    def __enter__(self):
-        logs.configure(self.settings.log_level, self.settings.log_format, self.stream)  # stdout: the report only
-        consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS]
-                                            if self.settings.log_format == "json" else [])
-        if self.log_file:
-            handler = logging.FileHandler(self.log_file, encoding="utf-8")
-            handler.setLevel(self.settings.log_level)
-            handler.setFormatter(_file_formatter(self.settings.log_format))
-            for name in _LOGGERS:
-                logging.getLogger(name).addHandler(handler)
-                self._undo.append(lambda n=name: logging.getLogger(n).removeHandler(handler))
-            self._undo.append(handler.close)
-        if self.interactive:
-            try:
-                from tqdm.contrib.logging import logging_redirect_tqdm
-            except ImportError:
-                pass
-            else:
-                self._redirect = logging_redirect_tqdm(consoles)
-                self._redirect.__enter__()
-        if self.quiet:  # after the redirect: its console handler, which older tqdm gives no filters, is one
-            threshold = _AtLeast(logging.WARNING)
-            for logger in consoles:
-                for handler in logger.handlers:
-                    if _is_console(handler):
-                        handler.addFilter(threshold)
-                        self._undo.append(lambda h=handler: h.removeFilter(threshold))
+    def __enter__(self):  # stdout: the report only
+        self._undo = _set_up_logging(self.child_logging(), self.stream,
+                                     _around_the_bar if self.interactive else None)
         return self
 
     def __exit__(self, *exc_info):
-        if self._redirect is not None:
-            self._redirect.__exit__(None, None, None)
         for undo in reversed(self._undo):
             undo()
         return False
@@ -106,20 +79,46 @@ class Output(object):
 
 def configure_child_logging(config):
     """In a worker process: log as the parent run does (level, format, quiet on a terminal, the log file)."""
+    _set_up_logging(config, sys.stderr)
+
+
+def _set_up_logging(config, stream, redirect=None):
+    """Log as a run does (``config``: ``Output.child_logging``): lines at the level, in the format, to
+    ``stream``; every line also to the log file, if any; ``redirect(consoles)`` (on a terminal: around the
+    progress bar); then, when quiet, only warnings and errors on the console. Returns the steps that undo it."""
     level, fmt, quiet, log_file = config
-    logs.configure(level, fmt, sys.stderr)
+    logs.configure(level, fmt, stream)
     consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS] if fmt == "json" else [])
-    if quiet:
+    undo = []
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(level)
+        file_handler.setFormatter(_file_formatter(fmt))
+        for name in _LOGGERS:
+            logging.getLogger(name).addHandler(file_handler)
+            undo.append(lambda n=name: logging.getLogger(n).removeHandler(file_handler))
+        undo.append(file_handler.close)
+    if redirect is not None:
+        undo.append(redirect(consoles))
+    if quiet:  # after the redirect: its console handler, which older tqdm gives no filters, is one
+        threshold = _AtLeast(logging.WARNING)
         for logger in consoles:
             for handler in logger.handlers:
                 if _is_console(handler):
-                    handler.addFilter(_AtLeast(logging.WARNING))
-    if log_file:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(level)
-        handler.setFormatter(_file_formatter(fmt))
-        for name in _LOGGERS:
-            logging.getLogger(name).addHandler(handler)
+                    handler.addFilter(threshold)
+                    undo.append(lambda h=handler: h.removeFilter(threshold))
+    return undo
+
+
+def _around_the_bar(consoles):
+    """Route the console loggers' lines around tqdm's bar (where tqdm is installed); returns how to undo it."""
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+    except ImportError:
+        return lambda: None
+    redirect = logging_redirect_tqdm(consoles)
+    redirect.__enter__()
+    return lambda: redirect.__exit__(None, None, None)
 
 
 def _file_formatter(fmt):
