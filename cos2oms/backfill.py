@@ -11,25 +11,17 @@ The last line of output is ``{"listed": N, "in_window": N, "accepted": N, "faile
 status 0 when every key in the window was accepted (``--dry-run``: when the listing went through), 1
 otherwise, 2 on bad configuration.
 """
-import collections
 import logging
 
 from cos2oms import listings, logs
-from cos2oms.commands.base import EXIT_FAILED, EXIT_OK
+from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
 
 logger = logging.getLogger("cos2oms.backfill")
 
 
 
-class Summary(object):
+class Summary(Counts):
     FIELDS = ("listed", "in_window", "accepted", "failed", "errors")
-
-    def __init__(self):
-        for name in self.FIELDS:
-            setattr(self, name, 0)
-
-    def as_dict(self):
-        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
 
     def describe(self, interrupted=False, dry_run=False):
         """The human summary shown on a terminal before the JSON line."""

@@ -23,25 +23,24 @@ import time
 from cos2oms import bulk, cli, handler, logs, markers as marker_names, settings as settings_module
 from cos2oms import context as scf_context
 from cos2oms.batching import batched
+from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
 from cos2oms.deadline import Deadline
 
 DESCRIPTION = "Resubmit to OMS the keys that have a failed marker in the log bucket."
 DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
 #: Failed markers are deleted in chunks of this many as batches complete (and the rest at the end).
 DELETE_CHUNK = 100
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 logger = logging.getLogger("cos2oms.replay")
 
 
-class Summary(object):
+class Summary(Counts):
     """What one run did. Every listed key is counted once: replayed, still failed, or an error."""
 
+    FIELDS = ("listed", "replayed", "still_failed", "errors")
+
     def __init__(self):
-        self.listed = 0
-        self.replayed = 0
-        self.still_failed = 0
-        self.errors = 0
+        Counts.__init__(self)
         self.key_errors = 0  # the part of ``errors`` that is about one listed key
         self.credentials_refused = False  # OMS answered 401/403: nothing more was sent
         self._lock = threading.Lock()
@@ -50,10 +49,6 @@ class Summary(object):
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self):
-        return {"listed": self.listed, "replayed": self.replayed, "still_failed": self.still_failed,
-                "errors": self.errors}
 
     def uncounted(self):
         """Listed keys not yet counted (after an interruption): they keep their failed markers."""

@@ -8,7 +8,7 @@ import math
 import time
 
 from cos2oms import listings
-from cos2oms.commands.base import EXIT_FAILED, EXIT_OK
+from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
 
 # Outcomes, as rclone check's combined report writes them.
 MATCH, MISSING, DIFFER, EXTRA, ERROR = "=", "+", "*", "-", "!"
@@ -213,15 +213,11 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
 
 # ----------------------------------------------------------------------------- counting and reporting
 
-class Summary(object):
+class Summary(Counts):
     """The counts of one run (the JSON last line)."""
 
     FIELDS = ("source", "matched", "missing", "differ", "extra", "errors", "missing_unmarked", "missing_accepted",
               "missing_failed", "resubmitted")
-
-    def __init__(self):
-        for name in self.FIELDS:
-            setattr(self, name, 0)
 
     def count(self, result):
         symbol = result.symbol
@@ -241,9 +237,6 @@ class Summary(object):
             self.extra += 1
         else:
             self.errors += 1
-
-    def as_dict(self):
-        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
 
     @property
     def exit_status(self):

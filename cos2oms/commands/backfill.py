@@ -1,22 +1,16 @@
 # -*- coding: utf-8 -*-
 """``python -m cos2oms backfill --since T [--until T] [--prefix P] [--dry-run]`` (``cos2oms.backfill``: what it
 counts and sends)."""
-import json
 import logging
 import os
-import sys
-import threading
 
-from cos2oms import bulk, cli, listings, logs
-from cos2oms.backfill import Summary, in_window_keys
+from cos2oms import bulk, listings, logs
+from cos2oms.backfill import Summary, in_window_keys, logger
 from cos2oms.commands import base
-from cos2oms.commands.base import EXIT_FAILED, Progress, config_error
 from cos2oms.commands.buckets import Setup, parse_when
 from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Send OMS every source object last modified in a time window (with markers, as the function does)."
-
-logger = logging.getLogger("cos2oms.backfill")
 
 
 def add_arguments(parser):
@@ -33,18 +27,17 @@ def add_arguments(parser):
     base.add_arguments(parser)
 
 
-def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
-    """The command: returns its exit status."""
+def run(args, environ=None, out=None, prog="cos2oms backfill"):
+    """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
         setup = Setup(args, environ, need_obs=False)
     except ConfigError as exc:
-        return config_error(prog, exc)
+        return base.config_error(prog, exc)
     summary = Summary()
-    stopping = threading.Event()
-    interrupted = False
-    with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
-        progress = Progress(output.progress("backfill", "obj"))
+
+    def work(output, stopping):
+        progress = base.Progress(output.progress("backfill", "obj"))
         listed = listings.Prefetch(setup.source_pages(), name="source")
         try:
             keys = in_window_keys(listed, setup.window, setup.source.event_prefix, summary, progress, stopping)
@@ -53,18 +46,17 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
                     pass
             else:
                 sent = bulk.send_keys(setup.submitter(), keys, args.workers, stopping=stopping,
-                                        processes=args.processes, settings=setup.settings,
-                                        logging_config=output.child_logging())
+                                      processes=args.processes, settings=setup.settings,
+                                      logging_config=output.child_logging())
                 summary.accepted, summary.failed = sent.accepted, sent.failed
                 summary.errors += sent.errors
-        except KeyboardInterrupt:
-            interrupted = True
         finally:
             listed.close()
             progress.close()
-        interrupted = interrupted or stopping.is_set()
-        if interrupted:
-            logs.log(logger, logging.WARNING, "backfill interrupted: keys not yet listed or sent were not sent")
-        output.summary(summary.describe(interrupted, args.dry_run))
-    print(json.dumps(summary.as_dict()), file=out)
-    return EXIT_FAILED if interrupted else summary.exit_status(args.dry_run)
+
+    def interrupted():
+        logs.log(logger, logging.WARNING, "backfill interrupted: keys not yet listed or sent were not sent")
+
+    return base.run_counted(args, setup.settings, environ, out, logger, summary, work,
+                            describe=lambda stopped: summary.describe(stopped, args.dry_run),
+                            exit_status=lambda: summary.exit_status(args.dry_run), on_interrupt=interrupted)

@@ -1,14 +1,20 @@
 # -*- coding: utf-8 -*-
-"""The command layer's shared skeleton: exit statuses, the options every command shares, configuration errors,
-and progress counted in chunks. ``cli`` is the output part it uses (log lines, the progress bar, Ctrl-C).
+"""The command layer's shared skeleton, once: exit statuses, the options every command shares (``-v``,
+``--log-file``, ``--workers``, ``--processes``), configuration errors, the counts and the run of a command
+that ends with a human summary and a JSON last line (``run_counted``: Ctrl-C included), progress counted in
+chunks, and a command as a program of its own (``main``). ``cli`` is the output part it uses (log lines, the
+progress bar, Ctrl-C).
 
 Exit statuses: 0 when all is well, 1 when something failed or needs attention, 2 on bad configuration or usage.
 """
 import argparse
+import collections
+import json
 import os
 import sys
+import threading
 
-from cos2oms import bulk
+from cos2oms import bulk, cli
 
 EXIT_OK = 0
 EXIT_FAILED = EXIT_ATTENTION = 1
@@ -26,17 +32,31 @@ def default_processes():
 MAX_WORKERS = 64
 
 
-def positive_int(text, most=None):
-    """argparse type: a whole number, at least 1 (and at most ``most``)."""
+def _whole_number(text):
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
+
+
+def positive_int(text, most=None):
+    """argparse type: a whole number, at least 1 (and at most ``most``)."""
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
     if most is not None and value > most:
         raise argparse.ArgumentTypeError("must be at most %d, got %s" % (most, text))
     return value
+
+
+def bounded_int(low, high):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text):
+        value = _whole_number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError("must be from %d to %d, got %s" % (low, high, text))
+        return value
+    return parse
 
 
 def workers_count(text):
@@ -64,6 +84,7 @@ def add_sending_arguments(parser, what="", default_workers=8):
 
 
 def add_arguments(parser):
+    """``-v`` and ``--log-file``, for every command (``cli.Output`` reads them)."""
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="on a terminal, show the per-key lines too (as LOG_LEVEL=INFO does)")
     parser.add_argument("--log-file", metavar="FILE", type=writable_file,
@@ -71,9 +92,55 @@ def add_arguments(parser):
 
 
 def config_error(prog, exc):
+    """Say what is wrong with the configuration (``exc``: a ``ConfigError``) on standard error; EXIT_CONFIG."""
     print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
     return EXIT_CONFIG
 
+
+def main(description, add_command_arguments, run, argv=None, environ=None, out=None, prog=None):
+    """A command as a program of its own (``python replay.py``): its options, then ``run``'s exit status."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_command_arguments(parser)
+    return run(parser.parse_args(argv), environ, out, prog)
+
+
+class Counts(object):
+    """A run's counts, each named in ``FIELDS`` and starting at 0: the JSON last line, in that order."""
+
+    FIELDS = ()
+
+    def __init__(self):
+        for name in self.FIELDS:
+            setattr(self, name, 0)
+
+    def as_dict(self):
+        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
+
+
+def run_counted(args, settings, environ, out, logger, summary, work, describe, exit_status, on_interrupt=None):
+    """The run of a command that counts into ``summary`` (``as_dict()``: the JSON last line) and returns its
+    exit status.
+
+    Its output is set up for the run (``cli.Output``: log lines, ``-v``, ``--log-file``, the progress bar), and
+    the first Ctrl-C sets ``stopping`` (``cli.stop_on_interrupt``). ``work(output, stopping)`` does the run; it
+    returns True when it stopped early by itself. A run that was interrupted (that, a KeyboardInterrupt, or
+    ``stopping`` set) calls ``on_interrupt()`` (its warning line, the counts to settle). Then the human summary
+    ``describe(interrupted)`` on a terminal, the JSON last line on ``out``; EXIT_FAILED when interrupted, else
+    ``exit_status()``.
+    """
+    stopping = threading.Event()
+    interrupted = False
+    with cli.Output(args, settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
+        try:
+            interrupted = work(output, stopping) is True
+        except KeyboardInterrupt:
+            interrupted = True
+        interrupted = interrupted or stopping.is_set()
+        if interrupted and on_interrupt is not None:
+            on_interrupt()
+        output.summary(describe(interrupted))
+    print(json.dumps(summary.as_dict()), file=out)
+    return EXIT_FAILED if interrupted else exit_status()
 
 
 class Progress(object):

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 """``python -m cos2oms status [--hours N] [--json]``: is the sync keeping up? (``cos2oms.status``: gather and
 assess; ``status_view``: the text.)"""
-import argparse
 import json
 import logging
 import os
@@ -10,35 +9,20 @@ import sys
 
 from cos2oms import cli, logs, settings as settings_module
 from cos2oms.commands import base
-from cos2oms.commands.base import EXIT_ATTENTION, EXIT_CONFIG
 from cos2oms.settings import ConfigError
-from cos2oms.status import DEFAULT_HOURS, DEFAULT_MAX_LIST, MAX_HOURS, _problem, gather
+from cos2oms.status import DEFAULT_HOURS, DEFAULT_MAX_LIST, MAX_HOURS, _problem, gather, logger
 from cos2oms.status_view import DEFAULT_WIDTH, MIN_WIDTH, render
 
 DESCRIPTION = "Show the sync task as OMS sees it (per hour) and the failed markers in the log bucket."
 
-logger = logging.getLogger("cos2oms.status")
-
-
-def bounded_int(low, high):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError("must be from %d to %d, got %s" % (low, high, text))
-        return value
-    return parse
-
 
 def add_arguments(parser):
-    parser.add_argument("--hours", type=bounded_int(1, MAX_HOURS), default=DEFAULT_HOURS,
+    parser.add_argument("--hours", type=base.bounded_int(1, MAX_HOURS), default=DEFAULT_HOURS,
                         help="the window: this many clock hours up to now (default %d, at most %d)" % (
                             DEFAULT_HOURS, MAX_HOURS))
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--count-success", action="store_true", help="also count the success markers")
-    parser.add_argument("--max-list", type=bounded_int(1, 10 ** 9), default=DEFAULT_MAX_LIST,
+    parser.add_argument("--max-list", type=base.bounded_int(1, 10 ** 9), default=DEFAULT_MAX_LIST,
                         help="list at most this many markers of each kind (default %d)" % DEFAULT_MAX_LIST)
     parser.add_argument("--no-statistics", action="store_true",
                         help="do not ask OMS for the per-hour statistics (regions without that API)")
@@ -68,7 +52,7 @@ def _write(out, text):
 
 def _unfinished(prog, why, as_json):
     """The report of a run that could not finish: exit 1, one JSON object with ``--json``."""
-    report = {"attention": ["status could not finish: %s" % why], "next_steps": [], "exit_status": EXIT_ATTENTION}
+    report = {"attention": ["status could not finish: %s" % why], "next_steps": [], "exit_status": base.EXIT_ATTENTION}
     text = json.dumps(report, sort_keys=True) + "\n" if as_json else "%s: %s\n" % (prog, report["attention"][0])
     return report, text
 
@@ -80,11 +64,11 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
     try:
         settings = settings_module.load_settings(environ=environ)
     except ConfigError as exc:
-        print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
+        code = base.config_error(prog, exc)
         if args.json:
             print(json.dumps({"attention": ["configuration error: %s" % exc], "next_steps": [],
-                              "exit_status": EXIT_CONFIG}, sort_keys=True), file=out)
-        return EXIT_CONFIG
+                              "exit_status": code}, sort_keys=True), file=out)
+        return code
     try:
         with cli.Output(args, settings, environ):
             report = gather(settings, hours=args.hours, statistics=not args.no_statistics, max_list=args.max_list,
@@ -103,6 +87,4 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
 
 
 def main(argv=None, environ=None, out=None, prog="cos2oms status"):
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv), environ, out, prog)
+    return base.main(DESCRIPTION, add_arguments, run, argv, environ, out, prog)

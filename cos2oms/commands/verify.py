@@ -5,21 +5,17 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 
-from cos2oms import bulk, cli, listings, logs
+from cos2oms import bulk, listings, logs
 from cos2oms.commands import base
-from cos2oms.commands.base import EXIT_CONFIG, EXIT_FAILED, Progress, config_error
 from cos2oms.commands.buckets import Setup, parse_when
-from cos2oms.settings import ConfigError
 from cos2oms.report import INTERRUPTED, combined_line
-from cos2oms.verify import verify
+from cos2oms.settings import ConfigError
+from cos2oms.verify import logger, verify
 from cos2oms.verify_merge import ERROR, Result, Summary
 
 DESCRIPTION = "Compare the source COS bucket with the destination OBS bucket; say why each missing object is missing."
 DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
-
-logger = logging.getLogger("cos2oms.verify")
 
 
 def add_arguments(parser):
@@ -49,18 +45,18 @@ def _read_keys(stream):
         yield json.loads(line)
 
 
-def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
-    """The command: returns its exit status."""
+def run(args, environ=None, out=None, prog="cos2oms verify"):
+    """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
         setup = Setup(args, environ)
     except ConfigError as exc:
-        return config_error(prog, exc)
+        return base.config_error(prog, exc)
     try:
         obs_client = listings.build_obs_client(setup.obs)
     except ImportError:
         print("%s: the OBS SDK is not installed: pip install esdk-obs-python" % prog, file=sys.stderr)
-        return EXIT_CONFIG
+        return base.EXIT_CONFIG
     combined = None
     if args.combined:
         try:  # now, not after the comparison has done its work
@@ -68,7 +64,7 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
         except OSError as exc:
             obs_client.close()
             print("%s: --combined: cannot write %s: %s" % (prog, args.combined, exc.strerror or exc), file=sys.stderr)
-            return EXIT_CONFIG
+            return base.EXIT_CONFIG
     try:
         return _run(args, setup, obs_client, combined, environ, out)
     finally:
@@ -79,41 +75,50 @@ def run(args, environ=None, out=sys.stdout, prog="cos2oms verify"):
 
 def _run(args, setup, obs_client, combined, environ, out):
     summary = Summary()
-    stopping = threading.Event()
-    interrupted = False
-    with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
-        progress = Progress(output.progress("verify", "obj"))
+
+    def work(output, stopping):
         pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
         try:
-            verify(setup, obs_client, out, summary, combined, args.checksum, pending, progress, stopping)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            progress.close()
-            interrupted = interrupted or stopping.is_set()
-            if combined is not None:
-                if interrupted:  # a partial report must not read as a whole one
-                    combined.write(combined_line(Result(ERROR, None, None, None, INTERRUPTED)))
-                combined.close()
-        if interrupted:
-            logs.log(logger, logging.WARNING, "verify interrupted: the counts cover only what was compared, and "
-                                              "nothing was resubmitted")
-        try:
-            if pending is not None and not interrupted and pending.tell():
-                bar = Progress(output.progress("resubmit", "key"), chunk=1)
-                try:
-                    sent = bulk.send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
-                                          args.processes, setup.settings, output.child_logging())
-                finally:
-                    bar.close()
-                summary.resubmitted = sent.accepted
-                summary.errors += sent.failed + sent.errors
-        except KeyboardInterrupt:
-            interrupted = True
+            if not _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
+                return True
+            if pending is not None and pending.tell():
+                _resubmit(args, setup, summary, output, stopping, pending)
         finally:
             if pending is not None:
                 pending.close()
+
+    return base.run_counted(args, setup.settings, environ, out, logger, summary, work, describe=summary.describe,
+                            exit_status=lambda: summary.exit_status)
+
+
+def _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
+    """The comparison, into ``summary`` and the reports; False when it was interrupted."""
+    progress = base.Progress(output.progress("verify", "obj"))
+    interrupted = False
+    try:
+        verify(setup, obs_client, out, summary, combined, args.checksum, pending, progress, stopping)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
         interrupted = interrupted or stopping.is_set()
-        output.summary(summary.describe(interrupted))
-    print(json.dumps(summary.as_dict()), file=out)
-    return EXIT_FAILED if interrupted else summary.exit_status
+        if combined is not None:
+            if interrupted:  # a partial report must not read as a whole one
+                combined.write(combined_line(Result(ERROR, None, None, None, INTERRUPTED)))
+            combined.close()
+    if interrupted:
+        logs.log(logger, logging.WARNING, "verify interrupted: the counts cover only what was compared, and "
+                                          "nothing was resubmitted")
+    return not interrupted
+
+
+def _resubmit(args, setup, summary, output, stopping, pending):
+    """``--resubmit``: send the keys found missing or differing (``pending``) to OMS, with markers."""
+    bar = base.Progress(output.progress("resubmit", "key"), chunk=1)
+    try:
+        sent = bulk.send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,
+                              args.processes, setup.settings, output.child_logging())
+    finally:
+        bar.close()
+    summary.resubmitted = sent.accepted
+    summary.errors += sent.failed + sent.errors
