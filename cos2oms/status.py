@@ -1,34 +1,7 @@
 # -*- coding: utf-8 -*-
-"""``python -m cos2oms status [--hours N] [--json]``: is the sync keeping up?
-
-From the function's settings it asks OMS for the sync task (``GET .../sync-tasks/{id}?query_time=``: its
-status, buckets and the month's counters) and for its statistics over the last ``--hours`` hours
-(``GET .../sync-tasks/{id}/statistics?data_type=...&start_time=&end_time=``, in OMS's 5-minute or 1-hour
-buckets, summed here per hour), and counts the failed markers in the log bucket (the objects OMS never
-accepted) with the age of the oldest. A person gets a short table and, per hour, REQUEST / SUCCESS /
-FAILURE as a plain-text bar chart, as wide as the terminal (80 columns when the output is not one);
-``--json`` prints the same facts as one JSON object.
-
-The API documents at most 1,000 points per series, and 168 hours of 5-minute buckets are 2,016: the window is
-asked for in pieces of at most ``PIECE_HOURS`` hours (864 five-minute points), one request each. A series that
-still holds the documented maximum may have been cut short: the hours it does not reach have no figures
-(None), and the output says so.
-
-Whether anything failed is read from the window's FAILURE figures. Where they do not cover the window (not
-asked with ``--no-statistics``, not available, or cut short), the month's ``monthly_failure_object`` stands
-in, and the output says that it did: it never says that nothing failed in hours nobody counted.
-
-Exit status: 0 when the task is SYNCHRONIZING, OMS counted no FAILURE (in the window, or this month where the
-window's figures are missing) and there is no failed marker; 1 when something needs attention, also when OMS
-or COS could not be asked (a timeout, a connection error, 408, 429 or 5xx, an answer not of the documented
-shape) or status itself failed unexpectedly; 2 on bad configuration: a setting is invalid, OMS refuses the key
-(401/403), knows no such task (404) or rejects the query (any other 4xx, e.g. 400 ``OMS.0054``), or the log
-bucket refuses the listing or does not exist. With ``--json`` every outcome is one JSON object.
-
-Each OMS request is made once, bounded as a whole by ``OMS_TIMEOUT``; after a refusal (401/403), or any failed
-query, nothing more is sent to OMS (failed signatures lock the key for a while). Logging follows the other
-commands (``cli.Output``: ``LOG_LEVEL``, ``LOG_FORMAT``, ``-v``, ``--log-file``).
-"""
+"""status's gathering and verdict: ``gather`` asks OMS for the sync task and its per-hour statistics and counts
+the failed markers in the log bucket; ``assess`` turns that report into what needs attention, the next steps
+and the exit status (``commands.status``: the command, and what it promises; ``status_view``: the text)."""
 import json
 import logging
 import re
