@@ -16,9 +16,12 @@ success marker (OMS accepted it and did not copy it), a failed marker (waiting f
 Output: a line per object that is not matched, then the JSON summary as the last line
 ``{"source": N, "matched": N, "missing": N, "differ": N, "extra": N, "errors": N, "missing_unmarked": N,
 "missing_accepted": N, "missing_failed": N, "resubmitted": N}``; ``--combined FILE`` writes rclone check's
-combined report (``combined_line``). Destination-only objects (``extra``) are reported only in a run without
-``--since``/``--until``. Exit status 0 when nothing is missing or differs and there was no error, 1
+combined report (``report.combined_line``). Destination-only objects (``extra``) are reported only in a run
+without ``--since``/``--until``. Exit status 0 when nothing is missing or differs and there was no error, 1
 otherwise, 2 on bad configuration (an unwritable ``--combined`` file too).
+
+Here: the listings, the look-up of hashed marker names and ``verify`` (one pass); ``verify_merge``: the merge
+and its counts; ``report``: the lines; ``commands.verify``: the command.
 """
 import email.utils
 import json

@@ -1,4 +1,4 @@
-"""``replay.py`` end to end: the command (in-process through ``replay.main``, and once as a real script) and
+"""``replay.py`` end to end: the command (in-process through ``commands.replay.main``, and once as a real script) and
 the timer entry point ``replay.main_handler``, against the loopback OMS and COS servers.
 
 What must hold whatever happens (OMS refusals, the log bucket failing, Ctrl-C, the time limit):
