@@ -74,3 +74,19 @@ def test_a_terminal_shows_only_warnings_even_where_tqdm_copies_no_filters(monkey
     shown = capsys.readouterr().err
     assert "object accepted" not in shown
     assert "replay stopping" in shown
+
+
+def test_a_run_on_a_terminal_takes_its_log_file_away_when_it_ends(tmp_path):
+    """The log file gets the run's lines, at LOG_LEVEL whatever the terminal shows, and no later run's."""
+    log_file = tmp_path / "run.log"
+    args = argparse.Namespace(verbose=False, log_file=str(log_file))
+    logger = logging.getLogger("cos2oms.test")
+    try:
+        with cli.Output(args, settings.load(support.env()), environ={}, stream=Terminal()):
+            logs.log(logger, logging.INFO, "object accepted", key="/1/b/during")
+        logs.log(logger, logging.WARNING, "after the run", key="/1/b/after")
+    finally:
+        logs.configure(logging.INFO, "text")
+    written = log_file.read_text()
+    assert "/1/b/during" in written and "/1/b/after" not in written
+    assert not [h for h in logging.getLogger(logs.LOGGER_NAME).handlers if isinstance(h, logging.FileHandler)]
