@@ -12,4 +12,5 @@ from cos2oms import replay as _replay
 main_handler = _replay.main_handler
 
 if __name__ == "__main__":
-    sys.exit(_replay.main())
+    from cos2oms.commands import replay as _command
+    sys.exit(_command.main())

@@ -18,7 +18,8 @@ import sys
 import time
 
 from bench.replay_servers import ServerProcess, environment
-from cos2oms import backfill, cli
+from cos2oms import bulk
+from cos2oms.commands import backfill as backfill_command, base
 
 TARGET_KEYS_PER_SECOND = 1000
 
@@ -26,8 +27,8 @@ TARGET_KEYS_PER_SECOND = 1000
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10000, help="objects in the source bucket (default 10000)")
-    parser.add_argument("--processes", type=int, default=cli.default_processes())
-    parser.add_argument("--workers", type=int, default=backfill.common.DEFAULT_WORKERS)
+    parser.add_argument("--processes", type=int, default=base.default_processes())
+    parser.add_argument("--workers", type=int, default=bulk.DEFAULT_WORKERS)
     args = parser.parse_args(argv)
 
     oms = ServerProcess("oms")
@@ -35,14 +36,14 @@ def main(argv=None):
     try:
         environ = environment(oms, cos, base=os.environ, LOG_LEVEL="WARNING")
         command = argparse.ArgumentParser()
-        backfill.add_arguments(command)
+        backfill_command.add_arguments(command)
         options = command.parse_args(["--since", "2024-01-01", "--processes", str(args.processes),
                                       "--workers", str(args.workers)])
         before = {"cos": cos.report(), "oms": oms.report()}
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = io.StringIO()
         cpu_started, started = time.process_time(), time.perf_counter()
-        status = backfill.run(options, environ=environ, out=out)
+        status = backfill_command.run(options, environ=environ, out=out)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = {"cos": cos.report(), "oms": oms.report()}

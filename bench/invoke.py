@@ -32,6 +32,8 @@ from urllib3.connection import HTTPConnection
 import index
 from bench.replay_servers import ServerProcess, environment
 from cos2oms import handler, oms, storage, transport
+from cos2oms import settings as settings_module
+from cos2oms.batching import batched
 from cos2oms.signer import SignerAuth
 from local import samples
 from local.world import World, install
@@ -103,7 +105,7 @@ def bare_invocation(keys, settings):
     cos_client = storage.build_cos_client(settings)
 
     def invoke():
-        for batch in oms.batches(keys):
+        for batch in batched(keys, oms.MAX_KEYS_PER_REQUEST):
             session.post(settings.sync_url, data=json.dumps({"object_keys": batch}).encode(), auth=auth, timeout=5,
                          headers={"Content-Type": "application/json"}).raise_for_status()
             for key in batch:
@@ -144,7 +146,7 @@ def run(label, event, invocations, servers):
     every ``FLOOR_EVERY``-th (interleaved: moto slows down as its records grow)."""
     handler.CLIENTS = handler.ClientCache(session_factory=transport.new_session)
     keys = [record["cos"]["cosObject"]["key"] for record in event["Records"]]
-    bare = bare_invocation(keys, handler.load_settings())
+    bare = bare_invocation(keys, settings_module.load_settings())
     bare()  # its new connection to OMS
     rows = []
     for kind, n in (("cold", 1), ("warm", invocations)):

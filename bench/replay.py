@@ -33,7 +33,9 @@ import time
 
 
 from bench.replay_servers import ServerProcess, environment
-from cos2oms import bulk, cli, handler, logs, markers, oms, replay
+from cos2oms import bulk, handler, logs, markers, oms, replay
+from cos2oms import settings as settings_module
+from cos2oms.commands import base
 from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
@@ -102,8 +104,8 @@ def main(argv=None):
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (default 10000)")
     parser.add_argument("--workers", type=int, default=replay.DEFAULT_WORKERS,
                         help="replay workers per process (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
-    parser.add_argument("--processes", type=int, default=cli.default_processes(),
-                        help="worker processes (default %d, replay.py's here)" % cli.default_processes())
+    parser.add_argument("--processes", type=int, default=base.default_processes(),
+                        help="worker processes (default %d, replay.py's here)" % base.default_processes())
     parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds from an OMS request to its answer")
     parser.add_argument("--cos-latency", type=float, default=0.0,
                         help="seconds from a COS request to its answer (moto: seconds added to every answer)")
@@ -122,7 +124,7 @@ def main(argv=None):
         environ = environment(oms_server, cos)
         # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        settings = handler.load_settings(environ=environ)
+        settings = settings_module.load_settings(environ=environ)
         logs.configure(settings.log_level)
         handler.CLIENTS = handler.ClientCache()
         timings = Timings()

@@ -51,15 +51,15 @@ def child(argv):
     """Inside the measured process: run ``cos2oms verify`` as the command does; print one JSON line."""
     import logging
 
-    from cos2oms import verify
+    from cos2oms.commands import verify as verify_command
 
     logging.basicConfig(stream=open(os.devnull, "w"))
     parser = argparse.ArgumentParser()
-    verify.add_arguments(parser)
+    verify_command.add_arguments(parser)
     args = parser.parse_args(argv)
     out = LastLine()
     started = time.perf_counter()
-    status = verify.run(args, out=out)
+    status = verify_command.run(args, out=out)
     seconds = time.perf_counter() - started
     summary = json.loads(out.last)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -8,9 +8,7 @@ import argparse
 import sys
 
 from cos2oms import __version__
-from cos2oms import replay
-from cos2oms import status
-from cos2oms import backfill, verify
+from cos2oms.commands import backfill, base, replay, status, verify
 
 DESCRIPTION = "Tools for the COS -> OMS sync function (same environment variables as the function)."
 #: name -> (module with add_arguments(parser) and run(args), one-line help)
@@ -39,7 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return base.EXIT_CONFIG
     module = COMMANDS[args.command][0]
     return module.run(args, prog="cos2oms %s" % args.command)
 

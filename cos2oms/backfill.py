@@ -11,32 +11,17 @@ The last line of output is ``{"listed": N, "in_window": N, "accepted": N, "faile
 status 0 when every key in the window was accepted (``--dry-run``: when the listing went through), 1
 otherwise, 2 on bad configuration.
 """
-import collections
-import json
 import logging
-import os
-import sys
-import threading
 
-from cos2oms import bulk, cli, listings, logs
-from cos2oms import verify as common
-from cos2oms.settings import ConfigError
-
-DESCRIPTION = "Send OMS every source object last modified in a time window (with markers, as the function does)."
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+from cos2oms import listings, logs
+from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
 
 logger = logging.getLogger("cos2oms.backfill")
 
 
-class Summary(object):
+
+class Summary(Counts):
     FIELDS = ("listed", "in_window", "accepted", "failed", "errors")
-
-    def __init__(self):
-        for name in self.FIELDS:
-            setattr(self, name, 0)
-
-    def as_dict(self):
-        return collections.OrderedDict((name, getattr(self, name)) for name in self.FIELDS)
 
     def describe(self, interrupted=False, dry_run=False):
         """The human summary shown on a terminal before the JSON line."""
@@ -67,54 +52,3 @@ def in_window_keys(entries, window, event_prefix, summary, progress=None, stoppi
     except listings.ListingError as exc:
         summary.errors += 1
         logs.log(logger, logging.ERROR, "source listing failed", cause=exc.cause)
-
-
-def add_arguments(parser):
-    parser.add_argument("--since", type=common.parse_when, required=True, metavar="T",
-                        help="send source objects last modified at or after T (ISO 8601, UTC without an offset; "
-                             "or a time ago: 30m, 24h, 7d)")
-    parser.add_argument("--until", type=common.parse_when, metavar="T",
-                        help="and before T (default: no end)")
-    parser.add_argument("--prefix", default="", help="only source keys under this prefix")
-    parser.add_argument("--source-bucket", metavar="NAME-APPID",
-                        help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
-    parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
-    cli.add_sending_arguments(parser, default_workers=common.DEFAULT_WORKERS)
-    cli.add_arguments(parser)
-
-
-def run(args, environ=None, out=sys.stdout, prog="cos2oms backfill"):
-    """The command: returns its exit status."""
-    environ = os.environ if environ is None else environ
-    try:
-        setup = common.Setup(args, environ, need_obs=False)
-    except ConfigError as exc:
-        return common.config_error(prog, exc)
-    summary = Summary()
-    stopping = threading.Event()
-    interrupted = False
-    with cli.Output(args, setup.settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
-        progress = common.Progress(output.progress("backfill", "obj"))
-        listed = listings.Prefetch(setup.source_pages(), name="source")
-        try:
-            keys = in_window_keys(listed, setup.window, setup.source.event_prefix, summary, progress, stopping)
-            if args.dry_run:
-                for _ in keys:
-                    pass
-            else:
-                sent = bulk.send_keys(setup.submitter(), keys, args.workers, stopping=stopping,
-                                        processes=args.processes, settings=setup.settings,
-                                        logging_config=output.child_logging())
-                summary.accepted, summary.failed = sent.accepted, sent.failed
-                summary.errors += sent.errors
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            listed.close()
-            progress.close()
-        interrupted = interrupted or stopping.is_set()
-        if interrupted:
-            logs.log(logger, logging.WARNING, "backfill interrupted: keys not yet listed or sent were not sent")
-        output.summary(summary.describe(interrupted, args.dry_run))
-    print(json.dumps(summary.as_dict()), file=out)
-    return EXIT_FAILED if interrupted else summary.exit_status(args.dry_run)

@@ -9,11 +9,14 @@ caller can act on them at once (replay deletes failed markers in chunks as batch
 The first batch is sent alone: wrong credentials then cost one refusal, not one per worker (five failed
 AK/SK signatures lock the key for five minutes), and after a refusal nothing more is sent.
 """
+import signal
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from cos2oms import oms, transport
+from cos2oms import cli, handler, oms, transport
+from cos2oms.batching import batched
+from cos2oms.deadline import Deadline
 
 DEFAULT_WORKERS = 8
 #: Marker writes in flight per worker (a batch's ten markers go out together), up to the connections the
@@ -34,17 +37,6 @@ class Outcome(object):
     @property
     def sent(self):
         return self.result.attempts > 0
-
-
-def _batches(keys, size=oms.MAX_KEYS_PER_REQUEST):
-    batch = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class Engine(object):
@@ -82,7 +74,7 @@ class Engine(object):
         had not started), so every key pulled from ``keys`` is yielded exactly once. A KeyboardInterrupt
         inside the engine sets ``stopping``, yields what was in flight, then propagates.
         """
-        batches = _batches(keys)
+        batches = batched(keys, oms.MAX_KEYS_PER_REQUEST)
         marker_threads = min(self.workers * MARKER_WRITES_PER_WORKER, transport.POOL_SIZE)
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(marker_threads) as markers:
             first = next(batches, None)
@@ -124,24 +116,9 @@ CHUNK = 500
 _worker = {}
 
 
-def chunks(items, size=CHUNK):
-    """``items`` in lists of ``size``, pulled lazily."""
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _start_worker(setup, setup_args, logging_config):
     """In a worker process: Ctrl-C is the parent's to handle (the worker finishes its chunk); logging as the
     parent's; the state (settings, clients) built once by ``setup``."""
-    import signal
-
-    from cos2oms import cli
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cli.configure_child_logging(logging_config)
     _worker["state"] = setup(*setup_args)
@@ -195,8 +172,6 @@ def fan_out(pullediter, handle, setup, setup_args, processes, logging_config, st
 
 def sender_state(settings, workers):
     """A worker process's submitter for ``send_chunk``, built once."""
-    from cos2oms import handler
-    from cos2oms.deadline import Deadline
     return handler.build_submitter(settings, Deadline(None)), workers
 
 
@@ -246,7 +221,7 @@ def send_keys(submitter, event_keys, workers=DEFAULT_WORKERS, progress=None, sto
     if processes <= 1 or settings is None:
         here(event_keys)
         return counts
-    pulled = chunks(event_keys)
+    pulled = batched(event_keys, CHUNK)
     here(next(pulled, []))
     if submitter.auth_refused:
         here(key for chunk in pulled for key in chunk)  # not sent: failed markers, as the function writes them

@@ -8,9 +8,7 @@ errors, routed around the bar, and ends with a short human summary before its JS
 whatever the terminal shows. In SCF and when the output is not a terminal, the log lines are exactly the
 function's.
 """
-import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -19,62 +17,6 @@ from contextlib import contextmanager
 from cos2oms import logs
 
 _LOGGERS = (logs.LOGGER_NAME,) + logs.QUIET_LOGGERS
-
-
-def default_processes():
-    """Worker processes for a large run: the CPUs, at most 4 (1 where processes are unusable)."""
-    from cos2oms import bulk
-    if not bulk.processes_usable():
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-#: The most ``--workers``: the connection pools (``transport.POOL_SIZE``) keep this many connections per host.
-MAX_WORKERS = 64
-
-
-def positive_int(text, most=None):
-    """argparse type: a whole number, at least 1 (and at most ``most``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number, got %r" % text) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1, got %s" % text)
-    if most is not None and value > most:
-        raise argparse.ArgumentTypeError("must be at most %d, got %s" % (most, text))
-    return value
-
-
-def workers_count(text):
-    """argparse type for ``--workers``: 1 to ``MAX_WORKERS``."""
-    return positive_int(text, MAX_WORKERS)
-
-
-def writable_file(path):
-    """argparse type for an output file: it must be writable now, not after the run has done its work."""
-    try:
-        open(path, "a").close()
-    except OSError as exc:
-        raise argparse.ArgumentTypeError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
-    return path
-
-
-def add_sending_arguments(parser, what="", default_workers=8):
-    """``--workers`` and ``--processes``, for commands that send keys through the bulk engine."""
-    parser.add_argument("--workers", type=workers_count, default=default_workers,
-                        help="concurrent OMS requests per process%s, 1 to %d (default %d)"
-                             % (what, MAX_WORKERS, default_workers))
-    parser.add_argument("--processes", type=positive_int, default=default_processes(),
-                        help="worker processes for large runs%s (default %d here: the CPUs, at most 4)"
-                             % (what, default_processes()))
-
-
-def add_arguments(parser):
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="on a terminal, show the per-key lines too (as LOG_LEVEL=INFO does)")
-    parser.add_argument("--log-file", metavar="FILE", type=writable_file,
-                        help="also write every log line (at LOG_LEVEL) to FILE")
 
 
 class _AtLeast(logging.Filter):
@@ -104,40 +46,13 @@ class Output(object):
         self.quiet = self.interactive and not getattr(args, "verbose", False) and not environ.get("LOG_LEVEL")
         self.log_file = getattr(args, "log_file", None)
         self._undo = []
-        self._redirect = None
 
-    def __enter__(self):
-        logs.configure(self.settings.log_level, self.settings.log_format, self.stream)  # stdout: the report only
-        consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS]
-                                            if self.settings.log_format == "json" else [])
-        if self.log_file:
-            handler = logging.FileHandler(self.log_file, encoding="utf-8")
-            handler.setLevel(self.settings.log_level)
-            handler.setFormatter(_file_formatter(self.settings.log_format))
-            for name in _LOGGERS:
-                logging.getLogger(name).addHandler(handler)
-                self._undo.append(lambda n=name: logging.getLogger(n).removeHandler(handler))
-            self._undo.append(handler.close)
-        if self.interactive:
-            try:
-                from tqdm.contrib.logging import logging_redirect_tqdm
-            except ImportError:
-                pass
-            else:
-                self._redirect = logging_redirect_tqdm(consoles)
-                self._redirect.__enter__()
-        if self.quiet:  # after the redirect: its console handler, which older tqdm gives no filters, is one
-            threshold = _AtLeast(logging.WARNING)
-            for logger in consoles:
-                for handler in logger.handlers:
-                    if _is_console(handler):
-                        handler.addFilter(threshold)
-                        self._undo.append(lambda h=handler: h.removeFilter(threshold))
+    def __enter__(self):  # stdout: the report only
+        self._undo = _set_up_logging(self.child_logging(), self.stream,
+                                     _around_the_bar if self.interactive else None)
         return self
 
     def __exit__(self, *exc_info):
-        if self._redirect is not None:
-            self._redirect.__exit__(None, None, None)
         for undo in reversed(self._undo):
             undo()
         return False
@@ -164,20 +79,46 @@ class Output(object):
 
 def configure_child_logging(config):
     """In a worker process: log as the parent run does (level, format, quiet on a terminal, the log file)."""
+    _set_up_logging(config, sys.stderr)
+
+
+def _set_up_logging(config, stream, redirect=None):
+    """Log as a run does (``config``: ``Output.child_logging``): lines at the level, in the format, to
+    ``stream``; every line also to the log file, if any; ``redirect(consoles)`` (on a terminal: around the
+    progress bar); then, when quiet, only warnings and errors on the console. Returns the steps that undo it."""
     level, fmt, quiet, log_file = config
-    logs.configure(level, fmt, sys.stderr)
+    logs.configure(level, fmt, stream)
     consoles = [logging.getLogger()] + ([logging.getLogger(name) for name in _LOGGERS] if fmt == "json" else [])
-    if quiet:
+    undo = []
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(level)
+        file_handler.setFormatter(_file_formatter(fmt))
+        for name in _LOGGERS:
+            logging.getLogger(name).addHandler(file_handler)
+            undo.append(lambda n=name: logging.getLogger(n).removeHandler(file_handler))
+        undo.append(file_handler.close)
+    if redirect is not None:
+        undo.append(redirect(consoles))
+    if quiet:  # after the redirect: its console handler, which older tqdm gives no filters, is one
+        threshold = _AtLeast(logging.WARNING)
         for logger in consoles:
             for handler in logger.handlers:
                 if _is_console(handler):
-                    handler.addFilter(_AtLeast(logging.WARNING))
-    if log_file:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(level)
-        handler.setFormatter(_file_formatter(fmt))
-        for name in _LOGGERS:
-            logging.getLogger(name).addHandler(handler)
+                    handler.addFilter(threshold)
+                    undo.append(lambda h=handler: h.removeFilter(threshold))
+    return undo
+
+
+def _around_the_bar(consoles):
+    """Route the console loggers' lines around tqdm's bar (where tqdm is installed); returns how to undo it."""
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+    except ImportError:
+        return lambda: None
+    redirect = logging_redirect_tqdm(consoles)
+    redirect.__enter__()
+    return lambda: redirect.__exit__(None, None, None)
 
 
 def _file_formatter(fmt):

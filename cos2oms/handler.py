@@ -1,12 +1,10 @@
 # -*- coding: utf-8 -*-
-"""The function's wiring: settings per invocation, clients per warm container, and ``main_handler``.
+"""The function's wiring: clients per warm container, the submitter built from them, and ``main_handler``
+(settings are read per invocation by ``settings.load_settings``).
 
-``index.main_handler`` (the SCF entry point) and the commands (``replay``, ...) all start here.
+``index.main_handler`` (the SCF entry point) starts here; the commands build their submitters here too.
 """
-import importlib.util
 import logging
-import os
-import sys
 import time
 
 from cos2oms import context as scf_context
@@ -48,41 +46,6 @@ class ClientCache(object):
 CLIENTS = ClientCache()
 
 
-_INDEX_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "index.py")
-_index_by_path = []
-
-
-def _is_index_py(module):
-    try:
-        return os.path.samefile(module.__file__, _INDEX_PY)
-    except (AttributeError, TypeError, OSError):
-        return False
-
-
-def guide_constants():
-    """The constants at the top of ``index.py`` (the guide's way to configure): read when index.py sits beside
-    the package, as in the zip and the repository (not for a pip-installed package). Always that file: an
-    ``index`` module found first elsewhere on ``sys.path`` is never imported or trusted."""
-    if not os.path.isfile(_INDEX_PY):
-        return None
-    module = sys.modules.get("index")
-    if module is None or not _is_index_py(module):
-        if not _index_by_path:
-            spec = importlib.util.spec_from_file_location("cos2oms._guide_index", _INDEX_PY)
-            loaded = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(loaded)
-            _index_by_path.append(loaded)
-        module = _index_by_path[0]
-    return getattr(module, "CONSTANTS", None)
-
-
-def load_settings(constants=None, environ=None, context=None):
-    """The validated settings: the environment, then ``constants`` (default: index.py's), then the context."""
-    return settings_module.load(os.environ if environ is None else environ,
-                                guide_constants() if constants is None else constants,
-                                context_region=scf_context.region(context))
-
-
 def build_submitter(settings, deadline, request_id="-", clients=None):
     clients = clients or CLIENTS
     oms_client = oms.OmsClient(clients.session(), settings.sync_url, settings.hw_ak, settings.hw_sk,
@@ -97,7 +60,7 @@ def main_handler(event, context, constants=None, clients=None, clock=time.monoto
     deadline = Deadline.from_context(context, clock=clock, started=clock())
     request_id = scf_context.request_id(context)
     logs.bind(request_id)
-    settings = load_settings(constants, context=context)
+    settings = settings_module.load_settings(constants, context=context)
     logs.configure(settings.log_level, settings.log_format)
     submitter = build_submitter(settings, deadline, request_id, clients)
     report = sync.sync_event(event, settings.log_bucket, submitter, request_id)

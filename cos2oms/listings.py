@@ -30,7 +30,7 @@ import time
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from cos2oms import logs, markers, retry, storage, transport
+from cos2oms import logs, retry, storage, transport
 
 #: Keys per listing page: COS's and OBS's largest.
 PAGE = 1000
@@ -283,10 +283,10 @@ class CosLister(object):
             return parse_listing(response.content, unquote)
 
     def _list_with_sdk(self, prefix, marker, page_size):
-        """``list_objects``'s answer, checked as the markers' listings are (``markers.read_listing``)."""
+        """``list_objects``'s answer, checked as the markers' listings are (``storage.read_listing``)."""
         answer = self.client.list_objects(Bucket=self.bucket, Prefix=prefix, Marker=marker, MaxKeys=page_size,
                                           EncodingType="url")
-        items, following, cause = markers.read_listing(answer, prefix, marker)
+        items, following, cause = storage.read_listing(answer, prefix, marker)
         if cause is not None:  # not this listing: a portal's page, an error document answered 200, ...
             raise PageProblem(cause, retry.classify(error=retry.Unreadable(cause)).retry)
         entries = [Entry(item["Key"], int(item["Size"]), parse_time(item["LastModified"]),

@@ -157,7 +157,7 @@ class MarkerStore(object):
                                    EncodingType="url")
         if cause is not None:
             return [], None, cause
-        entries, following, cause = read_listing(answer, prefix, marker)
+        entries, following, cause = storage.read_listing(answer, prefix, marker)
         return [entry["Key"] for entry in entries], following, cause
 
     def listing(self, prefix, name, limit=None, page_size=None, seconds=None, sleep=time.sleep):
@@ -215,38 +215,6 @@ class MarkerStore(object):
                 failures[name] = cause
         return failures
 
-
-def read_listing(answer, prefix, marker=""):
-    """(entries, next_marker or None after the last page, cause or None) from a ``list_objects`` answer asked
-    for ``prefix`` after ``marker`` with ``EncodingType="url"``; ``entries`` are its ``Contents`` (dicts, each
-    ``Key`` decoded when the answer says it is encoded). See ``MarkerStore.list_page`` for what is refused."""
-    if not isinstance(answer, dict) or "Name" not in answer or "IsTruncated" not in answer:
-        return [], None, "COS answered a listing that is not one"
-    decode = storage.name_decoder([answer.get("EncodingType")])
-    if decode(answer.get("Prefix") or "") != prefix:
-        return [], None, "COS answered a listing of another prefix (%s)" % logs.short(decode(answer.get("Prefix")
-                                                                                            or ""))
-    contents = answer.get("Contents") or []
-    if isinstance(contents, dict):  # one entry: some SDK versions give the dict itself
-        contents = [contents]
-    if not all(isinstance(item, dict) and isinstance(item.get("Key"), str) and item["Key"] for item in contents):
-        return [], None, "COS answered a listing entry without a name"
-    entries = [dict(item, Key=decode(item["Key"])) for item in contents]
-    previous = marker
-    for entry in entries:
-        name = entry["Key"]
-        if not name.startswith(prefix) or name <= previous:
-            return [], None, "COS's listing is out of order or outside %s (at %s)" % (logs.short(prefix),
-                                                                                     logs.short(name))
-        previous = name
-    truncated = str(answer.get("IsTruncated", "")).lower()
-    if truncated not in ("true", "false"):
-        return [], None, "COS answered a listing that does not say whether it goes on"
-    if truncated == "false":
-        return entries, None, None
-    if not entries:
-        return [], None, "COS said the listing goes on but sent no keys"
-    return entries, previous, None
 
 
 def _delete_answer(answer):

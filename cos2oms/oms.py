@@ -42,11 +42,6 @@ def encode_key(key, encoding):
     return quote(key, safe="/~")
 
 
-def batches(keys, size=MAX_KEYS_PER_REQUEST):
-    """``keys`` in order, ``size`` at a time."""
-    return [keys[i:i + size] for i in range(0, len(keys), size)]
-
-
 class _Outcome(object):
     """What OMS answered to one request (all its attempts), or why it did not: what sync requests and task
     queries share. ``request_id``: OMS's ``X-Request-Id``."""

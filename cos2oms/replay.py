@@ -16,36 +16,31 @@ A listing that fails is an error: the run never reports "nothing left" about mar
 The last line of output is ``{"listed": N, "replayed": N, "still_failed": N, "errors": N}``; the exit status
 is 0 when nothing listed is left failed, 1 otherwise, 2 on bad configuration.
 """
-import argparse
-import json
 import logging
-import os
-import sys
 import threading
 import time
 
-from cos2oms import bulk, cli, handler, logs, markers as marker_names, oms
+from cos2oms import bulk, cli, handler, logs, markers as marker_names, settings as settings_module
 from cos2oms import context as scf_context
+from cos2oms.batching import batched
+from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
 from cos2oms.deadline import Deadline
-from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Resubmit to OMS the keys that have a failed marker in the log bucket."
 DEFAULT_WORKERS = bulk.DEFAULT_WORKERS
 #: Failed markers are deleted in chunks of this many as batches complete (and the rest at the end).
 DELETE_CHUNK = 100
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 logger = logging.getLogger("cos2oms.replay")
 
 
-class Summary(object):
+class Summary(Counts):
     """What one run did. Every listed key is counted once: replayed, still failed, or an error."""
 
+    FIELDS = ("listed", "replayed", "still_failed", "errors")
+
     def __init__(self):
-        self.listed = 0
-        self.replayed = 0
-        self.still_failed = 0
-        self.errors = 0
+        Counts.__init__(self)
         self.key_errors = 0  # the part of ``errors`` that is about one listed key
         self.credentials_refused = False  # OMS answered 401/403: nothing more was sent
         self._lock = threading.Lock()
@@ -54,10 +49,6 @@ class Summary(object):
         with self._lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self):
-        return {"listed": self.listed, "replayed": self.replayed, "still_failed": self.still_failed,
-                "errors": self.errors}
 
     def uncounted(self):
         """Listed keys not yet counted (after an interruption): they keep their failed markers."""
@@ -165,7 +156,7 @@ class Replayer(object):
     def _remove(self):
         """Delete the failed markers whose success markers are written."""
         markers, self._removable = self._removable, []
-        for chunk in oms.batches(markers, marker_names.COS_PAGE):
+        for chunk in batched(markers, marker_names.COS_PAGE):
             failures = self.markers.delete(chunk, self.deadline)
             for marker, cause in sorted(failures.items()):
                 logs.log(logger, logging.ERROR, "failed marker not removed", marker=marker, cause=cause)
@@ -209,7 +200,7 @@ def replay(settings, deadline, request_id="-", workers=bulk.DEFAULT_WORKERS, dry
 def _replay(replayer, submitter, settings, workers, dry_run, processes, logging_config):
     if processes <= 1 or dry_run:
         return replayer.run()
-    chunks = bulk.chunks(replayer._names())
+    chunks = batched(replayer._names(), bulk.CHUNK)
     replayer.run(next(chunks, []))
     if submitter.auth_refused:
         return replayer.run(name for chunk in chunks for name in chunk)  # counted, not sent
@@ -238,50 +229,8 @@ def main_handler(event, context):
     """SCF timer trigger: replay until done or until the invocation's time runs out."""
     deadline = Deadline.from_context(context, started=time.monotonic())
     logs.bind(scf_context.request_id(context))
-    settings = handler.load_settings(context=context)
+    settings = settings_module.load_settings(context=context)
     logs.configure(settings.log_level, settings.log_format)
     summary = replay(settings, deadline, scf_context.request_id(context))
     logs.log(logger, logging.INFO, "replay done", **summary.as_dict())
     return summary.as_dict()
-
-
-def add_arguments(parser):
-    parser.add_argument("--dry-run", action="store_true", help="list and count failed markers; change nothing")
-    parser.add_argument("--limit", type=cli.positive_int, default=None,
-                        help="stop after listing this many failed markers")
-    cli.add_sending_arguments(parser, default_workers=DEFAULT_WORKERS)
-    cli.add_arguments(parser)
-
-
-def run(args, environ=None, out=sys.stdout, prog="cos2oms replay"):
-    """The command: returns its exit status."""
-    environ = os.environ if environ is None else environ
-    try:
-        settings = handler.load_settings(environ=environ)
-    except ConfigError as exc:
-        print("%s: configuration error: %s" % (prog, exc), file=sys.stderr)
-        return EXIT_CONFIG
-    summary = Summary()
-    stopping = threading.Event()
-    interrupted = False
-    with cli.Output(args, settings, environ) as output, cli.stop_on_interrupt(stopping, logger):
-        try:
-            replay(settings, Deadline(None), workers=args.workers, dry_run=args.dry_run, limit=args.limit,
-                   progress=output.progress("replay"), summary=summary, stopping=stopping,
-                   processes=args.processes, logging_config=output.child_logging())
-        except KeyboardInterrupt:
-            interrupted = True
-        interrupted = interrupted or stopping.is_set()
-        if interrupted:  # markers not yet listed may still be failed: never report "nothing left"
-            logs.log(logger, logging.WARNING, "replay interrupted: keys not yet replayed keep their failed markers")
-            summary.add(still_failed=summary.uncounted())
-        output.summary(summary.describe(interrupted, args.dry_run))
-    print(json.dumps(summary.as_dict()), file=out)
-    return EXIT_FAILED if interrupted else summary.exit_status
-
-
-def main(argv=None, environ=None, out=sys.stdout, prog="replay.py"):
-    """``python replay.py [--dry-run] [--limit N] [--workers N]``."""
-    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_arguments(parser)
-    return run(parser.parse_args(argv), environ, out, prog)

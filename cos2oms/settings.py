@@ -6,11 +6,16 @@ still holds a placeholder such as the guide's ``"***Access Key***"``), from the 
 variables or the SCF context where that applies, and finally from its default. A missing or invalid setting
 raises ``ConfigError`` naming the variable. Every number has a finite range (``RANGES``).
 """
+import importlib.util
 import logging
 import math
+import os
 import re
+import sys
 from typing import NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
+
+from cos2oms import context as scf_context
 
 KEY_ENCODINGS = ("url", "raw")
 LOG_FORMATS = ("text", "json")
@@ -245,6 +250,42 @@ def load(environ, constants=None, context_region=None):
         log_level=getattr(logging, _choice(source, "LOG_LEVEL", LOG_LEVELS, "INFO", str.upper)),
         log_format=_choice(source, "LOG_FORMAT", LOG_FORMATS, "text"),
     )
+
+
+# ----------------------------------------------------------------------------- loading
+
+_INDEX_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "index.py")
+_index_by_path = []
+
+
+def _is_index_py(module):
+    try:
+        return os.path.samefile(module.__file__, _INDEX_PY)
+    except (AttributeError, TypeError, OSError):
+        return False
+
+
+def guide_constants():
+    """The constants at the top of ``index.py`` (the guide's way to configure): read when index.py sits beside
+    the package, as in the zip and the repository (not for a pip-installed package). Always that file: an
+    ``index`` module found first elsewhere on ``sys.path`` is never imported or trusted."""
+    if not os.path.isfile(_INDEX_PY):
+        return None
+    module = sys.modules.get("index")
+    if module is None or not _is_index_py(module):
+        if not _index_by_path:
+            spec = importlib.util.spec_from_file_location("cos2oms._guide_index", _INDEX_PY)
+            loaded = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(loaded)
+            _index_by_path.append(loaded)
+        module = _index_by_path[0]
+    return getattr(module, "CONSTANTS", None)
+
+
+def load_settings(constants=None, environ=None, context=None):
+    """The validated settings: the environment, then ``constants`` (default: index.py's), then the context."""
+    return load(os.environ if environ is None else environ, guide_constants() if constants is None else constants,
+                context_region=scf_context.region(context))
 
 
 # ----------------------------------------------------------------------------- verify and backfill

@@ -30,7 +30,7 @@ COS_REQUEST_ID = "x-cos-request-id"
 _RETRY_PLUS_ONE_SINCE = (1, 8, 3)
 
 __all__ = ["CosClientError", "CosServiceError", "build_cos_client", "classify_error", "describe_error", "name_decoder",
-           "sdk_version"]
+           "read_listing", "sdk_version"]
 
 
 def sdk_version():
@@ -100,3 +100,37 @@ def name_decoder(encoding_types, decode=unquote):
 
 def _as_is(text):
     return text
+
+
+def read_listing(answer, prefix, marker=""):
+    """(entries, next_marker or None after the last page, cause or None) from a ``list_objects`` answer asked
+    for ``prefix`` after ``marker`` with ``EncodingType="url"``; ``entries`` are its ``Contents`` (dicts, each
+    ``Key`` decoded when the answer says it is encoded). See ``markers.MarkerStore.list_page`` for what is
+    refused."""
+    if not isinstance(answer, dict) or "Name" not in answer or "IsTruncated" not in answer:
+        return [], None, "COS answered a listing that is not one"
+    decode = name_decoder([answer.get("EncodingType")])
+    if decode(answer.get("Prefix") or "") != prefix:
+        return [], None, "COS answered a listing of another prefix (%s)" % logs.short(decode(answer.get("Prefix")
+                                                                                            or ""))
+    contents = answer.get("Contents") or []
+    if isinstance(contents, dict):  # one entry: some SDK versions give the dict itself
+        contents = [contents]
+    if not all(isinstance(item, dict) and isinstance(item.get("Key"), str) and item["Key"] for item in contents):
+        return [], None, "COS answered a listing entry without a name"
+    entries = [dict(item, Key=decode(item["Key"])) for item in contents]
+    previous = marker
+    for entry in entries:
+        name = entry["Key"]
+        if not name.startswith(prefix) or name <= previous:
+            return [], None, "COS's listing is out of order or outside %s (at %s)" % (logs.short(prefix),
+                                                                                     logs.short(name))
+        previous = name
+    truncated = str(answer.get("IsTruncated", "")).lower()
+    if truncated not in ("true", "false"):
+        return [], None, "COS answered a listing that does not say whether it goes on"
+    if truncated == "false":
+        return entries, None, None
+    if not entries:
+        return [], None, "COS said the listing goes on but sent no keys"
+    return entries, previous, None

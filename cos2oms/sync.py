@@ -8,6 +8,7 @@ that cannot be written leaves the key in the log.
 import logging
 
 from cos2oms import cos_event, logs, markers as marker_names, oms
+from cos2oms.batching import batched
 
 logger = logging.getLogger("cos2oms.sync")
 
@@ -117,7 +118,7 @@ class Submitter(object):
 
     def run(self, keys, report):
         """Send every key and record every outcome, counting into ``report``."""
-        for batch in oms.batches(keys):
+        for batch in batched(keys, oms.MAX_KEYS_PER_REQUEST):
             result = self.send(batch)
             report.requests += result.attempts
             not_written = len(self.record(batch, result))

@@ -21,9 +21,9 @@ import copy
 import io
 
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
-from cos2oms import status, verify
 from local.obs_server import objects, put_object
 from local.world import World
+from cos2oms.commands import status as status_command, verify as verify_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVENT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
@@ -50,9 +50,9 @@ def created_objects(event):
 def run_verify(*argv):
     """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
     parser = argparse.ArgumentParser()
-    verify.add_arguments(parser)
+    verify_command.add_arguments(parser)
     out = io.StringIO()
-    status = verify.run(parser.parse_args(list(argv)), out=out)
+    status = verify_command.run(parser.parse_args(list(argv)), out=out)
     for line in out.getvalue().splitlines():
         print("  " + line)
     print("  exit status %d" % status)
@@ -151,7 +151,7 @@ def main(argv=None):
         repaired = lost_object_demo(event, oms, cos, migration)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers):")
         out = io.StringIO()
-        status.main(["--hours", "1"], out=out)
+        status_command.main(["--hours", "1"], out=out)
         for line in out.getvalue().splitlines():
             print("  " + line)
     return 0 if clean and repaired else 1

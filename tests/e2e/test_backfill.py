@@ -8,7 +8,8 @@ is in the log bucket, and the exit status says whether every key in the window w
 
 import pytest
 
-from cos2oms import backfill, listings, markers
+from cos2oms import listings, markers
+from cos2oms.commands import backfill as backfill_command
 from tests.e2e import migration as world
 from tests.e2e.migration import EVENT_PREFIX, T0, TRICKY
 
@@ -21,7 +22,7 @@ def environ(oms_server, cos_server):
 
 
 def backfill_run(environ, *argv):
-    return world.run(backfill, environ, *argv)
+    return world.run(backfill_command, environ, *argv)
 
 
 def seed_hours(cos, n, stem="img/"):
@@ -134,9 +135,9 @@ def test_since_is_required(environ, capsys):
 def test_bad_configuration_exits_2(oms_server, cos_server, capsys, overrides, variable):
     import argparse
     parser = argparse.ArgumentParser()
-    backfill.add_arguments(parser)
+    backfill_command.add_arguments(parser)
     environ = world.environ(oms_server, cos_server, None, **overrides)
-    assert backfill.run(parser.parse_args(["--since", "1d"]), environ=environ) == 2
+    assert backfill_command.run(parser.parse_args(["--since", "1d"]), environ=environ) == 2
     assert variable in capsys.readouterr().err
 
 

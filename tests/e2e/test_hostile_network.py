@@ -20,8 +20,8 @@ import index
 import replay
 from cos2oms import handler, retry
 from cos2oms import markers as marker_names
-from cos2oms import replay as replay_command
 from local import world
+from cos2oms.commands import replay as replay_command
 from local.hostile import Answer, HostileServer
 from tests import support
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from cos2oms import backfill, markers, verify
+from cos2oms import markers
+from cos2oms.commands import backfill, verify
 from cos2oms.signer import SignerAuth
 from local import fake_credentials
 from local.obs_server import CRC64, FULL_OVERWRITE, NO_OVERWRITE, SIZE_LAST_MODIFIED, Migration, read_object

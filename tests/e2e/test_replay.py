@@ -1,4 +1,4 @@
-"""``replay.py`` end to end: the command (in-process through ``replay.main``, and once as a real script) and
+"""``replay.py`` end to end: the command (in-process through ``commands.replay.main``, and once as a real script) and
 the timer entry point ``replay.main_handler``, against the loopback OMS and COS servers.
 
 What must hold whatever happens (OMS refusals, the log bucket failing, Ctrl-C, the time limit):
@@ -26,7 +26,8 @@ import pytest
 
 import replay
 from cos2oms import cli, handler, markers, oms, settings
-from cos2oms import replay as replay_command
+from cos2oms import replay as replay_engine
+from cos2oms.commands import replay as replay_command
 from cos2oms.deadline import Deadline
 from local import world
 from tests.e2e.terminal import run_on_terminal
@@ -249,7 +250,7 @@ def test_replay_of_2345_markers_with_two_refused_batches_then_a_second_run_drain
     counts = cos_server.counts
     assert len(requests) == math.ceil(2345 / 10) + 2
     assert counts.get("list", 0) <= math.ceil(2345 / 1000) + 2
-    assert math.ceil(2325 / 1000) <= counts.get("batch_delete", 0) <= 2325 // replay_command.DELETE_CHUNK + 1
+    assert math.ceil(2325 / 1000) <= counts.get("batch_delete", 0) <= 2325 // replay_engine.DELETE_CHUNK + 1
     assert counts.get("put", 0) == 2325
     assert single_deletes_only_for_names_xml_cannot_carry(cos_server) == len(unsafe(accepted))
 
@@ -276,7 +277,7 @@ def test_request_economy_when_the_markers_fill_whole_pages(environ, oms_server, 
     assert sorted(oms_server.received_keys()) == sorted(keys)
     counts = cos_server.counts
     assert counts.get("list", 0) <= 100 // 50 + 2
-    assert 1 <= counts.get("batch_delete", 0) <= 100 // replay_command.DELETE_CHUNK + 1
+    assert 1 <= counts.get("batch_delete", 0) <= 100 // replay_engine.DELETE_CHUNK + 1
     assert counts.get("put", 0) == 100
     assert single_deletes_only_for_names_xml_cannot_carry(cos_server) == len(unsafe(keys))
     assert cos_server.keys(BUCKET, failed("")) == []
@@ -393,7 +394,7 @@ def test_refused_credentials_are_named_in_the_summary_not_a_run_it_again(environ
     seed(cos_server, event_keys(3))
     environ["HW_SK"] = "wrongsk0000000000000000000000000000000000"
 
-    summary = replay_command.replay(settings.load(environ), Deadline(None), workers=2)
+    summary = replay_engine.replay(settings.load(environ), Deadline(None), workers=2)
 
     assert summary.credentials_refused and summary.still_failed == 3
     assert "fix HW_AK/HW_SK before running it again" in summary.describe()

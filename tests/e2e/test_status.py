@@ -25,6 +25,8 @@ import pytest
 
 import index
 from cos2oms import handler, markers, status, storage
+from cos2oms import settings, status_figures as figures, status_view as view
+from cos2oms.commands import status as status_command
 from cos2oms.__main__ import main as cli_main
 from local import world
 from tests import support
@@ -55,7 +57,7 @@ def os_environ(environ, monkeypatch):
 def run_raw(environ, *argv, out=None):
     """(exit status, the output as printed)."""
     out = out or io.StringIO()
-    code = status.main(list(argv), environ=environ, out=out)
+    code = status_command.main(list(argv), environ=environ, out=out)
     return code, out.getvalue()
 
 
@@ -67,7 +69,7 @@ def run(environ, *argv):
 
 def run_json(environ, *argv):
     out = io.StringIO()
-    code = status.main(["--json"] + list(argv), environ=environ, out=out)
+    code = status_command.main(["--json"] + list(argv), environ=environ, out=out)
     report = json.loads(out.getvalue())  # one JSON object, nothing else
     assert report["exit_status"] == code
     return code, report
@@ -145,7 +147,7 @@ def test_copies_count_as_success_or_failure_and_a_failure_says_run_verify(os_env
     code, raw = run_raw(os_environ)
     text = " ".join(raw.split())
     assert "OMS counted 1 FAILURE(s) in the last 24 h" in text
-    assert len([line for line in raw.splitlines() if line.endswith(status.FAILURE_MARK)]) == 1  # the hour marked
+    assert len([line for line in raw.splitlines() if line.endswith(view.FAILURE_MARK)]) == 1  # the hour marked
     assert "Next: python -m cos2oms verify" in text
 
 
@@ -312,13 +314,13 @@ def test_a_week_is_asked_in_pieces_and_adds_up(environ, oms_server, os_environ):
 
     assert sync("a.jpg", "b.jpg", "c.jpg") is True
     spy = SpySession(transport.new_session())
-    report = status.gather(handler.load_settings(environ=environ), hours=168, session=spy)
+    report = status.gather(settings.load_settings(environ=environ), hours=168, session=spy)
     stats = [params for url, params in spy.calls if url.endswith("/statistics")]
     assert len(stats) == 3
     assert stats[0]["start_time"] == status.from_iso(report["window"]["start"]) * 1000
     for before, after in zip(stats, stats[1:]):
         assert after["start_time"] == before["end_time"] + 1
-    assert all(p["end_time"] - p["start_time"] < status.PIECE_HOURS * 3600000 for p in stats)
+    assert all(p["end_time"] - p["start_time"] < figures.PIECE_HOURS * 3600000 for p in stats)
     window = report["window"]
     assert len(window["hourly"]) == 168 and window["gaps"] == [] and window["unknown_hours"] == []
     assert window["totals"]["REQUEST"] == 3 and report["exit_status"] == 0
@@ -327,19 +329,19 @@ def test_a_week_is_asked_in_pieces_and_adds_up(environ, oms_server, os_environ):
 
 def test_a_series_cut_at_the_documented_maximum_is_said_to_cover_only_part(os_environ, oms_server, monkeypatch):
     # The old single request for 168 h, answered as an API keeping the first 1,000 five-minute points would.
-    monkeypatch.setattr(status, "PIECE_HOURS", 168)
-    start = status.window(time.time(), 168)[0]
+    monkeypatch.setattr(figures, "PIECE_HOURS", 168)
+    start = figures.window(time.time(), 168)[0]
     oms_server.script(None, (200, {"sync_task_id": TASK, "statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
         {"data_type": kind, "data": [{"time_stamp": (start + i * 300) * 1000, "statistic_num": 0}
-                                     for i in range(1000)]} for kind in status.DATA_TYPES]}))
+                                     for i in range(1000)]} for kind in figures.DATA_TYPES]}))
     code, report = run_json(os_environ, "--hours", "168")
     unknown = report["window"]["unknown_hours"]  # from the hour the series stops in (83 h 20 min on) to now
-    assert unknown[0] == status.iso(status.hour_floor(start + 1000 * 300))
+    assert unknown[0] == figures.iso(figures.hour_floor(start + 1000 * 300))
     assert unknown[-1] == report["window"]["hourly"][-1]["hour"] and len(unknown) == len(set(unknown)) >= 84
     assert report["window"]["failures_from"] == "month" and code == 0  # the loopback's month counter: no FAILURE
     oms_server.script(None, (200, {"statistic_time_type": "FIVE_MINUTES", "statistic_datas": [
         {"data_type": kind, "data": [{"time_stamp": (start + i * 300) * 1000, "statistic_num": 0}
-                                     for i in range(1000)]} for kind in status.DATA_TYPES]}))
+                                     for i in range(1000)]} for kind in figures.DATA_TYPES]}))
     code, text = run(os_environ, "--hours", "168")
     assert re.search(r"OMS's figures give no FAILURE count for 8[4-6] of the window's 168 hours", text)
     assert "its FAILURE series holds 1,000 points, the most the API documents" in text
@@ -415,7 +417,7 @@ def test_the_output_fits_80_columns_or_the_terminal(os_environ, monkeypatch):
     assert sync("a.jpg") is True
     code, raw = run_raw(os_environ)
     assert max(len(line) for line in raw.splitlines()) <= 80
-    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
+    monkeypatch.setattr(status_command.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
     code, wide = run_raw(os_environ, out=Terminal())
     assert 80 < max(len(line) for line in wide.splitlines()) <= 132
 
@@ -454,7 +456,7 @@ def test_field_and_parameter_names_are_the_sdks(oms_server):
                                       ShowSyncTaskRequest, ShowSyncTaskResponse, StatisticData, StatisticTypeData)
 
     task_fields = set(ShowSyncTaskResponse.attribute_map.values())
-    assert set(status.TASK_TEXT_FIELDS + status.TASK_TIME_FIELDS + status.MONTHLY_FIELDS) <= task_fields
+    assert set(figures.TASK_TEXT_FIELDS + figures.TASK_TIME_FIELDS + figures.MONTHLY_FIELDS) <= task_fields
     assert {"statistic_time_type", "statistic_datas"} <= set(ListSyncTaskStatisticResponse.attribute_map.values())
     assert set(StatisticTypeData.attribute_map.values()) == {"data_type", "data"}
     assert set(StatisticData.attribute_map.values()) == {"time_stamp", "statistic_num"}
@@ -462,7 +464,7 @@ def test_field_and_parameter_names_are_the_sdks(oms_server):
     assert set(ListSyncTaskStatisticRequest.attribute_map.values()) == {"sync_task_id", "data_type", "start_time",
                                                                          "end_time"}
     documented = ListSyncTaskStatisticRequest.data_type.fset.__doc__
-    assert all(kind + "：" in documented for kind in status.DATA_TYPES)
+    assert all(kind + "：" in documented for kind in figures.DATA_TYPES)
     # The loopback answers with exactly the SDK's fields, so what passes here would pass against OMS's shape.
     now_ms = int(time.time() * 1000)
     assert set(oms_server._task_answer(TASK, {"query_time": str(now_ms)})[1]) == task_fields
@@ -492,14 +494,14 @@ def test_our_requests_and_readings_agree_with_the_sdks(environ, oms_server, os_e
     monkeypatch.setattr(oms_server, "copies", [
         SimpleNamespace(time=time.time(), event_key=support.event_key("a.jpg"), size=700, ok=True)], raising=False)
     spy = SpySession(transport.new_session())
-    report = status.gather(handler.load_settings(environ=environ), hours=3, session=spy)
+    report = status.gather(settings.load_settings(environ=environ), hours=3, session=spy)
 
     # Our two GETs: the SDK's paths and query parameter names, in the SDK's order.
     (task_url, task_params), (stats_url, stats_params) = spy.calls
     start_ms, end_ms = stats_params["start_time"], stats_params["end_time"]
     show = OmsClient._show_sync_task_http_info(ShowSyncTaskRequest(sync_task_id=TASK, query_time=end_ms))
     listing = OmsClient._list_sync_task_statistic_http_info(ListSyncTaskStatisticRequest(
-        sync_task_id=TASK, data_type=",".join(status.DATA_TYPES), start_time=start_ms, end_time=end_ms))
+        sync_task_id=TASK, data_type=",".join(figures.DATA_TYPES), start_time=start_ms, end_time=end_ms))
     for (url, params), info in (((task_url, task_params), show), ((stats_url, stats_params), listing)):
         assert urlsplit(url).path == info["resource_path"].format(project_id=PROJECT, sync_task_id=TASK)
         assert list(params) == [name for name, _ in info["query_params"]]
@@ -507,11 +509,11 @@ def test_our_requests_and_readings_agree_with_the_sdks(environ, oms_server, os_e
     # The SDK's own client, against the same loopback OMS, reads the same figures.
     client = sdk_client(oms_server)
     task = client.show_sync_task(ShowSyncTaskRequest(sync_task_id=TASK, query_time=task_params["query_time"]))
-    for name in status.TASK_TEXT_FIELDS + status.MONTHLY_FIELDS:
+    for name in figures.TASK_TEXT_FIELDS + figures.MONTHLY_FIELDS:
         assert report["task"][name] == getattr(task, name), name
-    assert report["task"]["create_time"] == status.iso(task.create_time / 1000.0)
+    assert report["task"]["create_time"] == figures.iso(task.create_time / 1000.0)
     stats = client.list_sync_task_statistic(ListSyncTaskStatisticRequest(
-        sync_task_id=TASK, data_type=",".join(status.DATA_TYPES), start_time=start_ms, end_time=end_ms))
+        sync_task_id=TASK, data_type=",".join(figures.DATA_TYPES), start_time=start_ms, end_time=end_ms))
     assert stats.statistic_time_type == report["window"]["statistic_time_type"]
     sdk_totals = {series.data_type: sum(point.statistic_num for point in series.data)
                   for series in stats.statistic_datas}

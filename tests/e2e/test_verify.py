@@ -18,6 +18,8 @@ import pytest
 
 from cos2oms import listings, markers, retry, verify
 from local import world as loopback
+from cos2oms import report, verify_merge
+from cos2oms.commands import verify as verify_command
 from tests.e2e import migration as world
 from tests.e2e.migration import COPIED, EVENT_PREFIX, OBS_BUCKET, SOURCE_BUCKET, T0, TRICKY
 from tests.support import TASK
@@ -42,7 +44,7 @@ def small_pages(monkeypatch):
 
 
 def verify_run(environ, *argv):
-    return world.run(verify, environ, *argv)
+    return world.run(verify_command, environ, *argv)
 
 
 def combined(tmp_path, environ, *argv):
@@ -58,7 +60,7 @@ def test_an_interrupted_run_says_so_at_the_end_of_its_combined_report(environ, c
     for key in ("a", "b", "c"):
         world.source(cos_server, key)
         world.destination(obs_server, key)
-    merge = verify.merge
+    merge = verify_merge.merge
 
     def interrupted_after_one(*args, **kwargs):
         results = merge(*args, **kwargs)
@@ -68,7 +70,7 @@ def test_an_interrupted_run_says_so_at_the_end_of_its_combined_report(environ, c
     monkeypatch.setattr(verify, "merge", interrupted_after_one)
     status, _, result, text = combined(tmp_path, environ)
     assert status == 1 and result["matched"] == 1
-    assert text.splitlines() == ["= a", '! "%s"' % verify.INTERRUPTED]
+    assert text.splitlines() == ["= a", '! "%s"' % report.INTERRUPTED]
 
 
 # ----------------------------------------------------------------------------- every outcome
@@ -548,8 +550,8 @@ def test_bad_configuration_exits_2_naming_the_variable(oms_server, cos_server, o
                                                        variable):
     environ = world.environ(oms_server, cos_server, obs_server, **overrides)
     parser = argparse.ArgumentParser()
-    verify.add_arguments(parser)
-    status = verify.run(parser.parse_args([]), environ=environ)
+    verify_command.add_arguments(parser)
+    status = verify_command.run(parser.parse_args([]), environ=environ)
     err = capsys.readouterr().err
     assert status == 2
     assert variable in err
@@ -558,14 +560,14 @@ def test_bad_configuration_exits_2_naming_the_variable(oms_server, cos_server, o
 
 def test_since_after_until_exits_2(environ, capsys):
     parser = argparse.ArgumentParser()
-    verify.add_arguments(parser)
-    status = verify.run(parser.parse_args(["--since", "2024-05-02", "--until", "2024-05-01"]), environ=environ)
+    verify_command.add_arguments(parser)
+    status = verify_command.run(parser.parse_args(["--since", "2024-05-02", "--until", "2024-05-01"]), environ=environ)
     assert status == 2 and "--until" in capsys.readouterr().err
 
 
 def test_an_impossible_date_is_refused_naming_the_option(environ, capsys):
     parser = argparse.ArgumentParser(prog="cos2oms verify")
-    verify.add_arguments(parser)
+    verify_command.add_arguments(parser)
     for option, value, problem in [("--since", "2024-02-30", "day is out of range for month"),
                                    ("--until", "2024-05-01T25:00", "hour must be in 0..23"),
                                    ("--since", "2024-05-01T23:61:00Z", "minute must be in 0..59")]:

@@ -10,6 +10,7 @@ import pytest
 
 from cos2oms import __main__ as command_line
 from cos2oms import cli, logs, settings
+from cos2oms.commands import base
 from tests import support
 
 
@@ -24,10 +25,10 @@ def test_an_unwritable_log_file_is_a_usage_error_before_anything_runs(command, t
 @pytest.mark.parametrize("value,ok", [("1", True), ("64", True), ("65", False), ("0", False), ("x", False)])
 def test_workers_have_a_range_the_connection_pools_hold(value, ok):
     if ok:
-        assert cli.workers_count(value) == int(value)
+        assert base.workers_count(value) == int(value)
     else:
         with pytest.raises(argparse.ArgumentTypeError):
-            cli.workers_count(value)
+            base.workers_count(value)
 
 
 class Terminal(io.StringIO):
@@ -73,3 +74,19 @@ def test_a_terminal_shows_only_warnings_even_where_tqdm_copies_no_filters(monkey
     shown = capsys.readouterr().err
     assert "object accepted" not in shown
     assert "replay stopping" in shown
+
+
+def test_a_run_on_a_terminal_takes_its_log_file_away_when_it_ends(tmp_path):
+    """The log file gets the run's lines, at LOG_LEVEL whatever the terminal shows, and no later run's."""
+    log_file = tmp_path / "run.log"
+    args = argparse.Namespace(verbose=False, log_file=str(log_file))
+    logger = logging.getLogger("cos2oms.test")
+    try:
+        with cli.Output(args, settings.load(support.env()), environ={}, stream=Terminal()):
+            logs.log(logger, logging.INFO, "object accepted", key="/1/b/during")
+        logs.log(logger, logging.WARNING, "after the run", key="/1/b/after")
+    finally:
+        logs.configure(logging.INFO, "text")
+    written = log_file.read_text()
+    assert "/1/b/during" in written and "/1/b/after" not in written
+    assert not [h for h in logging.getLogger(logs.LOGGER_NAME).handlers if isinstance(h, logging.FileHandler)]

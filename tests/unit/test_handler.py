@@ -11,7 +11,7 @@ import requests
 import responses
 
 import index
-from cos2oms import handler
+from cos2oms import handler, settings
 from tests import support
 from tests.unit.conftest import service_error
 
@@ -323,9 +323,9 @@ def test_the_guides_constants_come_from_our_index_py_only(tmp_path, monkeypatch)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "index", raising=False)
     monkeypatch.delenv("FOREIGN_INDEX_RAN", raising=False)
-    monkeypatch.setattr(handler, "_index_by_path", [])
+    monkeypatch.setattr(settings, "_index_by_path", [])
 
-    constants = handler.guide_constants()
+    constants = settings.guide_constants()
 
     assert constants["SYNC_URL"] == "***Synchronization Request Receiving Address***"
     assert "FOREIGN_INDEX_RAN" not in os.environ

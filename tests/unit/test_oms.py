@@ -41,12 +41,6 @@ def test_encoding_examples():
     assert oms.encode_key("/1/b/a b", "raw") == "/1/b/a b"
 
 
-def test_batches_keep_order_and_size():
-    keys = list(range(23))
-    assert oms.batches(keys) == [keys[:10], keys[10:20], keys[20:]]
-    assert oms.batches([]) == []
-
-
 def test_body_is_the_guides_json():
     body = client().body(["/1/b/a b"])
     assert json.loads(body.decode("utf-8")) == {"object_keys": ["/1/b/a%20b"]}

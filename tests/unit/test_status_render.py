@@ -10,7 +10,8 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from cos2oms import status
+from cos2oms import logs, status, status_figures as figures, status_view as view
+from cos2oms.commands import base, status as status_command
 
 SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshots", "status_render.txt")
 UTC_PLUS_8 = timezone(timedelta(hours=8))
@@ -24,7 +25,7 @@ def fixed_report():
     start = status.from_iso("2024-04-30T11:00:00Z")
     hourly = []
     for i, (requested, failed) in enumerate(zip(REQUEST, FAILURE)):
-        hourly.append({"hour": status.iso(start + i * 3600), "REQUEST": requested, "SUCCESS": requested - failed,
+        hourly.append({"hour": figures.iso(start + i * 3600), "REQUEST": requested, "SUCCESS": requested - failed,
                        "FAILURE": failed, "SKIP": 0, "SIZE": (requested - failed) * 350000})
     report = {
         "task_id": "a8c1b3d5-task-4e2f-9b7a-0123456789ab", "project_id": "0a1b2c3d4e5f60718293a4b5c6d7e8f9",
@@ -35,8 +36,8 @@ def fixed_report():
                  "create_time": "2024-03-02T08:00:00Z", "last_start_time": "2024-03-02T08:00:00Z",
                  "monthly_acceptance_request": 48211, "monthly_success_object": 48170,
                  "monthly_failure_object": 41, "monthly_skip_object": 0, "monthly_size": 16873000000},
-        "window": {"hours": 12, "start": status.iso(start), "end": "2024-04-30T22:20:00Z",
-                   "statistic_time_type": "FIVE_MINUTES", "hourly": hourly, "totals": status.totals(hourly),
+        "window": {"hours": 12, "start": figures.iso(start), "end": "2024-04-30T22:20:00Z",
+                   "statistic_time_type": "FIVE_MINUTES", "hourly": hourly, "totals": figures.totals(hourly),
                    "statistics_asked": True},
         "oms_errors": [],
         "markers": {"max_list": 10000, "success": None,
@@ -47,7 +48,7 @@ def fixed_report():
 
 
 def test_render_matches_the_snapshot():
-    text = status.render(fixed_report(), tz=UTC_PLUS_8)
+    text = view.render(fixed_report(), tz=UTC_PLUS_8)
     if os.environ.get("UPDATE_SNAPSHOTS"):
         with io.open(SNAPSHOT, "w", encoding="utf-8") as f:
             f.write(text)
@@ -56,7 +57,7 @@ def test_render_matches_the_snapshot():
 
 
 def test_render_is_plain_ascii_and_fits_80_columns():
-    text = status.render(fixed_report(), tz=UTC_PLUS_8)
+    text = view.render(fixed_report(), tz=UTC_PLUS_8)
     chart = text[text.index("Per hour"):text.index("Needs attention")]
     assert all(ord(c) < 128 for c in chart)  # no colour codes, no box-drawing characters
     assert max(len(line) for line in text.splitlines()) <= 80
@@ -70,28 +71,28 @@ def hostile_report():
     big = 2 ** 63 - 1
     report.update(task_id="t" * 255, project_id="p" * 64, log_bucket="l" * 63)
     report["task"].update(src_bucket="s" * 63, dst_bucket="d" * 63, src_region="r" * 40, status="X" * 300)
-    report["task"].update((name, big) for name in status.MONTHLY_FIELDS)
+    report["task"].update((name, big) for name in figures.MONTHLY_FIELDS)
     for row in report["window"]["hourly"]:
-        row.update((kind, big) for kind in status.DATA_TYPES)
+        row.update((kind, big) for kind in figures.DATA_TYPES)
     report["window"]["hourly"][3]["FAILURE"] = None  # an unknown figure
-    report["window"]["totals"] = status.totals(report["window"]["hourly"])
+    report["window"]["totals"] = figures.totals(report["window"]["hourly"])
     report["markers"]["failed"]["count"] = 10 ** 9
-    problems = [(1, "OMS could not be asked: HTTP 503 error_msg=%s" % status.logs.short("m" * 5000), None)]
+    problems = [(1, "OMS could not be asked: HTTP 503 error_msg=%s" % logs.short("m" * 5000), None)]
     return status.assess(report, problems)
 
 
-@pytest.mark.parametrize("width", [status.MIN_WIDTH, 80, 132])
+@pytest.mark.parametrize("width", [view.MIN_WIDTH, 80, 132])
 def test_every_line_fits_the_width_whatever_the_values(width):
-    text = status.render(hostile_report(), tz=UTC_PLUS_8, width=width)
+    text = view.render(hostile_report(), tz=UTC_PLUS_8, width=width)
     assert max(len(line) for line in text.splitlines()) <= width
     assert "9.2E" in text and "8.0 EiB" in text and "101.5E+" in text  # 11 known hours of FAILURE, summed
 
 
 def test_the_bars_grow_with_the_terminal():
     rows = fixed_report()["window"]["hourly"]
-    narrow, wide = status.render_chart(rows, UTC_PLUS_8, 80), status.render_chart(rows, UTC_PLUS_8, 132)
+    narrow, wide = view.render_chart(rows, UTC_PLUS_8, 80), view.render_chart(rows, UTC_PLUS_8, 132)
     peak = [line.split()[1] for line in narrow + wide if " 310 " in line]  # the REQUEST bar at the peak
-    assert [status.bar_width(80), status.bar_width(132)] == [11, 28]
+    assert [view.bar_width(80), view.bar_width(132)] == [11, 28]
     assert len(peak[0]) == 11 and 26 <= len(peak[1]) <= 28  # the peak bar fills its room, as whole marks allow
     assert max(len(line) for line in wide) <= 132
 
@@ -100,7 +101,7 @@ def test_values_from_the_network_reach_the_terminal_escaped():
     report = fixed_report()
     report["task"].update(src_bucket="evil\x9b2J\u202eexe.gpj", dst_bucket="iso\u2066late\ud800",
                           status="SYNCHRONIZING\x1b[31m")
-    text = status.render(status.assess(report), tz=UTC_PLUS_8)
+    text = view.render(status.assess(report), tz=UTC_PLUS_8)
     assert not any(c in text for c in "\x9b\u202e\u2066\ud800\x1b")
     assert '"evil\\u009b2J\\u202eexe.gpj"' in text and "\\u2066" in text and "\\ud800" in text
     text.encode("utf-8")  # no lone surrogate left to stop the write
@@ -112,28 +113,28 @@ def test_output_is_80_columns_unless_it_is_a_terminal(monkeypatch):
         def isatty(self):
             return True
 
-    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
-    assert status.output_width(io.StringIO()) == 80
-    assert status.output_width(Terminal()) == 132
-    monkeypatch.setattr(status.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((20, 40)))
-    assert status.output_width(Terminal()) == status.MIN_WIDTH
+    monkeypatch.setattr(status_command.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((132, 40)))
+    assert status_command.output_width(io.StringIO()) == 80
+    assert status_command.output_width(Terminal()) == 132
+    monkeypatch.setattr(status_command.shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((20, 40)))
+    assert status_command.output_width(Terminal()) == view.MIN_WIDTH
 
 
 def test_every_nonzero_count_gets_a_mark_and_zero_none():
     rows = fixed_report()["window"]["hourly"]
-    lines = status.render_chart(rows, UTC_PLUS_8)[2:]
+    lines = view.render_chart(rows, UTC_PLUS_8)[2:]
     two_am = [line for line in lines if line.strip().startswith("02:00")]  # REQUEST 3 of a peak of 310
     assert two_am and "#" in two_am[0]
     one_am = [line for line in lines if line.strip().startswith("01:00")]  # REQUEST 0
     assert one_am and "#" not in one_am[0]
-    assert sum(line.endswith(status.FAILURE_MARK) for line in lines) == 2
+    assert sum(line.endswith(view.FAILURE_MARK) for line in lines) == 2
 
 
 def test_a_failed_window_and_failed_markers_say_what_to_run():
     report = fixed_report()
-    assert report["exit_status"] == status.EXIT_ATTENTION
+    assert report["exit_status"] == base.EXIT_ATTENTION
     assert report["next_steps"] == [status.VERIFY, status.REPLAY]
-    text = " ".join(status.render(report, tz=UTC_PLUS_8).split())
+    text = " ".join(view.render(report, tz=UTC_PLUS_8).split())
     assert "OMS counted 7 FAILURE(s) in the last 12 h" in text
     assert "3 failed marker(s) in the log bucket (the oldest written 7 h 30 min ago)" in text
 

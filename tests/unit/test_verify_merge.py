@@ -12,9 +12,10 @@ import threading
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from cos2oms import listings, verify
+from cos2oms import listings, report, verify_merge
+from cos2oms.commands import buckets
 from cos2oms.listings import Entry, ListingError
-from cos2oms.verify import (ACCEPTED, ALL_TIME, DIFFER, ERROR, EXTRA, FAILED, MATCH, MISSING, UNKNOWN_BROKEN,
+from cos2oms.verify_merge import (ACCEPTED, ALL_TIME, DIFFER, ERROR, EXTRA, FAILED, MATCH, MISSING, UNKNOWN_BROKEN,
                             UNKNOWN_LONG, UNKNOWN_LOOKUP, UNMARKED, Marker, Result, Window, merge)
 
 MD5_A = "0cc175b9c0f1b6a831c399e269772661"
@@ -147,7 +148,7 @@ def test_markers_are_read_only_as_far_as_the_missing_keys_need():
 
 
 def test_summary_counts_and_exit_status():
-    summary = verify.Summary()
+    summary = verify_merge.Summary()
     results = list(merge([entry("a"), entry("b"), entry("c", size=5)], [entry("a"), entry("c"), entry("x")],
                          failed=["b"]))
     for result in results:
@@ -155,9 +156,9 @@ def test_summary_counts_and_exit_status():
     assert summary.as_dict() == {"source": 3, "matched": 1, "missing": 1, "differ": 1, "extra": 1, "errors": 0,
                                  "missing_unmarked": 0, "missing_accepted": 0, "missing_failed": 1,
                                  "resubmitted": 0}
-    assert list(summary.as_dict()) == list(verify.Summary.FIELDS)
+    assert list(summary.as_dict()) == list(verify_merge.Summary.FIELDS)
     assert summary.exit_status == 1
-    clean = verify.Summary()
+    clean = verify_merge.Summary()
     for result in merge([entry("a")], [entry("a"), entry("b")]):
         clean.count(result)
     assert clean.exit_status == 0  # extra objects on the destination are reported, not a failure
@@ -165,15 +166,15 @@ def test_summary_counts_and_exit_status():
 
 def test_report_lines():
     missing, differ, extra = list(merge([entry("a\nb"), entry("c", size=2)], [entry("c"), entry("d")]))
-    assert verify.describe(missing) == 'missing "a\\nb": no marker: the event never reached the function'
-    assert verify.describe(differ) == 'differ  "c": size 2 on the source, 1 on the destination'
-    assert verify.combined_line(differ) == "* c\n"  # rclone's format: the key as it is
-    assert verify.combined_line(extra) == "- d\n"
-    assert verify.combined_line(missing) == '+ "a\\nb"\n'  # a line break: a JSON string
+    assert report.describe(missing) == 'missing "a\\nb": no marker: the event never reached the function'
+    assert report.describe(differ) == 'differ  "c": size 2 on the source, 1 on the destination'
+    assert report.combined_line(differ) == "* c\n"  # rclone's format: the key as it is
+    assert report.combined_line(extra) == "- d\n"
+    assert report.combined_line(missing) == '+ "a\\nb"\n'  # a line break: a JSON string
 
 
 def combined_path(key, symbol=MISSING):
-    line = verify.combined_line(Result(symbol, key, None, None, None))
+    line = report.combined_line(Result(symbol, key, None, None, None))
     assert line[:2] == symbol + " " and line.endswith("\n")
     return line[2:-1]
 
@@ -193,7 +194,7 @@ def test_a_combined_path_is_the_key_unless_it_breaks_a_line_or_starts_with_a_quo
 @given(st.text(alphabet=st.sampled_from(u'ab= "\\\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t\x01\u4e2d'), min_size=1,
                max_size=8))
 def test_a_combined_line_is_one_line_for_every_reader_and_gives_its_key_back(key):
-    line = verify.combined_line(Result(MATCH, key, None, None, None))
+    line = report.combined_line(Result(MATCH, key, None, None, None))
     assert line.splitlines() == [line[:-1]]  # str.splitlines
     assert io.StringIO(line, newline=None).readlines() == [line]  # universal newlines
     path = line[2:-1]
@@ -202,14 +203,14 @@ def test_a_combined_line_is_one_line_for_every_reader_and_gives_its_key_back(key
 
 
 def test_an_error_about_no_key_is_a_json_line_no_key_could_give():
-    line = verify.combined_line(Result(ERROR, None, None, None, 'source listing failed: COS answered 403 "A"\nB'))
+    line = report.combined_line(Result(ERROR, None, None, None, 'source listing failed: COS answered 403 "A"\nB'))
     assert line == '! "source listing failed: COS answered 403 \\"A\\" B"\n'
     text = json.loads(line[2:-1])
     assert not text.startswith('"') and "".join(text.splitlines()) == text  # which no key's path decodes to
 
 
 def test_a_failed_marker_look_up_is_counted_as_an_error():
-    summary = verify.Summary()
+    summary = verify_merge.Summary()
     for result in merge([entry("long")], [], long_marker=lambda key: True, marker_lookup=lambda key: UNKNOWN_LOOKUP):
         summary.count(result)
     assert (summary.missing, summary.errors, summary.exit_status) == (1, 1, 1)
@@ -264,7 +265,7 @@ def oracle(source, destination, success, failed, window, checksum):
             results.append((MISSING, s.key, state))
             continue
         same = s.size == d.size and int(d.mtime) >= int(s.mtime)
-        if same and checksum and verify.is_plain_md5(s.etag) and verify.is_plain_md5(d.etag):
+        if same and checksum and verify_merge.is_plain_md5(s.etag) and verify_merge.is_plain_md5(d.etag):
             same = s.etag == d.etag
         results.append((MATCH if same else DIFFER, s.key))
     if window == ALL_TIME:  # a destination-only object belongs to no window
@@ -425,13 +426,13 @@ def test_parse_time_refuses_a_time_that_does_not_exist(text):
     ("7d", 1000.0 - 7 * 86400), ("2w", 1000.0 - 14 * 86400), ("1.5h", 1000.0 - 5400),
 ])
 def test_parse_when(text, seconds):
-    assert verify.parse_when(text, now=1000.0) == seconds
+    assert buckets.parse_when(text, now=1000.0) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "yesterday", "24", "2024-13-45x", "5y"])
 def test_parse_when_refuses(text):
     with pytest.raises(argparse.ArgumentTypeError):
-        verify.parse_when(text, now=1000.0)
+        buckets.parse_when(text, now=1000.0)
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -442,9 +443,9 @@ def test_parse_when_refuses(text):
 ])
 def test_parse_when_refuses_a_time_that_does_not_exist_rather_than_shift_it(text, problem):
     with pytest.raises(argparse.ArgumentTypeError) as raised:
-        verify.parse_when(text, now=1000.0)
+        buckets.parse_when(text, now=1000.0)
     assert str(raised.value) == "%r is not a time: %s" % (text, problem)
-    assert verify.parse_when("2024-02-29") == 1709164800.0  # a leap day is one
+    assert buckets.parse_when("2024-02-29") == 1709164800.0  # a leap day is one
 
 
 def test_window_bounds():

@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+"""What ``verify`` and ``backfill`` share: their settings and clients (``Setup``: the source bucket, the log
+bucket, the destination), and the window of ``--since``/``--until``."""
+import argparse
+import os
+import re
+import time
+
+from cos2oms import handler, listings, settings as settings_module, storage
+from cos2oms.deadline import Deadline
+from cos2oms.settings import ConfigError
+from cos2oms.verify_merge import Window
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DATE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")
+_MINUTES = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)(Z|[+-]\d\d:?\d\d)?$")
+
+
+def parse_when(text, now=None):
+    """Epoch seconds of ``--since``/``--until``: ISO 8601 (``2024-05-01``, ``2024-05-01T08:00``,
+    ``2024-05-01T08:00:00+08:00``; no offset means UTC) or a time ago (``90s``, ``30m``, ``24h``, ``7d``,
+    ``2w``). ``argparse.ArgumentTypeError`` otherwise, and for a time that does not exist (``2024-02-30``,
+    ``25:00``): it is never shifted into another day."""
+    text = (text or "").strip()
+    relative = _RELATIVE.match(text)
+    if relative:
+        now = time.time() if now is None else now
+        return now - float(relative.group(1)) * _UNITS[relative.group(2)]
+    date = _DATE.match(text)
+    minutes = _MINUTES.match(text)
+    try:
+        if date:
+            return float(listings.utc_seconds(*(int(date.group(i)) for i in (1, 2, 3)), text=text))
+        return listings.parse_time(minutes.group(1) + ":00" + (minutes.group(2) or "") if minutes else text)
+    except listings.NoSuchTime as exc:
+        raise argparse.ArgumentTypeError("%r is not a time: %s" % (text, exc.problem)) from None
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("%r is not a time: use ISO 8601 (2024-05-01, 2024-05-01T08:00:00+08:00; UTC "
+                                     "without an offset) or a time ago (30m, 24h, 7d)" % text)
+
+
+def window_of(args):
+    """The window of ``--since``/``--until``; ConfigError when it is empty."""
+    since, until = getattr(args, "since", None), getattr(args, "until", None)
+    if since is not None and until is not None and since >= until:
+        raise ConfigError("--until", "must be later than --since")
+    return Window(since, until)
+
+
+class Setup(object):
+    """Settings and clients of ``verify`` and ``backfill``: ``ConfigError`` on bad configuration."""
+
+    def __init__(self, args, environ=None, need_obs=True):
+        environ = os.environ if environ is None else environ
+        self.settings = settings_module.load_settings(environ=environ)
+        self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
+        self.obs = settings_module.load_obs(environ, self.settings) if need_obs else None
+        self.window = window_of(args)
+        self.prefix = getattr(args, "prefix", None) or ""
+        self._cos = None
+
+    def source_lister(self):
+        """The source bucket's lister: its region, and its endpoint (``SOURCE_ENDPOINT``), not the log bucket's."""
+        settings = self.settings._replace(cos_endpoint=self.source.endpoint)
+        return listings.CosLister(storage.build_cos_client(settings, region=self.source.region), self.source.bucket)
+
+    def log_client(self):
+        if self._cos is None:
+            self._cos = storage.build_cos_client(self.settings)
+        return self._cos
+
+    def submitter(self):
+        return handler.build_submitter(self.settings, Deadline(None))
+
+    def source_pages(self):
+        return listings.pages(self.source_lister(), "source", self.prefix)
+
