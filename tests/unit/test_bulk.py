@@ -157,6 +157,7 @@ def test_a_consumer_that_stops_early_leaves_nothing_running():
     outcomes = run.run(keys_pulled(pulled))
     assert next(outcomes).keys == BATCHES[0]
     assert next(outcomes).keys == BATCHES[1]  # the others are held until the run stops
+    service.wait_started(2)  # one per worker
     outcomes.close()
     assert run.stopping.is_set()
     assert service.saw_stopping and all(service.saw_stopping.values())
