@@ -84,8 +84,9 @@ class Engine(object):
             pending = set()
             ready = []
             try:
-                for batch in batches:
-                    if self.stopping.is_set():
+                while not self.stopping.is_set():  # looked at before a pull: a batch pulled always comes back
+                    batch = next(batches, None)
+                    if batch is None:
                         break
                     pending.add(pool.submit(self._run_batch, batch, markers))
                     while len(pending) >= 2 * self.workers:

@@ -6,6 +6,7 @@ import pytest
 from cos2oms import listings, logs, markers, settings, storage, transport
 from cos2oms.deadline import Deadline
 from tests import support
+from tests.unit.loopback import Loopback, Reply
 
 
 def test_marker_names_are_the_guides():
@@ -20,16 +21,45 @@ def test_one_attempt_whatever_the_sdk_line(version, retry):
     assert storage.single_attempt_retry(version) == retry
 
 
-def test_sdk_version_is_read():
-    assert len(storage.sdk_version()) == 3 and storage.sdk_version() >= (1, 6, 6)
+COS_ID_HEADER = {"x-cos-request-id": "NjU0"}
+ERROR_503 = b"<?xml version='1.0'?><Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>"
 
 
-def test_real_client_sends_through_our_transport():
-    s = settings.load(support.env(COS_ADDRESS="127.0.0.1:9000", COS_SCHEME="http", COS_ENDPOINT="cos.internal"))
-    client = storage.build_cos_client(s)
-    assert isinstance(client, storage.CosS3Client)
-    assert isinstance(client._session, transport.Session)  # redirects refused, requests time-limited
-    assert isinstance(client._session.get_adapter("http://127.0.0.1:9000/"), transport.DeadlineAdapter)
+def real_store(server):
+    """A MarkerStore over the real COS client (whichever SDK line is installed), sending to ``server``."""
+    s = settings.load(support.env(COS_ADDRESS="%s:%d" % server.address, COS_SCHEME="http",
+                                  COS_ENDPOINT="cos.internal"))
+    return markers.MarkerStore(storage.build_cos_client(s), support.LOG_BUCKET, support.TASK)
+
+
+def test_the_real_client_makes_one_request_per_call_whatever_the_sdk_line():
+    """The caller decides what is tried again, within the invocation's time: the SDK never retries."""
+    with Loopback(Reply(503, COS_ID_HEADER, ERROR_503)) as cos:
+        with pytest.raises(storage.CosServiceError):
+            real_store(cos).client.put_object(Bucket=support.LOG_BUCKET, Body=b"", Key="k")
+    assert len(cos.received) == 1
+
+
+def test_a_marker_write_redirected_elsewhere_fails_at_once_and_the_target_hears_nothing():
+    with Loopback() as target, Loopback(Reply(307, dict(COS_ID_HEADER, Location=target.url + "/k"))) as cos:
+        cause = real_store(cos).write(markers.FAILED, "/1/b/k")
+    assert cause is not None and "redirect" in cause
+    assert len(cos.received) == 1 and target.received == []
+
+
+def test_a_200_without_coss_request_id_is_not_a_stored_marker():
+    """A captive portal's or a proxy's page answering 200 would otherwise count as the marker written."""
+    with Loopback(Reply(200, body=b"<html>Log in to the Wi-Fi</html>")) as portal:
+        cause = real_store(portal).write(markers.SUCCESS, "/1/b/k")
+    assert cause is not None and storage.COS_REQUEST_ID in cause
+
+
+def test_a_marker_write_is_cut_at_the_invocations_end_however_slowly_cos_answers():
+    """COS trickling its answer (10 s, a byte every 50 ms) never holds the write past the invocation."""
+    with Loopback(Reply(200, COS_ID_HEADER, b"x" * 200, trickle=0.05)) as cos:
+        cause = real_store(cos).write(markers.SUCCESS, "/1/b/k", Deadline(1.0))
+        assert cos.trickled.get(timeout=5.0) is False  # the connection was cut before the answer was whole
+    assert cause is not None
 
 
 class HangingCos(object):

@@ -9,7 +9,7 @@ import requests
 import responses
 from hypothesis import given, settings, strategies as st
 
-from cos2oms import logs, oms
+from cos2oms import logs, markers, oms, sync
 from cos2oms.deadline import Deadline
 from tests import support
 
@@ -105,9 +105,18 @@ def test_error_fields_from_json_and_text():
     assert 'error_msg="nope"' in logs.render("object failed", first.fields())
 
 
-@pytest.mark.parametrize("status,auth", [(401, True), (403, True), (400, False), (500, False), (200, False)])
-def test_auth_refused(status, auth):
-    assert oms.OmsResult(status == 200, status).auth_refused is auth
+@responses.activate
+@pytest.mark.parametrize("status,requests_sent", [(401, 1), (403, 1), (400, 3), (404, 3)])
+def test_only_a_refusal_of_the_credentials_stops_the_run(status, requests_sent, fake_cos):
+    """After a 401/403 no further batch is sent (five failed signatures lock the key for five minutes); any
+    other refusal is one batch's. Every key still ends with a failed marker."""
+    responses.add(responses.POST, support.SYNC_URL, status=status, json={"error_code": "APIGW.0301"})
+    store = markers.MarkerStore(fake_cos, support.LOG_BUCKET, support.TASK)
+    keys = ["/1253970026/b/k%02d" % n for n in range(25)]
+    report = sync.Submitter(client(), store, Deadline(None)).run(keys, sync.Report())
+    assert len(responses.calls) == requests_sent
+    assert report.failed == 25 and report.accepted == 0
+    assert fake_cos.keys() == sorted(support.marker(markers.FAILED, key) for key in keys)
 
 
 def test_unbounded_deadline_without_context():

@@ -5,8 +5,10 @@ import threading
 import time
 
 import pytest
+import requests
 
 from cos2oms import transport
+from tests.unit.loopback import Loopback, Reply
 
 
 def test_no_limit_outside_a_block():
@@ -90,15 +92,44 @@ def test_the_watchdog_runs_actions_in_time_order_and_skips_cancelled_ones():
     assert ran == ["early", "late"]
 
 
-def test_sessions_never_follow_redirects():
-    session = transport.new_session({})
-    assert session.max_redirects == 0
-    assert isinstance(session.get_adapter("https://oms.example/"), transport.DeadlineAdapter)
-    assert session.get_redirect_target(object()) is None
+@pytest.mark.parametrize("status,method", [(301, "GET"), (302, "POST"), (303, "POST"), (307, "POST"),
+                                           (308, "PUT")])
+def test_a_redirect_is_refused_and_its_target_hears_nothing(status, method):
+    """Credentials and the body never leave for another host, and a 3xx is never an answer."""
+    with Loopback() as target, Loopback(Reply(status, {"Location": target.url + "/elsewhere"})) as origin:
+        with pytest.raises(transport.RedirectRefused) as refused:
+            transport.new_session({}).request(method, origin.url + "/x", data=b"payload",
+                                              headers={"Authorization": "secret-token"})
+    assert (refused.value.status, refused.value.location) == (status, target.url + "/elsewhere")
+    assert len(origin.received) == 1 and target.received == []
 
 
-def test_connections_through_a_proxy_are_watched_too():
-    adapter = transport.new_session({"HTTPS_PROXY": "http://proxy.invalid:3128"}).get_adapter("https://oms.example/")
-    manager = adapter.proxy_manager_for("http://proxy.invalid:3128")
-    assert manager.pool_classes_by_scheme["https"] is transport._WatchedHTTPSPool
-    assert adapter.poolmanager.pool_classes_by_scheme["http"] is transport._WatchedHTTPPool
+@pytest.mark.parametrize("status", [404, 503])
+def test_an_error_body_is_capped_and_the_next_request_reads_its_own_answer(status):
+    """What is over the cap stays unread, and the next request on the session still reads its own answer."""
+    big = b"e" * (3 * transport.ERROR_BODY_CAP)
+    with Loopback(Reply(status, body=big), Reply(200, body=b"next")) as server:
+        session = transport.new_session({})
+        first = session.get(server.url + "/error")
+        second = session.get(server.url + "/next")
+    assert (first.status_code, first.content) == (status, big[:transport.ERROR_BODY_CAP])
+    assert (second.status_code, second.content) == (200, b"next")
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    """A loopback server set as the HTTP proxy in the environment, which trickles its answer (10 s)."""
+    with Loopback(Reply(200, body=b"p" * 200, trickle=0.05)) as server:
+        for name in transport.PROXY_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+            monkeypatch.delenv(name.upper(), raising=False)
+        monkeypatch.setenv("HTTP_PROXY", server.url)
+        yield server
+
+
+def test_a_request_through_a_proxy_is_bounded_by_the_time_limit_too(proxy):
+    session = transport.new_session()
+    with pytest.raises(requests.Timeout), transport.time_limit(0.3):
+        session.get("http://oms.invalid/events", timeout=5.0)
+    assert [r.path for r in proxy.received] == ["http://oms.invalid/events"]  # the proxy was used
+    assert proxy.trickled.get(timeout=5.0) is False  # the connection was cut, not read to the end (10 s)
