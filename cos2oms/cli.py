@@ -141,7 +141,9 @@ class PlainProgress(object):
 
     def _draw(self, now, end=""):
         text = self.text(now)
-        self.stream.write("\r" + text + " " * max(0, self._width - len(text)) + end)
+        # The cursor is left at the start of the line: a worker process's log line (its own, not routed through
+        # this process's handlers) then overwrites the progress line instead of running on from its end.
+        self.stream.write("\r" + text + " " * max(0, self._width - len(text)) + (end or "\r"))
         self.stream.flush()
         self._width = 0 if end else len(text)
         self._drawn_at = now

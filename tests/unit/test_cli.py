@@ -88,29 +88,29 @@ def test_the_plain_progress_line_is_rewritten_in_place_at_most_every_interval():
     bar = cli.PlainProgress(shown, "replay", clock=clock, interval=0.25)
     for _ in range(1000):  # a fast run: one line drawn, not a thousand
         bar.update()
-    assert shown.getvalue() == "\rreplay: 1 keys"
+    assert shown.getvalue() == "\rreplay: 1 keys\r"  # the cursor back at the line's start
     clock.now += 0.125
     bar.update(9)
-    assert shown.getvalue() == "\rreplay: 1 keys"
+    assert shown.getvalue() == "\rreplay: 1 keys\r"
     clock.now += 0.125
     bar.update(11)
-    assert shown.getvalue() == "\rreplay: 1 keys\rreplay: 1020 keys (4080 keys/s)"
+    assert shown.getvalue() == "\rreplay: 1 keys\r\rreplay: 1020 keys (4080 keys/s)\r"
     clock.now += 0.25
     bar.close()
     bar.update()  # after close: nothing more
-    assert shown.getvalue().split("\r")[1:] == ["replay: 1 keys", "replay: 1020 keys (4080 keys/s)",
-                                                "replay: 1020 keys (2040 keys/s)\n"]
+    assert shown.getvalue().split("\r")[1::2] == ["replay: 1 keys", "replay: 1020 keys (4080 keys/s)",
+                                                  "replay: 1020 keys (2040 keys/s)\n"]
 
 
 def test_the_plain_progress_line_shows_the_share_done_and_blanks_a_longer_line_it_replaces():
     clock, shown = Clock(), io.StringIO()
     bar = cli.PlainProgress(shown, "verify", unit="obj", total=200, clock=clock, interval=1.0)
     bar.update(50)
-    assert shown.getvalue() == "\rverify: 50/200 objs, 25%"
+    assert shown.getvalue() == "\rverify: 50/200 objs, 25%\r"
     bar.clear()
     assert shown.getvalue().endswith("\r" + " " * len("verify: 50/200 objs, 25%") + "\r")
     bar.update(150)  # cleared: drawn again at once
-    assert shown.getvalue().endswith("\rverify: 200/200 objs, 100%")
+    assert shown.getvalue().endswith("\rverify: 200/200 objs, 100%\r")
 
 
 def test_without_tqdm_a_terminal_shows_a_plain_line_that_log_lines_do_not_run_into(monkeypatch):
@@ -137,8 +137,8 @@ def test_without_tqdm_a_terminal_shows_a_plain_line_that_log_lines_do_not_run_in
         logs.configure(logging.INFO, "text")
     shown = terminal.getvalue()
     blank = " " * len("replay: 5 keys")
-    assert shown == ("\rreplay: 5 keys\r%s\rWARNING replay stopping: out of time\n"
-                     "\rreplay: 10 keys\rreplay: 10 keys\n" % blank)  # drawn again after the line, ended on close
+    assert shown == ("\rreplay: 5 keys\r\r%s\rWARNING replay stopping: out of time\n"
+                     "\rreplay: 10 keys\r\rreplay: 10 keys\n" % blank)  # drawn again after the line, ended on close
 
 
 def test_in_a_pipe_there_is_no_progress_line_with_or_without_tqdm(monkeypatch):
