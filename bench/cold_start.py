@@ -14,7 +14,9 @@ its ``signer.py``, ``tests/reference/guide_signer.py.txt``), runs interleaved, m
 Each is measured twice: ``sources`` as the zip ships them (no ``__pycache__``: ``-B``, so the interpreter
 compiles every module of the function at each cold start, as on SCF's read-only code directory), and
 ``bytecode`` with the modules compiled beforehand. Both sides run from a copy of their files in a
-directory of their own. Target: every ratio (ours / guide's) <= 1.10.
+directory of their own. Each is timed by the wall clock and by the child's CPU time; the target, every
+CPU-time ratio (ours / guide's) <= 1.10, is judged on the latter, which the machine's other load moves far
+less (the import is CPU-bound; the first event's waits on the stand-ins are the same for both sides).
 """
 
 import argparse
@@ -43,16 +45,18 @@ EVENT = {"Records": [{
 # The child: only ``sys`` and ``time`` (built in) before the clock starts; the event is a literal.
 _CHILD = """\
 import sys, time
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 import index
-imported = time.perf_counter()
-handled = imported
+imported, cpu_imported = time.perf_counter(), time.process_time()
+handled, cpu_handled = imported, cpu_imported
 if {call!r}:
 {prepare}
-    called = time.perf_counter()
+    called, cpu_called = time.perf_counter(), time.process_time()
     assert index.main_handler({event!r}, {context!r}) is True, "the first event was not accepted"
     handled = imported + time.perf_counter() - called
-sys.stdout.write("%r %r\\n" % (imported - started, handled - started))
+    cpu_handled = cpu_imported + time.process_time() - cpu_called
+sys.stdout.write("%r %r %r %r\\n" % (imported - started, handled - started, cpu_imported - cpu_started,
+                                     cpu_handled - cpu_started))
 """
 _PREPARE_OURS = "    pass"
 # The guide's code: its constants set as a user would edit them, its COS client sent to the stand-in.
@@ -66,6 +70,9 @@ _PREPARE_GUIDE = """\
                                                   SecretId=os.environ["COS_SECRET_ID"],
                                                   SecretKey=os.environ["COS_SECRET_KEY"]))"""
 
+#: What the child measures: wall time, then CPU time (the one the target is judged on: on a shared machine the
+#: other processes' load moves the wall time of either side far more than the 10% being measured).
+COLUMNS = (("import", "wall"), ("import + first event", "wall"), ("import", "CPU"), ("import + first event", "CPU"))
 FUNCTION_FILES = ["index.py", "signer.py"]  # and the cos2oms package (ours)
 
 
@@ -89,13 +96,12 @@ def run_once(python, directory, call, environ, bytecode):
     out = subprocess.run(command, cwd=directory, env=environ, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError("%s failed:\n%s" % (directory.name, out.stderr))
-    imported, handled = (float(x) for x in out.stdout.split())
-    return imported, handled
+    return [float(x) for x in out.stdout.split()]
 
 
 def measure(python, runs, call, bytecode, environ):
-    """Interleaved runs of ours and the guide's: {side: ([import s], [import + first event s])}."""
-    times = {"ours": ([], []), "guide": ([], [])}
+    """Interleaved runs of ours and the guide's: {side: [[s] for each of COLUMNS]}."""
+    times = {"ours": [[] for _ in COLUMNS], "guide": [[] for _ in COLUMNS]}
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {"ours": Path(tmp) / "ours", "guide": Path(tmp) / "guide"}
         for side, directory in dirs.items():
@@ -106,9 +112,8 @@ def measure(python, runs, call, bytecode, environ):
         for i in range(runs):
             order = ("ours", "guide") if i % 2 == 0 else ("guide", "ours")
             for side in order:
-                imported, handled = run_once(python, dirs[side], call, environ, bytecode)
-                times[side][0].append(imported)
-                times[side][1].append(handled)
+                for column, seconds in zip(times[side], run_once(python, dirs[side], call, environ, bytecode)):
+                    column.append(seconds)
     return times
 
 
@@ -135,14 +140,15 @@ def main(argv=None):
     try:
         for bytecode in (False, True):
             times = measure(args.python, args.runs, not args.import_only, bytecode, environ)
-            for column, what in enumerate(("import", "import + first event")):
-                if args.import_only and column:
+            for column, (what, clock) in enumerate(COLUMNS):
+                if args.import_only and what != "import":
                     continue
                 ours, guide = (statistics.median(times[side][column]) for side in ("ours", "guide"))
-                worst = max(worst, ours / guide)
-                print("%-9s %-21s ours %6.1f ms  guide's %6.1f ms  ratio %.2f (target <= %.2f)"
-                      % ("bytecode" if bytecode else "sources", what, ours * 1000, guide * 1000, ours / guide,
-                         TARGET))
+                if clock == "CPU":
+                    worst = max(worst, ours / guide)
+                print("%-9s %-21s %-4s ours %6.1f ms  guide's %6.1f ms  ratio %.2f%s"
+                      % ("bytecode" if bytecode else "sources", what, clock, ours * 1000, guide * 1000, ours / guide,
+                         " (target <= %.2f)" % TARGET if clock == "CPU" else ""))
         if servers:  # every first event wrote its marker (a failed write still returns True)
             puts = servers[1].report()["counts"].get("put", 0)
             if puts != 2 * 2 * args.runs:
@@ -150,7 +156,7 @@ def main(argv=None):
     finally:
         for server in servers:
             server.close()
-    print("worst ratio %.2f: %s" % (worst, "ok" if worst <= TARGET else "ABOVE TARGET"))
+    print("worst CPU-time ratio %.2f: %s" % (worst, "ok" if worst <= TARGET else "ABOVE TARGET"))
     return 0 if worst <= TARGET else 1
 
 
