@@ -64,10 +64,12 @@ def xml_safe(name):
     """True when a name survives a batch-delete XML body and its answer unchanged: no control characters
     (XML 1.0 cannot carry most of them, and its parsers turn a carriage return into a newline), no
     non-characters, and no leading or trailing white space (the SDKs' XML parsers strip it)."""
-    return name == name.strip() and _XML_UNSAFE.search(name) is None
+    return name == name.strip() and re.search(_XML_UNSAFE, name) is None
 
 
-_XML_UNSAFE = re.compile(u"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Compiled on first use (re's cache), not when the function imports this module: about 1 ms on Python 3.6,
+# for a check only the commands' batch deletes make.
+_XML_UNSAFE = u"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
 
 
 class MarkerStore(object):

@@ -216,6 +216,20 @@ def test_progress_bar_on_a_terminal(environ, cos_server):
     assert json.loads(stdout.decode().splitlines()[-1])["listed"] == 25
 
 
+def test_a_plain_progress_line_on_a_terminal_without_tqdm(environ, cos_server):
+    """Where tqdm cannot be installed (Python 3.7) the terminal still shows progress: a plain line, rewritten in
+    place, ended before the summary."""
+    seed(cos_server, event_keys(25))
+    without_tqdm = ("import runpy, sys; sys.modules['tqdm'] = None; sys.argv = ['replay.py', '--dry-run']; "
+                    "runpy.run_path('replay.py', run_name='__main__')")
+    status, stdout, terminal = run_on_terminal([sys.executable, "-c", without_tqdm], REPO_ROOT,
+                                               child_env(environ), timeout=60)
+    assert status == 1
+    assert b"\rreplay: 25 keys" in terminal and b"25key" not in terminal
+    assert terminal.index(b"\rreplay: 25 keys") < terminal.index(b"25 failed marker(s) listed")
+    assert json.loads(stdout.decode().splitlines()[-1])["listed"] == 25
+
+
 # ----------------------------------------------------------------------------- a full replay
 
 def test_replay_of_2345_markers_with_two_refused_batches_then_a_second_run_drains_them(
