@@ -22,6 +22,7 @@ import threading
 import time
 from base64 import b64encode
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from itertools import islice
 from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape, unescape
 
@@ -198,14 +199,12 @@ def _replay_chunk(chunk):
 
 
 def chunked(items, size):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+    """``items`` in lists of ``size``, pulled lazily."""
+    items = iter(items)
+    chunk = list(islice(items, size))
+    while chunk:
         yield chunk
+        chunk = list(islice(items, size))
 
 
 def run(cos, oms, processes, workers, task):

@@ -1,21 +1,28 @@
-"""Replay throughput against the loopback servers, by hand: ``python -m bench.replay [--keys 10000] [--workers N]``.
+"""Replay throughput against the loopback servers, by hand:
+``python -m bench.replay [--cos thin] [--keys 10000] [--workers N] [--processes N] [--rounds 2]``.
 
-Seeds ``--keys`` failed markers in a loopback COS log bucket, runs one replay with the default workers (the
-engine of ``replay.py``: the same listing, OMS requests, marker writes and batch deletes, without the
-progress bar) and prints keys per second, the requests each server received by kind, the wall time, and
-where the time went:
+Seeds ``--keys`` failed markers in a loopback COS log bucket, then runs ``--rounds`` rounds, each one replay
+with the default workers and processes (the engine of ``replay.py``: the same listing, OMS requests, marker
+writes and batch deletes, without the progress bar) and one run of the floor (``bench/floor.py``: the same
+requests made with nothing but ``http.client``, one process, threads as replay's), over the same seeded
+markers (the COS stand-in is reset between runs), floor first in odd rounds and replay first in even ones.
+Prints, per round, both rates and replay's rate over the floor's (goal: a median of at least 0.5), then for
+the last replay keys per second, the requests each server received by kind, the wall time, and where the
+time went:
 
 - per operation of the replay (OMS request, marker PUT, listing, batch delete): calls and seconds summed
   over threads; the listings and batch deletes run on the main thread between pages, so their time adds
   to the wall time whatever the number of workers;
-- CPU seconds of each process: the replay (this process) and the two servers, each in a process of its
-  own (``bench/replay_servers.py``) so that they do not take the GIL from the replay.
+- CPU seconds of each process: the replay (this process), its worker processes, and the two servers, each
+  in a process of its own (``bench/replay_servers.py``) so that they do not take the GIL from the replay.
 
 ``--profile`` adds cProfile's top functions over the replay's threads (main thread and workers).
+``--rounds 0``: one replay, no floor.
 
 Artifacts of the loopback servers, not of the replay: moto lists about 1,000 keys in 0.35 s; werkzeug
 closes every COS connection after one answer, so each marker PUT opens a new TCP connection (real COS keeps
-them alive). Target: at least 1,000 keys/s on two cores with the default workers.
+them alive): use ``--cos thin`` for the ratio. Target: at least 1,000 keys/s on two cores with the default
+workers, and replay / floor >= 0.5. Exit status 0 when both are met.
 """
 
 import argparse

@@ -13,6 +13,7 @@ from cos2oms import settings, storage, transport
 from tests import support
 
 ADDRESS = "127.0.0.1:9000"
+ENDPOINT = "cos-internal.ap-guangzhou.tencentcos.cn"
 KEYS = [
     "oms_source_record/t1/success_object//1250000000/src/a b+c%41 中文?#&=.jpg",
     "oms_source_record/t1/failed_object_long/" + "ab" * 32,
@@ -20,10 +21,10 @@ KEYS = [
 ]
 ENVIRONMENTS = {
     "address, http, role token": dict(COS_ADDRESS=ADDRESS, COS_SCHEME="http"),
-    "address, https, endpoint, no token": dict(COS_ADDRESS=ADDRESS, COS_ENDPOINT="cos-internal.ap-guangzhou.tencentcos.cn",
+    "address, https, endpoint, no token": dict(COS_ADDRESS=ADDRESS, COS_ENDPOINT=ENDPOINT,
                                                TENCENTCLOUD_SESSIONTOKEN=None),
     "the SDK's endpoint": dict(),
-    "endpoint": dict(COS_ENDPOINT="cos-internal.ap-guangzhou.tencentcos.cn"),
+    "endpoint": dict(COS_ENDPOINT=ENDPOINT),
 }
 
 
