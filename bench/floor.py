@@ -2,8 +2,8 @@
 
 The same requests as a replay of the same failed markers, against the same stand-ins: the failed markers
 listed 1,000 a page (URL-encoded names), a signed OMS POST per 10 keys (``cos2oms.signer``, the function's
-own signer), a success marker PUT per key, then a batch delete (``POST /?delete``, with ``Content-MD5``) of
-the replayed failed markers per 100. Every COS request is signed (COS's HMAC-SHA1 scheme, written out
+own signer), a success marker PUT per key, then a batch delete (``POST /?delete``, with ``Content-MD5``, its answer
+read) of the replayed failed markers per 100. Every COS request is signed (COS's HMAC-SHA1 scheme, written out
 below) and carries the virtual-host ``Host`` header. Connections are kept alive, one per thread and server.
 Threads as replay has them: ``workers`` OMS workers, a pool of marker writers (a batch's markers go out
 together), deletes between batches; with ``processes`` > 1, chunks of 500 names go to that many spawned
@@ -119,11 +119,15 @@ class Wire(object):
         return names, "<IsTruncated>true</IsTruncated>" in text
 
     def delete(self, names):
-        body = ("<Delete><Quiet>true</Quiet>%s</Delete>" % "".join("<Object><Key>%s</Key></Object>" % escape(n)
-                                                                  for n in names)).encode("utf-8")
+        """One batch delete, not quiet (as replay asks it): raises unless the answer names every key deleted."""
+        body = ("<Delete><Quiet>false</Quiet>%s</Delete>" % "".join("<Object><Key>%s</Key></Object>" % escape(n)
+                                                                   for n in names)).encode("utf-8")
         md5 = b64encode(hashlib.md5(body).digest()).decode()
-        self.cos("POST", "", body, {"delete": None},
-                 {"Content-MD5": md5, "Content-Type": "application/xml", "Content-Length": str(len(body))})
+        answer = self.cos("POST", "", body, {"delete": None},
+                          {"Content-MD5": md5, "Content-Type": "application/xml", "Content-Length": str(len(body))})
+        deleted = set(unescape(name) for name in _KEY.findall(answer.decode("utf-8")))
+        if not deleted.issuperset(names):
+            raise RuntimeError("COS did not delete %d of %d keys" % (len(set(names) - deleted), len(names)))
 
 
 def names(wire, prefix):
