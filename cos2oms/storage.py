@@ -122,9 +122,10 @@ class LeanSession(object):
                                    timeout=timeout, allow_redirects=allow_redirects, proxies=proxies, stream=stream,
                                    verify=verify, cert=cert, **kwargs)
         prepared = prepare(session, method.upper(), url, params, data, headers, auth)
-        return session.get_adapter(prepared.url).send(prepared, timeout=timeout, verify=session.verify
-                                                      if verify is None else verify, cert=cert or session.cert,
-                                                      proxies={})
+        if verify is None:  # only https reads it: requests looks a CA bundle path up on disk per request
+            verify = session.verify if prepared.url[:6].lower() == "https:" else True
+        return session.get_adapter(prepared.url).send(prepared, timeout=timeout, verify=verify,
+                                                      cert=cert or session.cert, proxies={})
 
     def get(self, url, **kwargs):
         return self.request("GET", url, **kwargs)

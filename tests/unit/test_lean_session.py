@@ -191,3 +191,19 @@ def test_what_the_lean_path_does_not_cover_goes_through_the_session(trust_env, k
     session = Session(trust_env)
     assert storage.LeanSession(session).get("https://b.cos.example/k", timeout=2, **kwargs) == "answer"
     assert session.requests == [("GET", "https://b.cos.example/k", kwargs.get("proxies"), kwargs.get("stream", False))]
+
+
+@pytest.mark.parametrize("scheme,verify", [("https", "/etc/ssl/bundle.pem"), ("http", True)])
+def test_a_ca_bundle_is_handed_on_for_https_only(scheme, verify):
+    """requests looks a CA bundle path up on disk for every request, https or not: http never reads it."""
+    seen = []
+
+    class Adapter(Recorder):
+        def send(self, request, **kwargs):
+            seen.append(kwargs["verify"])
+            return Recorder.send(self, request, **kwargs)
+
+    session = transport.new_session({"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"})
+    session.mount(scheme + "://", Adapter())
+    storage.LeanSession(session).put(scheme + "://b.cos.example/k", data=b"", timeout=2)
+    assert seen == [verify]
