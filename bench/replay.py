@@ -158,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--cos", choices=["moto", "thin"], default="moto",
                         help="COS stand-in: local.cos_server (moto, default) or a thin in-memory one that shows "
                              "the replay's own cost")
+    parser.add_argument("--log-level", default="INFO",
+                        help="the replay's LOG_LEVEL (default INFO, the function's: a line per key, into the void)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of the replay")
     args = parser.parse_args(argv)
 
@@ -172,9 +174,10 @@ def main(argv=None):
             "SYNC_URL": oms_server.hello["sync_url"], "HW_AK": oms_server.hello["ak"],
             "HW_SK": oms_server.hello["sk"], "LOG_BUCKET": cos.hello["bucket"],
             "COS_SECRET_ID": cos.hello["secret_id"], "COS_SECRET_KEY": cos.hello["secret_key"],
-            "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http",
+            "COS_ADDRESS": cos.hello["address"], "COS_SCHEME": "http", "LOG_LEVEL": args.log_level,
         }
-        # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
+        # Log as replay.py does (at INFO, lines per OMS request and per key), into the void: the cost stays, the
+        # noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         settings = handler.load_settings(environ=environ)
         logs.configure(settings.log_level)
