@@ -1,21 +1,28 @@
-"""Replay throughput against the loopback servers, by hand: ``python -m bench.replay [--keys 10000] [--workers N]``.
+"""Replay throughput against the loopback servers, by hand:
+``python -m bench.replay [--cos thin] [--keys 10000] [--workers N] [--processes N] [--rounds 2]``.
 
-Seeds ``--keys`` failed markers in a loopback COS log bucket, runs one replay with the default workers (the
-engine of ``replay.py``: the same listing, OMS requests, marker writes and batch deletes, without the
-progress bar) and prints keys per second, the requests each server received by kind, the wall time, and
-where the time went:
+Seeds ``--keys`` failed markers in a loopback COS log bucket, then runs ``--rounds`` rounds, each one replay
+with the default workers and processes (the engine of ``replay.py``: the same listing, OMS requests, marker
+writes and batch deletes, without the progress bar) and one run of the floor (``bench/floor.py``: the same
+requests made with nothing but ``http.client``, one process, threads as replay's), over the same seeded
+markers (the COS stand-in is reset between runs), floor first in odd rounds and replay first in even ones.
+Prints, per round, both rates and replay's rate over the floor's (goal: a median of at least 0.5), then for
+the last replay keys per second, the requests each server received by kind, the wall time, and where the
+time went:
 
 - per operation of the replay (OMS request, marker PUT, listing, batch delete): calls and seconds summed
   over threads; the listings and batch deletes run on the main thread between pages, so their time adds
   to the wall time whatever the number of workers;
-- CPU seconds of each process: the replay (this process) and the two servers, each in a process of its
-  own (``bench/replay_servers.py``) so that they do not take the GIL from the replay.
+- CPU seconds of each process: the replay (this process), its worker processes, and the two servers, each
+  in a process of its own (``bench/replay_servers.py``) so that they do not take the GIL from the replay.
 
 ``--profile`` adds cProfile's top functions over the replay's threads (main thread and workers).
+``--rounds 0``: one replay, no floor.
 
 Artifacts of the loopback servers, not of the replay: moto lists about 1,000 keys in 0.35 s; werkzeug
 closes every COS connection after one answer, so each marker PUT opens a new TCP connection (real COS keeps
-them alive). Target: at least 1,000 keys/s on two cores with the default workers.
+them alive): use ``--cos thin`` for the ratio. Target: at least 1,000 keys/s on two cores with the default
+workers, and replay / floor >= 0.5. Exit status 0 when both are met.
 """
 
 import argparse
@@ -27,18 +34,22 @@ import logging
 import os
 import pstats
 import resource
+import statistics
 import sys
 import threading
 import time
 
 
-from bench.replay_servers import ServerProcess, environment
+from bench import floor
+from bench.replay_servers import TASK, ServerProcess, environment
 from cos2oms import bulk, handler, logs, markers, oms, replay
 from cos2oms import settings as settings_module
 from cos2oms.commands import base
 from cos2oms.deadline import Deadline
 
 TARGET_KEYS_PER_SECOND = 1000
+#: replay's rate over the floor's (``bench/floor.py``: the same requests with nothing but http.client).
+RATIO_GOAL = 0.5
 
 
 class Timings(object):
@@ -48,11 +59,15 @@ class Timings(object):
                   ("listing", markers.MarkerStore, "list_page"), ("batch delete", markers.MarkerStore, "delete")]
 
     def __init__(self):
-        self.calls = collections.Counter()
-        self.seconds = collections.Counter()
         self._lock = threading.Lock()
+        self.reset()
         for label, owner, name in self.OPERATIONS:
             setattr(owner, name, self._timed(label, getattr(owner, name)))
+
+    def reset(self):
+        with self._lock:
+            self.calls = collections.Counter()
+            self.seconds = collections.Counter()
 
     def _timed(self, label, function):
         def timed(*args, **kwargs):
@@ -99,6 +114,34 @@ class ThreadProfiles(object):
         print(out.getvalue())
 
 
+def replay_run(settings, args, timings, profiles):
+    """One replay of the seeded markers: (summary, wall seconds, CPU seconds here, CPU seconds of workers)."""
+    handler.CLIENTS = handler.ClientCache()
+    timings.reset()
+    children_started = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_started, started = time.process_time(), time.perf_counter()
+    if profiles:
+        profiles.profiles[0].enable()
+    summary = replay.replay(settings, Deadline(None), workers=args.workers, processes=args.processes,
+                            logging_config=(settings.log_level, "text", True, os.devnull))
+    if profiles:
+        profiles.profiles[0].disable()
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = (children.ru_utime + children.ru_stime) - (children_started.ru_utime + children_started.ru_stime)
+    return summary, wall, cpu, worker_cpu
+
+
+def floor_run(cos, oms_server, args):
+    """One run of the floor client (``bench/floor.py``) over the seeded markers: keys per second."""
+    started = time.perf_counter()
+    replayed = floor.run(cos.hello, oms_server.hello, args.floor_processes, args.workers, TASK)
+    wall = time.perf_counter() - started
+    if replayed != args.keys:
+        raise RuntimeError("the floor replayed %d of %d keys" % (replayed, args.keys))
+    return replayed / wall if wall else 0.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=10000, help="failed markers to seed (default 10000)")
@@ -106,12 +149,19 @@ def main(argv=None):
                         help="replay workers per process (default %d, replay.py's)" % replay.DEFAULT_WORKERS)
     parser.add_argument("--processes", type=int, default=base.default_processes(),
                         help="worker processes (default %d, replay.py's here)" % base.default_processes())
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of one floor run and one replay run, in alternating order (default 2; 0: "
+                             "replay once, no floor)")
+    parser.add_argument("--floor-processes", type=int, default=1,
+                        help="the floor's processes (default 1: threads as replay's, in one process)")
     parser.add_argument("--oms-latency", type=float, default=0.0, help="seconds from an OMS request to its answer")
     parser.add_argument("--cos-latency", type=float, default=0.0,
                         help="seconds from a COS request to its answer (moto: seconds added to every answer)")
     parser.add_argument("--cos", choices=["moto", "thin"], default="moto",
                         help="COS stand-in: local.cos_server (moto, default) or a thin in-memory one that shows "
                              "the replay's own cost")
+    parser.add_argument("--log-level", default="INFO",
+                        help="the replay's LOG_LEVEL (default INFO, the function's: a line per key, into the void)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of the replay")
     args = parser.parse_args(argv)
 
@@ -119,45 +169,54 @@ def main(argv=None):
     cos = ServerProcess("cos" if args.cos == "moto" else "thin-cos", "--keys", str(args.keys),
                         "--latency", str(args.cos_latency))
     oms_server = ServerProcess("oms", "--latency", str(args.oms_latency))
+    rounds = []
     try:
         print("servers up, %d failed markers seeded in %.1f s" % (args.keys, time.perf_counter() - started))
-        environ = environment(oms_server, cos)
-        # Log at INFO as replay.py does (one line per OMS request), into the void: the cost stays, the noise goes.
+        environ = environment(oms_server, cos, LOG_LEVEL=args.log_level)
+        # Log as replay.py does (at INFO, lines per OMS request and per key), into the void: the cost stays, the
+        # noise goes.
         logging.basicConfig(stream=open(os.devnull, "w"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
         settings = settings_module.load_settings(environ=environ)
         logs.configure(settings.log_level)
-        handler.CLIENTS = handler.ClientCache()
         timings = Timings()
         profiles = ThreadProfiles() if args.profile else None
-        before = {"cos": cos.report(), "oms": oms_server.report()}
-
-        children_started = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_started, started = time.process_time(), time.perf_counter()
-        if profiles:
-            profiles.profiles[0].enable()
-        summary = replay.replay(settings, Deadline(None), workers=args.workers, processes=args.processes,
-                                logging_config=(settings.log_level, "text", True, os.devnull))
-        if profiles:
-            profiles.profiles[0].disable()
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        worker_cpu = (children.ru_utime + children.ru_stime) - (children_started.ru_utime + children_started.ru_stime)
-
-        after = {"cos": cos.report(), "oms": oms_server.report()}
+        for number in range(max(1, args.rounds)):
+            floor_rate = None
+            if args.rounds and number % 2 == 0:
+                floor_rate = floor_run(cos, oms_server, args)
+            cos.command("reset")
+            before = {"cos": cos.report(), "oms": oms_server.report()}
+            summary, wall, cpu, worker_cpu = replay_run(settings, args, timings, profiles)
+            after = {"cos": cos.report(), "oms": oms_server.report()}
+            cos.command("reset")
+            if args.rounds and number % 2 == 1:
+                floor_rate = floor_run(cos, oms_server, args)
+                cos.command("reset")
+            rate = summary.replayed / wall if wall else 0.0
+            rounds.append((rate, floor_rate))
+            if floor_rate:
+                print("round %d: floor %.0f keys/s, replay %.0f keys/s, replay/floor %.2f" % (
+                    number + 1, floor_rate, rate, rate / floor_rate))
     finally:
         cos.close()
         oms_server.close()
 
     result = summary.as_dict()
-    rate = result["replayed"] / wall if wall else 0.0
-    cos_counts = after["cos"]["counts"]
     print(json.dumps(result))
     print("COS stand-in: %s" % ("local.cos_server (moto)" if args.cos == "moto" else "thin (bench/replay_servers.py)"))
     print("processes %d, workers %d each, wall %.2f s, %.0f keys/s (target %d: %s)" % (
         args.processes, args.workers, wall, rate, TARGET_KEYS_PER_SECOND,
         "met" if rate >= TARGET_KEYS_PER_SECOND else "missed by %.0f%%" % (100 - 100 * rate / TARGET_KEYS_PER_SECOND)))
-    print("requests: OMS %d %s; COS put %d, list %d, batch_delete %d, delete %d" % (
-        after["oms"]["requests"], after["oms"]["statuses"], cos_counts.get("put", 0), cos_counts.get("list", 0),
+    ratios = sorted(replayed / floor for replayed, floor in rounds if floor)
+    ratio = statistics.median(ratios) if ratios else None
+    if ratio is not None:
+        print("replay / floor: %s, median %.2f (goal %.1f: %s; the floor: bench/floor.py, %d process(es), %d "
+              "workers)" % (", ".join("%.2f" % r for r in ratios), ratio, RATIO_GOAL,
+                            "met" if ratio >= RATIO_GOAL else "missed", args.floor_processes, args.workers))
+    cos_counts = dict((kind, count - before["cos"]["counts"].get(kind, 0))
+                      for kind, count in after["cos"]["counts"].items())
+    print("requests (last replay): OMS %d; COS put %d, list %d, batch_delete %d, delete %d" % (
+        after["oms"]["requests"] - before["oms"]["requests"], cos_counts.get("put", 0), cos_counts.get("list", 0),
         cos_counts.get("batch_delete", 0), cos_counts.get("delete", 0)))
     print("markers left: %s" % after["cos"]["markers"])
     print("\nwhere the time went in this process (seconds summed over threads; wall %.2f s)%s:" % (
@@ -169,7 +228,7 @@ def main(argv=None):
     serial = timings.seconds["listing"] + timings.seconds["batch delete"]
     print("  listings + batch deletes (main thread, between pages): %.2f s = %.0f%% of the wall time"
           % (serial, 100 * serial / wall if wall else 0))
-    print("\nCPU seconds during the run (%d cores):" % (os.cpu_count() or 0))
+    print("\nCPU seconds during the (last) replay (%d cores):" % (os.cpu_count() or 0))
     print("  replay process %.2f (%.2f ms/key)" % (cpu, 1000 * cpu / max(1, result["replayed"])))
     if args.processes > 1:
         print("  worker processes %.2f (%.2f ms/key, their start included)" % (
@@ -180,7 +239,7 @@ def main(argv=None):
     if profiles:
         print("\ncProfile of the replay's threads (tottime):")
         profiles.print_top()
-    return 0 if rate >= TARGET_KEYS_PER_SECOND else 1
+    return 0 if rate >= TARGET_KEYS_PER_SECOND and (ratio is None or ratio >= RATIO_GOAL) else 1
 
 
 if __name__ == "__main__":

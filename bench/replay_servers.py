@@ -23,6 +23,8 @@ OBS endpoint), then reads commands on stdin, one a line, answering each with one
 
 - ``report``: what the server saw (``oms``: requests by status; ``cos``: requests by kind, markers left),
   and the CPU seconds this process used;
+- ``reset`` (``cos``, ``thin-cos``): the ``--keys`` failed markers seeded again (``thin-cos``: and nothing
+  else in the log bucket), for another run over the same work;
 - ``quit`` (or end of input): stop.
 
 ``ServerProcess`` runs one from a client's side; ``environment`` points cos2oms at such processes.
@@ -128,7 +130,9 @@ def serve_cos(args):
     from local.cos_server import CosServer  # moto: imported only where it serves
 
     server = CosServer(COS_SECRET_ID, COS_SECRET_KEY, latency=args.latency).start()
-    server.put_keys(BUCKET, [failed_marker(i) for i in range(args.keys)])
+    seeded = [failed_marker(i) for i in range(args.keys)]
+    server.put_keys(BUCKET, seeded)
+    server.reset = lambda: server.put_keys(BUCKET, seeded)
     prefix = "oms_source_record/%s/" % TASK
 
     def report():
@@ -138,6 +142,14 @@ def serve_cos(args):
     hello = {"address": server.address, "secret_id": COS_SECRET_ID, "secret_key": COS_SECRET_KEY,
              "bucket": BUCKET, "keys": args.keys}
     return server, hello, report
+
+
+class BacklogServer(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a listen backlog for the connections a bulk client opens at once (its
+    default, 5, drops the rest's SYNs: a 1 s retransmission, then 3 s, past a marker write's 2 s limit)."""
+
+    request_queue_size = 256
+    daemon_threads = True
 
 
 class ThinCos(object):
@@ -192,14 +204,17 @@ class ThinCos(object):
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = BacklogServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def address(self):
         return "127.0.0.1:%d" % self.server.server_address[1]
+
+    def seed(self, keys):
+        with self.lock:
+            self.keys = sorted(keys)
 
     def put(self, key):
         with self.lock:
@@ -287,8 +302,7 @@ class ThinObs(object):
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = BacklogServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -318,7 +332,9 @@ def serve_thin_cos(args):
     if objects:
         buckets[SOURCE_BUCKET] = (sorted(objects), OBJECT_SIZE, SOURCE_MODIFIED)
         buckets[BUCKET] = (sorted(success_marker(key) for key in objects), 0, SOURCE_MODIFIED)
-    server = ThinCos([failed_marker(i) for i in range(args.keys)], args.latency, buckets)
+    seeded = [failed_marker(i) for i in range(args.keys)]
+    server = ThinCos(seeded, args.latency, buckets)
+    server.reset = lambda: server.seed(seeded)
     prefix = "oms_source_record/%s/" % TASK
 
     def report():
@@ -352,6 +368,9 @@ def main(argv=None):
             command = line.strip()
             if command == "report":
                 print(json.dumps(dict(report(), cpu_seconds=cpu_seconds())), flush=True)
+            elif command == "reset":
+                server.reset()
+                print(json.dumps({"keys": args.keys}), flush=True)
             elif command == "quit":
                 break
     finally:
@@ -385,7 +404,10 @@ class ServerProcess(object):
             raise AttributeError(name) from None
 
     def report(self):
-        self.process.stdin.write("report\n")
+        return self.command("report")
+
+    def command(self, command):
+        self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return json.loads(self.process.stdout.readline())
 
