@@ -48,6 +48,12 @@ class Recorder(transport.DeadlineAdapter):
         return response
 
 
+
+def verdict(exc):
+    """What the retry policy makes of an SDK error: whether to try again, and why."""
+    found = storage.classify_error(exc)
+    return found.retry, found.reason
+
 def text(value):
     """A header value as a string (the SDKs give some as bytes)."""
     return value.decode("utf-8") if isinstance(value, bytes) else value
@@ -124,7 +130,7 @@ def test_cos_errors_are_the_sdks(status, body, frozen_clock):
             client(ENVIRONMENTS["the SDK's endpoint"], lean, Recorder(failing)).put_object(
                 Bucket=support.LOG_BUCKET, Body=b"", Key=KEYS[0])
         errors.append((caught.value.get_status_code(), caught.value.get_error_code(), caught.value.get_error_msg(),
-                       storage.describe_error(caught.value), storage.is_retryable(caught.value)))
+                       storage.describe_error(caught.value), verdict(caught.value)))
     assert errors[0] == errors[1]
     assert errors[1][0] == status
 
@@ -150,7 +156,7 @@ def test_the_transport_still_refuses_what_it_refuses(cos_mock, headers, refusal)
     for lean in (False, True):
         with pytest.raises(storage.CosClientError) as caught:
             real_client(lean).put_object(Bucket=support.LOG_BUCKET, Body=b"", Key="k")
-        causes.append((str(caught.value), storage.is_retryable(caught.value)))
+        causes.append((str(caught.value), verdict(caught.value)))
     assert causes[0] == causes[1]
     assert refusal in causes[1][0]
 
