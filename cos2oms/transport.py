@@ -25,28 +25,22 @@ Policy that must hold for every request lives here, where every request passes:
   ``200`` never counts as a stored marker.
 
 The limit is per thread (``threading.local``), so workers sharing one session and one COS client never see
-each other's limits, and nothing writes the SDK's private state.
+each other's limits, and nothing writes the SDK's private state. The limit itself (the watchdog, the watched
+connections and pools) is ``watch``; ``time_limit`` and ``time_left`` are used through this module.
 """
-import heapq
-import ipaddress
-import itertools
 import os
-import socket
-import threading
 import time
-from contextlib import contextmanager
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
 
-try:  # urllib3 as requests uses it (SCF's 3.6 runtime: requests 2.21 with urllib3 1.24)
-    from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-    from urllib3.util.connection import allowed_gai_family
-except ImportError:  # pragma: no cover - very old requests that vendor urllib3
-    from requests.packages.urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-    from requests.packages.urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-    from requests.packages.urllib3.util.connection import allowed_gai_family
+from cos2oms import watch
+from cos2oms.watch import time_left, time_limit  # the first policy, in a module of its own
+
+__all__ = ["BODY_CAP", "DeadlineAdapter", "ERROR_BODY_CAP", "LeanSession", "OutOfTime", "POOL_SIZE", "RedirectRefused",
+           "Session", "new_session", "time_left", "time_limit", "uses_proxies"]
 
 #: Bytes of an error (non-2xx) body read: enough for any OMS or COS error document.
 ERROR_BODY_CAP = 8 * 1024
@@ -59,8 +53,6 @@ POOL_SIZE = 64
 _CHUNK = 64 * 1024
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
-_local = threading.local()
 
 
 class RedirectRefused(requests.exceptions.RequestException):
@@ -75,236 +67,6 @@ class RedirectRefused(requests.exceptions.RequestException):
 
 class OutOfTime(requests.exceptions.ReadTimeout):
     """The request would run, or ran, past the thread's time limit."""
-
-
-# ----------------------------------------------------------------------------------------- time limit
-
-@contextmanager
-def time_limit(seconds):
-    """Bound the requests this thread makes inside the block to ``seconds`` from now, as a whole, bodies read
-    after the request returned included (``None``: no bound). Nested limits: the tighter one wins."""
-    outer = getattr(_local, "watch", None)
-    until = None if seconds is None else time.monotonic() + max(0.0, seconds)
-    if outer is not None and (until is None or outer.until < until):
-        until = outer.until
-    if until is None:
-        yield
-        return
-    watch = _Watch(until)
-    entry = _watchdog.call_at(until, watch.fire)
-    _local.watch = watch
-    try:
-        yield
-    finally:
-        _local.watch = outer
-        _watchdog.cancel(entry)
-        watch.close()
-
-
-def time_left():
-    """Seconds left under this thread's limit, or None when unbounded."""
-    watch = getattr(_local, "watch", None)
-    return None if watch is None else watch.until - time.monotonic()
-
-
-class _Watchdog(object):
-    """One daemon thread that runs actions at given monotonic times; cancelled entries are skipped."""
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._heap = []
-        self._order = itertools.count()
-        self._thread = None
-        self._pid = None
-
-    def call_at(self, when, action):
-        entry = [when, next(self._order), action]
-        with self._cond:
-            if self._thread is None or self._pid != os.getpid():  # also after a fork
-                self._heap, self._pid = [], os.getpid()
-                self._thread = threading.Thread(target=self._run, name="cos2oms-watchdog")
-                self._thread.daemon = True
-                self._thread.start()
-            heapq.heappush(self._heap, entry)
-            if self._heap[0] is entry:
-                self._cond.notify()
-        return entry
-
-    @staticmethod
-    def cancel(entry):
-        entry[2] = None
-
-    def _run(self):
-        while True:
-            with self._cond:
-                while self._heap and self._heap[0][2] is None:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                delay = self._heap[0][0] - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                action = heapq.heappop(self._heap)[2]
-            if action is not None:
-                try:
-                    action()
-                except Exception:  # a dead socket must not stop the watchdog
-                    pass
-
-
-_watchdog = _Watchdog()
-
-
-def _shutdown(sock):
-    """Shut a connected socket down from another thread, whatever wraps it (ssl, pyOpenSSL): the blocked
-    reader wakes with end-of-file. A duplicate descriptor is used, so the owner's objects are not touched."""
-    fileno = sock.fileno()
-    if fileno < 0:
-        return
-    dup = socket.fromfd(fileno, socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        dup.shutdown(socket.SHUT_RDWR)
-    finally:
-        dup.close()
-
-
-class _Watch(object):
-    """One ``time_limit`` block: the connection its current request is using, and whether its time ran out.
-    A connection handed back to the pool is forgotten first, so a late watchdog can never cut a request that
-    is not ours."""
-
-    def __init__(self, until):
-        self.until = until
-        self.lock = threading.Lock()
-        self.conn = None
-        self.fired = False
-        self.done = False
-        self.rearmed = None
-
-    def use(self, conn):
-        with self.lock:
-            self.conn = conn
-        conn._cos2oms_watch = self
-
-    def release(self, conn):
-        with self.lock:
-            if self.conn is conn:
-                self.conn = None
-
-    def fire(self):
-        with self.lock:
-            if self.done:
-                return
-            self.fired = True
-            if self.conn is None:
-                return
-            sock = getattr(self.conn, "sock", None)
-            if sock is not None:
-                _shutdown(sock)
-            else:  # still connecting (bounded by its clamped timeout): look again until it has a socket
-                self.rearmed = _watchdog.call_at(time.monotonic() + 0.05, self.fire)
-
-    def close(self):
-        with self.lock:
-            self.done = True
-            if self.rearmed is not None:
-                _watchdog.cancel(self.rearmed)
-
-
-def _resolve(host, port, seconds):
-    """``socket.getaddrinfo`` for a TCP connection to ``host``, given at most ``seconds``: it runs in a daemon
-    thread (a resolver cannot be interrupted), which is left to finish on its own when time runs out."""
-    try:
-        ipaddress.ip_address(host)
-        numeric = True
-    except ValueError:
-        numeric = False
-    if numeric:  # nothing to look up
-        return socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-    outcome = {}
-
-    def look_up():
-        try:
-            outcome["addresses"] = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
-        except Exception as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=look_up, name="cos2oms-resolve")
-    thread.daemon = True
-    thread.start()
-    thread.join(max(0.0, seconds))
-    if thread.is_alive():
-        raise socket.timeout("resolving %s took longer than the %.1f s left" % (host, seconds))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["addresses"]
-
-
-class _WatchedConnectionMixin(object):
-    """urllib3's connection with name resolution and each address's connect bounded by the time left."""
-
-    def _new_conn(self):
-        watch = getattr(_local, "watch", None)
-        if watch is None:
-            return super(_WatchedConnectionMixin, self)._new_conn()
-        host, timeout = self._dns_host, self.timeout
-        try:
-            try:
-                addresses = _resolve(host.strip("[]"), self.port, watch.until - time.monotonic())
-            except socket.timeout as exc:
-                raise ConnectTimeoutError(self, str(exc)) from exc
-            except socket.gaierror as exc:
-                raise NewConnectionError(self, "Failed to resolve %s: %s" % (host, exc)) from exc
-            error = None
-            for address in addresses:
-                left = watch.until - time.monotonic()
-                if left <= 0:
-                    break
-                self._dns_host = address[4][0]
-                self.timeout = min(timeout, left) if isinstance(timeout, (int, float)) else left
-                try:
-                    return super(_WatchedConnectionMixin, self)._new_conn()
-                except Exception as exc:  # urllib3's NewConnectionError / ConnectTimeoutError: the next one
-                    error = exc
-            if error is not None and watch.until > time.monotonic():
-                raise error
-            raise ConnectTimeoutError(self, "connecting to %s ran past the time limit" % host)
-        finally:
-            self._dns_host, self.timeout = host, timeout
-
-
-class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnectionPool.ConnectionCls):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnectionPool.ConnectionCls):
-    pass
-
-
-class _WatchedPoolMixin(object):
-    def _get_conn(self, *args, **kwargs):
-        conn = super(_WatchedPoolMixin, self)._get_conn(*args, **kwargs)
-        watch = getattr(_local, "watch", None)
-        if watch is not None:
-            watch.use(conn)
-        return conn
-
-    def _put_conn(self, conn):
-        watch = getattr(conn, "_cos2oms_watch", None)
-        if watch is not None:
-            watch.release(conn)
-            conn._cos2oms_watch = None
-        return super(_WatchedPoolMixin, self)._put_conn(conn)
-
-
-class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
 
 
 # ----------------------------------------------------------------------------------------- adapter
@@ -357,27 +119,27 @@ class DeadlineAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs):
         HTTPAdapter.init_poolmanager(self, *args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {"http": watch.WatchedHTTPPool, "https": watch.WatchedHTTPSPool}
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
         manager = HTTPAdapter.proxy_manager_for(self, proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        manager.pool_classes_by_scheme = {"http": watch.WatchedHTTPPool, "https": watch.WatchedHTTPSPool}
         return manager
 
     def send(self, request, stream=False, timeout=None, **kwargs):
-        watch = getattr(_local, "watch", None)
-        if watch is None:
+        limit = watch.current()
+        if limit is None:
             return self._send(request, stream, timeout, kwargs)
-        left = watch.until - time.monotonic()
-        if left <= 0 or watch.fired:
+        left = limit.until - time.monotonic()
+        if left <= 0 or limit.fired:
             raise OutOfTime("no time left for the request", request=request)
         try:
             response = self._send(request, stream, _clamp(timeout, left), kwargs)
         except requests.exceptions.RequestException:
-            if watch.fired:
+            if limit.fired:
                 raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request) from None
             raise
-        if watch.fired:
+        if limit.fired:
             response.close()
             raise OutOfTime("the request ran past its time limit (%.1f s)" % left, request=request)
         return response
@@ -450,3 +212,77 @@ def new_session(environ=None, pool_size=POOL_SIZE, required_header=None):
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+class LeanSession(object):
+    """What a COS client of ours sends through: the SDK still builds every request (URL, headers, body, the
+    signature by its own ``CosS3Auth``) and reads every answer (``CosServiceError``, ``CosClientError``,
+    parsed bodies); the request goes straight to ``session``'s adapter (``transport.DeadlineAdapter``: the
+    whole-request time limit, no redirects, the request-id check, capped bodies), prepared as
+    ``requests.Session.request`` prepares it (the session's headers under the request's, the body's
+    ``Content-Length``, then the auth), without what that adds per call for what our requests never use:
+    cookies (none are sent or kept), hooks, environment settings, redirect resolution. About 0.2 ms less CPU
+    per marker PUT, of about 0.7 ms.
+
+    A request with proxies, a stream or other options, and every request while ``session`` honours the
+    environment (a proxy variable is set: ``transport.new_session``), goes through ``session.request``."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=True, proxies=None, stream=False, verify=None, cert=None, **kwargs):
+        session = self.session
+        if kwargs or proxies or stream or session.trust_env or not isinstance(data, (bytes, type(None))):
+            return session.request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                   timeout=timeout, allow_redirects=allow_redirects, proxies=proxies, stream=stream,
+                                   verify=verify, cert=cert, **kwargs)
+        prepared = prepare(session, method.upper(), url, params, data, headers, auth)
+        if verify is None:  # only https reads it: requests looks a CA bundle path up on disk per request
+            verify = session.verify if prepared.url[:6].lower() == "https:" else True
+        return session.get_adapter(prepared.url).send(prepared, timeout=timeout, verify=verify,
+                                                      cert=cert or session.cert, proxies={})
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def put(self, url, **kwargs):
+        return self.request("PUT", url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url, **kwargs):
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url, **kwargs):
+        return self.request("HEAD", url, **kwargs)
+
+
+def prepare(session, method, url, params, body, headers, auth):
+    """The ``PreparedRequest`` ``session.prepare_request`` makes of a request with a ``bytes`` body (or
+    none), no cookies and no hooks. The SDK's URLs are already quoted: they are taken as they are unless the
+    request has query parameters (then requests' own ``prepare_url`` adds them)."""
+    prepared = PreparedRequest()
+    prepared.method = method
+    if params:
+        prepared.prepare_url(url, params)
+    else:
+        prepared.url = url
+    merged = CaseInsensitiveDict(session.headers)
+    for name, value in (headers or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    prepared.headers = merged
+    prepared.body = body or None
+    if body:
+        merged["Content-Length"] = str(len(body))
+    elif method not in ("GET", "HEAD") and merged.get("Content-Length") is None:
+        merged["Content-Length"] = "0"
+    prepared.hooks = {"response": []}
+    if auth is not None:
+        prepared = auth(prepared) or prepared
+    return prepared
+

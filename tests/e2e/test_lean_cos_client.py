@@ -1,4 +1,4 @@
-"""The COS client as the function and the commands build it (``storage.LeanSession`` under the SDK) against the
+"""The COS client as the function and the commands build it (``transport.LeanSession`` under the SDK) against the
 loopback COS server, whose signature check is its own (not the SDK's): marker writes, listings and deletes
 with the role's token and the virtual-host ``Host`` header sent to ``COS_ADDRESS``; refusals read as the SDK
 reads them when it sends through a ``requests`` session."""

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""storage.LeanSession: the COS client sends exactly what the SDK sends through a requests session (same
+"""transport.LeanSession: the COS client sends exactly what the SDK sends through a requests session (same
 URL, headers, Authorization by the SDK's own CosS3Auth, body), on whichever SDK line is installed (3.11:
 qcloud_cos 1.9.x; 3.6: qcloud_cos_v5 1.6.6), and fails the same way; it goes on sending through our
 transport's adapter, whose policy (time limit, no redirects, COS's request id) still applies."""
@@ -195,7 +195,7 @@ class Session(object):
 ])
 def test_what_the_lean_path_does_not_cover_goes_through_the_session(trust_env, kwargs):
     session = Session(trust_env)
-    assert storage.LeanSession(session).get("https://b.cos.example/k", timeout=2, **kwargs) == "answer"
+    assert transport.LeanSession(session).get("https://b.cos.example/k", timeout=2, **kwargs) == "answer"
     assert session.requests == [("GET", "https://b.cos.example/k", kwargs.get("proxies"), kwargs.get("stream", False))]
 
 
@@ -211,5 +211,5 @@ def test_a_ca_bundle_is_handed_on_for_https_only(scheme, verify):
 
     session = transport.new_session({"REQUESTS_CA_BUNDLE": "/etc/ssl/bundle.pem"})
     session.mount(scheme + "://", Adapter())
-    storage.LeanSession(session).put(scheme + "://b.cos.example/k", data=b"", timeout=2)
+    transport.LeanSession(session).put(scheme + "://b.cos.example/k", data=b"", timeout=2)
     assert seen == [verify]

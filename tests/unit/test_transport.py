@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from cos2oms import transport
+from cos2oms import watch as watch_module
 from tests.unit.loopback import Loopback, Reply
 
 
@@ -50,8 +51,8 @@ class FakeConn(object):
 
 def test_a_connection_handed_back_is_never_cut(monkeypatch):
     cut = []
-    monkeypatch.setattr(transport, "_shutdown", cut.append)
-    watch = transport._Watch(time.monotonic())
+    monkeypatch.setattr(watch_module, "_shutdown", cut.append)
+    watch = watch_module._Watch(time.monotonic())
     conn = FakeConn()
     watch.use(conn)
     watch.release(conn)  # back in the pool: another request may be using it now
@@ -61,8 +62,8 @@ def test_a_connection_handed_back_is_never_cut(monkeypatch):
 
 def test_the_connection_in_use_is_cut_when_time_runs_out(monkeypatch):
     cut = []
-    monkeypatch.setattr(transport, "_shutdown", cut.append)
-    watch = transport._Watch(time.monotonic())
+    monkeypatch.setattr(watch_module, "_shutdown", cut.append)
+    watch = watch_module._Watch(time.monotonic())
     conn = FakeConn()
     watch.use(conn)
     watch.fire()
@@ -71,8 +72,8 @@ def test_the_connection_in_use_is_cut_when_time_runs_out(monkeypatch):
 
 def test_a_closed_watch_does_nothing(monkeypatch):
     cut = []
-    monkeypatch.setattr(transport, "_shutdown", cut.append)
-    watch = transport._Watch(time.monotonic())
+    monkeypatch.setattr(watch_module, "_shutdown", cut.append)
+    watch = watch_module._Watch(time.monotonic())
     watch.use(FakeConn())
     watch.close()
     watch.fire()
@@ -80,7 +81,7 @@ def test_a_closed_watch_does_nothing(monkeypatch):
 
 
 def test_the_watchdog_runs_actions_in_time_order_and_skips_cancelled_ones():
-    watchdog = transport._Watchdog()
+    watchdog = watch_module._Watchdog()
     ran = []
     done = threading.Event()
     now = time.monotonic()
