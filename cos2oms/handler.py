@@ -48,8 +48,7 @@ CLIENTS = ClientCache()
 
 def build_submitter(settings, deadline, request_id="-", clients=None):
     clients = clients or CLIENTS
-    oms_client = oms.OmsClient(clients.session(), settings.sync_url, settings.hw_ak, settings.hw_sk,
-                               settings.oms_timeout, settings.oms_max_attempts, settings.key_encoding)
+    oms_client = oms.OmsClient.from_settings(settings, clients.session())
     store = markers.MarkerStore(clients.cos(settings), settings.log_bucket, settings.task_id)
     return sync.Submitter(oms_client, store, deadline, request_id)
 

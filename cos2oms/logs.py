@@ -68,6 +68,13 @@ def short(text):
     return show(text, TEXT_CAP)
 
 
+def problem(exc):
+    """An exception met reading an answer, for a message: a ValueError's own words, else its type too."""
+    if type(exc) is ValueError:
+        return str(exc)
+    return "%s: %s" % (type(exc).__name__, short(str(exc)))
+
+
 class EscapeFilter(logging.Filter):
     """Makes a library's log record one escaped, capped line (the COS SDK logs raw error bodies)."""
 

@@ -127,13 +127,6 @@ def _answer_verdict(response):
         error_code, error_msg
 
 
-def _problem(exc):
-    """An exception met reading an answer, for a message: a ValueError's own words, else its type too."""
-    if type(exc) is ValueError:
-        return str(exc)
-    return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
-
-
 class OmsAnswer(_Outcome):
     """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
 
@@ -268,7 +261,7 @@ class OmsClient(object):
         try:
             response, exc = self._send("get", url, seconds, params=params)
         except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
-            return OmsAnswer(query, reason="no usable answer: %s" % _problem(exc)), retry.classify(error=exc)
+            return OmsAnswer(query, reason="no usable answer: %s" % logs.problem(exc)), retry.classify(error=exc)
         if exc is not None:
             if isinstance(exc, transport.RedirectRefused):
                 reason = "redirect refused: HTTP %s to %s" % (exc.status, logs.short(exc.location))

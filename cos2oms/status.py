@@ -40,13 +40,6 @@ def from_iso(text):
 
 
 
-def _problem(exc):
-    """An exception met reading an answer, for a message: a ValueError's own words, else its type too."""
-    if type(exc) is ValueError:
-        return str(exc)
-    return "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
-
-
 # ----------------------------------------------------------------------------------------- OMS queries
 
 def ask_statistics(client, start, end):
@@ -60,7 +53,7 @@ def ask_statistics(client, start, end):
             try:
                 piece = parse_statistics(answer.body, start_ms / 1000.0, end_ms / 1000.0)
             except Exception as exc:  # ValueError: not the documented shape; anything else: still not usable
-                answer.reason, answer.body = "answer not of the documented shape: %s" % _problem(exc), None
+                answer.reason, answer.body = "answer not of the documented shape: %s" % logs.problem(exc), None
                 logs.log(logger, logging.WARNING, "oms answer unreadable", query="statistics", reason=answer.reason)
         if not answer.ok:
             return None, answer
@@ -139,7 +132,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
         try:
             report["task"] = parse_task(answer.body)
         except Exception as exc:  # parse_task reads any dict; this is the net under it
-            answer.reason, answer.body = "answer not of the documented shape: %s" % _problem(exc), None
+            answer.reason, answer.body = "answer not of the documented shape: %s" % logs.problem(exc), None
     if not answer.ok:
         report["oms_errors"].append(answer.as_dict())
         problems.append(_oms_problem(answer, project, task_id))

@@ -41,7 +41,7 @@ import sys
 from cos2oms import cli, logs, settings as settings_module
 from cos2oms.commands import base
 from cos2oms.settings import ConfigError
-from cos2oms.status import DEFAULT_HOURS, DEFAULT_MAX_LIST, MAX_HOURS, _problem, gather, logger
+from cos2oms.status import DEFAULT_HOURS, DEFAULT_MAX_LIST, MAX_HOURS, gather, logger
 from cos2oms.status_view import DEFAULT_WIDTH, MIN_WIDTH, render
 
 DESCRIPTION = "Show the sync task as OMS sees it (per hour) and the failed markers in the log bucket."
@@ -110,7 +110,7 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
     except KeyboardInterrupt:
         report, text = _unfinished(prog, "interrupted", args.json)
     except Exception as exc:  # a bug, or something nothing above foresaw: still a clear message and exit 1
-        cause = _problem(exc)
+        cause = logs.problem(exc)
         logs.log(logger, logging.ERROR, "status failed", cause=cause)
         report, text = _unfinished(prog, "%s (a bug: please report it)" % cause, args.json)
     _write(out, text)
