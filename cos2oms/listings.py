@@ -36,8 +36,9 @@ from cos2oms import logs, retry, storage, transport
 PAGE = 1000
 #: Attempts per page (``retry`` says which failures are tried again).
 ATTEMPTS = 3
-#: Seconds one page request may take as a whole.
+#: Seconds one page request may take as a whole, and each of its socket reads (a listing's client).
 PAGE_SECONDS = 30.0
+READ_SECONDS = 10.0
 #: Pages a prefetch thread reads ahead of the merge.
 PREFETCH_PAGES = 2
 

@@ -51,13 +51,14 @@ def single_attempt_retry(version=None):
     return 1
 
 
-def build_cos_client(settings, region=None, session=None, lean=True):
+def build_cos_client(settings, region=None, session=None, lean=True, timeout=COS_TIMEOUT):
     """A COS client (one attempt per call) with the settings' credentials, scheme, endpoint and address;
     ``region`` defaults to the log bucket's. It sends through a ``LeanSession`` over ``session`` (default: a
-    new ``transport`` session); ``lean=False``: through ``session`` itself, as the SDK sends."""
+    new ``transport`` session); ``lean=False``: through ``session`` itself, as the SDK sends. ``timeout``: seconds
+    per socket read (the function's, ``COS_TIMEOUT``, leaves room for its markers within SCF's time)."""
     options = dict(Region=region or settings.cos_region, SecretId=settings.cos_secret_id,
                    SecretKey=settings.cos_secret_key, Token=settings.cos_token, Scheme=settings.cos_scheme,
-                   Timeout=COS_TIMEOUT)
+                   Timeout=timeout)
     if settings.cos_endpoint:
         options["Endpoint"] = settings.cos_endpoint
     if settings.cos_address:

@@ -64,11 +64,12 @@ class Setup(object):
     def source_lister(self):
         """The source bucket's lister: its region, and its endpoint (``SOURCE_ENDPOINT``), not the log bucket's."""
         settings = self.settings._replace(cos_endpoint=self.source.endpoint)
-        return listings.CosLister(storage.build_cos_client(settings, region=self.source.region), self.source.bucket)
+        client = storage.build_cos_client(settings, region=self.source.region, timeout=listings.READ_SECONDS)
+        return listings.CosLister(client, self.source.bucket)
 
     def log_client(self):
         if self._cos is None:
-            self._cos = storage.build_cos_client(self.settings)
+            self._cos = storage.build_cos_client(self.settings, timeout=listings.READ_SECONDS)  # listings, look-ups
         return self._cos
 
     def submitter(self):
