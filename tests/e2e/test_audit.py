@@ -348,3 +348,25 @@ def test_the_command_refuses_bad_audit_settings_with_exit_2(oms_server, cos_serv
     audit_command.add_arguments(parser)
     assert audit_command.run(parser.parse_args(["--once"]), environ=environ) == 2
     assert "AUDIT_GRACE" in capsys.readouterr().err
+
+
+def test_status_shows_the_last_audit_report_beside_omss_figures(oms_server, cos_server, obs_server):
+    from cos2oms.commands import audit as audit_command, status as status_command
+
+    environ = world.environ(oms_server, cos_server, obs_server)
+    for i in range(4):
+        world.source(cos_server, "k%d" % i)
+        if i:
+            world.destination(obs_server, "k%d" % i)
+    world.run(audit_command, environ, "--once")
+    out = __import__("io").StringIO()
+    status_command.main(["--no-statistics", "--json"], environ=environ, out=out)
+    shown = json.loads(out.getvalue())["audit"]
+    assert shown["error"] is None and shown["in_progress"] is None
+    assert {k: shown["last"][k] for k in ("complete", "source", "matched", "missing", "missing_unmarked",
+                                          "resubmitted")} == {"complete": True, "source": 4, "matched": 3,
+                                                              "missing": 1, "missing_unmarked": 1, "resubmitted": 1}
+    out = __import__("io").StringIO()
+    status_command.main(["--no-statistics"], environ=environ, out=out)
+    text = out.getvalue()
+    assert "OMS task" in text and "judged          4: 1 missing (1 unmarked, 0 accepted, 0 failed), 0 differ" in text
