@@ -171,6 +171,7 @@ AUDIT_FIELDS = ("started", "finished", "complete", "invocations", "source", "mat
                 "errors", "missing_unmarked", "missing_accepted", "missing_failed", "recent", "resubmitted",
                 "resubmit_capped", "report")
 AUDIT_PASS_FIELDS = ("cursor", "invocations", "pages")
+MAX_AUDIT_TEXT = 1000
 
 
 def read_audit(store, task_id):
@@ -194,7 +195,7 @@ def _audit_value(value):
     """A value of the audit's state as status may show it: a count, a flag or a short text; else None."""
     if isinstance(value, (bool, int)) and (isinstance(value, bool) or 0 <= value < 2 ** 63):
         return value
-    return logs.short(value) if isinstance(value, str) else None
+    return value[:MAX_AUDIT_TEXT] if isinstance(value, str) else None
 
 
 def _oms_problem(answer, project, task_id):
