@@ -9,8 +9,8 @@ PYTHON36 ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.6*/bin/python3.6) $(
 VENV36 := .venv36
 RUNTIME ?= python3.6
 EVENT ?= tests/events/cos_put_console.json
-# What SCF runs (on Python 3.6 and later): the three entry modules and the package.
-FUNCTION_FILES := index.py signer.py replay.py $(wildcard cos2oms/*.py cos2oms/commands/*.py)
+# What SCF runs (on Python 3.6 and later): the four entry modules and the package.
+FUNCTION_FILES := index.py signer.py replay.py audit.py $(wildcard cos2oms/*.py cos2oms/commands/*.py)
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: test lint unit unit-py36 e2e timing zips demo zip clean

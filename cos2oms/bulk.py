@@ -44,13 +44,15 @@ class Engine(object):
 
     ``write_failed``: write a failed marker for each key OMS did not accept (backfill, resubmit); replay's
     keys have one already. ``stopping``: a ``threading.Event``; once set, batches not yet sent come back
-    unsent (their keys keep whatever marker they had).
+    unsent (their keys keep whatever marker they had). ``mark_unsent=False``: a batch never sent (stopping, no
+    time left) gets no failed marker either: the caller keeps its keys (the audit's pending resubmissions).
     """
 
-    def __init__(self, submitter, workers=DEFAULT_WORKERS, write_failed=True, stopping=None):
+    def __init__(self, submitter, workers=DEFAULT_WORKERS, write_failed=True, stopping=None, mark_unsent=True):
         self.submitter = submitter
         self.workers = max(1, min(workers, transport.POOL_SIZE))
         self.write_failed = write_failed
+        self.mark_unsent = mark_unsent
         self.stopping = stopping or threading.Event()
 
     def out_of_time(self):
@@ -63,8 +65,8 @@ class Engine(object):
             result = oms.OmsResult.not_sent(NOT_SENT_NO_TIME)
         else:
             result = self.submitter.send(keys)
-        if not result.attempts and not self.write_failed:
-            return Outcome(keys, result, {})  # never sent, and its keys already have failed markers
+        if not result.attempts and not (self.write_failed and self.mark_unsent):
+            return Outcome(keys, result, {})  # never sent: its keys have failed markers, or the caller keeps them
         return Outcome(keys, result, self.submitter.record(keys, result, self.write_failed, marker_pool))
 
     def run(self, keys):

@@ -83,14 +83,19 @@ class MarkerStore(object):
     def key(self, kind, event_key):
         return marker_key(self.task_id, kind, event_key)
 
-    def _call(self, deadline, method, read=None, **kwargs):
+    def _call(self, deadline, method, read=None, absent=False, **kwargs):
         """One SDK call (and ``read(answer)``, within the same time limit), tried again as ``retry`` says
-        (``COS_ATTEMPTS`` in all) while the invocation has time. Returns (answer, None) or (None, cause)."""
+        (``COS_ATTEMPTS`` in all) while the invocation has time. Returns (answer, None) or (None, cause);
+        with ``absent``, a 404 is (None, None): no such object."""
         def attempt(number, seconds):
             try:
                 with transport.time_limit(seconds):
                     answer = getattr(self.client, method)(Bucket=self.bucket, **kwargs)
                     return ((read(answer) if read else answer), None), None
+            except storage.CosServiceError as exc:
+                if absent and exc.get_status_code() == 404:
+                    return (None, None), None
+                return (None, storage.describe_error(exc)), storage.classify_error(exc)
             except Exception as exc:  # the SDK raises others than its own too (e.g. on a malformed answer)
                 verdict = storage.classify_error(exc)
                 return (None, storage.describe_error(exc)), verdict
@@ -143,6 +148,22 @@ class MarkerStore(object):
             return None, "the marker's body is not the event key it is named after"
         return key, None
 
+    def read_document(self, name, deadline=None, most=1 << 20):
+        """The body of the log bucket's object ``name`` (the audit's state and reports: ``audit``), at most
+        ``most`` bytes: (bytes, None), (None, None) when there is no such object, or (None, cause)."""
+        def read(answer):
+            return answer["Body"].get_raw_stream().read(most + 1)
+
+        data, cause = self._call(deadline, "get_object", read=read, absent=True, Key=name)
+        if data is not None and len(data) > most:
+            return None, "the object is larger than %d bytes" % most
+        return data, cause
+
+    def write_document(self, name, body, deadline=None):
+        """Write the log bucket's object ``name`` (bytes); returns None on success, else the cause."""
+        _, cause = self._call(deadline, "put_object", Body=body, Key=name)
+        return cause
+
     def list_page(self, kind, marker="", max_keys=COS_PAGE, deadline=None, long_names=False):
         """One page of marker names: (names, next_marker or None after the last page, cause or None).
 
@@ -160,7 +181,7 @@ class MarkerStore(object):
         entries, following, cause = storage.read_listing(answer, prefix, marker)
         return [entry["Key"] for entry in entries], following, cause
 
-    def listing(self, prefix, name, limit=None, page_size=None, seconds=None, sleep=time.sleep):
+    def listing(self, prefix, name, limit=None, page_size=None, seconds=None, sleep=time.sleep, marker=""):
         """The listing of ``prefix`` (one of this task's marker prefixes, or a part of one) for the commands:
         ``(entries, goes_on)`` per page, entries being ``listings.Entry`` (names decoded, LastModified in epoch
         seconds), at most ``limit`` in all, ``page_size`` a page (default ``listings.PAGE``). Each page is
@@ -169,7 +190,7 @@ class MarkerStore(object):
         imported here: the function never lists.)"""
         from cos2oms import listings
         lister = listings.CosLister(self.client, self.bucket, seconds or listings.PAGE_SECONDS)
-        return listings.paged(lister, name, prefix, page_size=page_size, sleep=sleep, limit=limit)
+        return listings.paged(lister, name, prefix, marker, page_size=page_size, sleep=sleep, limit=limit)
 
     def head(self, name, attempts=None, sleep=time.sleep):
         """The answer's headers for the marker named ``name``, or None when there is none (404); tried again as

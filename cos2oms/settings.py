@@ -27,6 +27,10 @@ DEFAULT_OMS_MAX_ATTEMPTS = 3
 RANGES = {
     "OMS_TIMEOUT": (0.1, 900.0),
     "OMS_MAX_ATTEMPTS": (1, 10),
+    # the audit's (seconds, and keys a pass): a week of grace, a resubmission cap of ten million, 30 days apart
+    "AUDIT_GRACE": (0, 7 * 86400),
+    "AUDIT_MAX_RESUBMIT": (0, 10 ** 7),
+    "AUDIT_INTERVAL": (0, 30 * 86400),
 }
 
 #: Every variable the function reads, for documentation and deployment files.
@@ -409,3 +413,54 @@ def load_obs(environ, base_settings):
         raise ConfigError("OBS_PREFIX", "must not start with '/' (OBS keys do not), got %r" % prefix)
     return ObsSettings(bucket=bucket, endpoint="%s://%s" % (parts.scheme, parts.netloc), secure=parts.scheme == "https",
                        host=parts.hostname, port=port, ak=ak, sk=sk, prefix=prefix)
+
+
+# ----------------------------------------------------------------------------- the audit
+
+#: What the audit (``audit.main_handler``, ``python -m cos2oms audit``) reads besides verify's variables.
+AUDIT_VARIABLES = ("AUDIT_GRACE", "AUDIT_MAX_RESUBMIT", "AUDIT_INTERVAL")
+DEFAULT_AUDIT_GRACE = 3600.0
+DEFAULT_AUDIT_MAX_RESUBMIT = 10000
+DEFAULT_AUDIT_INTERVAL = 86400.0
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class AuditSettings(NamedTuple):
+    """The audit's pace and limits: ``grace`` and ``interval`` in seconds, ``max_resubmit`` keys a pass."""
+
+    grace: float  # objects last modified this long before the pass started are not judged yet
+    max_resubmit: int  # keys resubmitted at most per pass (0: report only)
+    interval: float  # a new pass starts this long after the last one completed
+
+
+def parse_duration(text):
+    """Seconds of ``90s``, ``30m``, ``2h``, ``1d`` or a plain number of seconds; ValueError otherwise."""
+    match = _DURATION.match((text or "").strip().lower())
+    if not match:
+        raise ValueError("not a duration: %r" % text)
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _duration(source, name, default):
+    raw = source.get(name)
+    if raw is None:
+        return default
+    low, high = RANGES[name]
+    try:
+        value = parse_duration(raw)
+    except ValueError:
+        raise ConfigError(name, "must be a duration from %s to %s seconds (90s, 30m, 2h, 1d or seconds), got %r"
+                          % (low, high, raw)) from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ConfigError(name, "must be from %s to %s seconds, got %r" % (low, high, raw))
+    return value
+
+
+def load_audit(environ):
+    """The audit's settings: ``AUDIT_GRACE`` (default 1 h), ``AUDIT_MAX_RESUBMIT`` (default 10,000; 0 = report
+    only), ``AUDIT_INTERVAL`` (default 24 h); ``ConfigError`` naming the variable, with its range."""
+    source = _Source(environ, None)
+    return AuditSettings(grace=_duration(source, "AUDIT_GRACE", DEFAULT_AUDIT_GRACE),
+                         max_resubmit=_number(source, "AUDIT_MAX_RESUBMIT", DEFAULT_AUDIT_MAX_RESUBMIT, int),
+                         interval=_duration(source, "AUDIT_INTERVAL", DEFAULT_AUDIT_INTERVAL))

@@ -54,7 +54,7 @@ def cos2oms_variables() -> tuple[str, ...]:
     from cos2oms import settings
 
     return (settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",) + settings.SOURCE_VARIABLES
-            + settings.OBS_VARIABLES)
+            + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES)
 
 
 def _sync_url(oms, project: str, task: str) -> str:

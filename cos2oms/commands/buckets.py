@@ -50,11 +50,13 @@ def window_of(args):
 
 
 class Setup(object):
-    """Settings and clients of ``verify`` and ``backfill``: ``ConfigError`` on bad configuration."""
+    """Settings and clients of ``verify``, ``backfill`` and the audit: ``ConfigError`` on bad configuration
+    (``context``: the SCF context of the audit's timer function, for the region)."""
 
-    def __init__(self, args, environ=None, need_obs=True):
+    def __init__(self, args, environ=None, need_obs=True, context=None):
         environ = os.environ if environ is None else environ
-        self.settings = settings_module.load_settings(environ=environ)
+        self.environ = environ
+        self.settings = settings_module.load_settings(environ=environ, context=context)
         self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
         self.obs = settings_module.load_obs(environ, self.settings) if need_obs else None
         self.window = window_of(args)

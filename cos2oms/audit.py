@@ -1,0 +1,417 @@
+# -*- coding: utf-8 -*-
+"""The audit: verify's comparison as a *pass* over the whole source bucket that may span many invocations,
+repairing what it finds (README, "Audit").
+
+* SCF timer trigger, in the same zip: handler ``audit.main_handler`` (``audit.py``).
+* Command line: ``python -m cos2oms audit [--once]`` (``commands.audit``).
+
+Each invocation reads the state (``audit_state``), starts a pass when the last one completed at least
+``AUDIT_INTERVAL`` ago (else returns at once: one GET), takes the lease, and judges the source bucket page by
+page from the cursor: a source page (``PAGE`` keys after the cursor), the destination and the markers between
+the cursor and the page's last key, merged as ``verify`` merges them (``verify_merge.merge``). Objects last
+modified within ``AUDIT_GRACE`` before the pass started are not judged (``recent``). Keys missing without a
+marker or with a success marker, and differing keys, are resubmitted as ``verify --resubmit`` does (markers
+as the function writes them), at most ``AUDIT_MAX_RESUBMIT`` a pass (past it: counted in
+``resubmit_capped``, not sent); keys with a failed marker are replay's. After every page the counts and the
+cursor are saved. A page whose listing (or marker look-up) fails is not counted and the cursor does not pass
+it: the next invocation tries it again; after ``MAX_FAILURES`` invocations in a row fail there, the pass ends
+with ``complete: false``. The invocation stops while its reserve is left (``Deadline``: 20% of its time
+limit, at most 10 s), before a page it has no time for.
+
+When the pass ends, its report is written to ``.../audit/reports/{start}.json`` and logged as one line,
+``audit pass done``, at ERROR when anything is missing, differs, errored or the pass is incomplete, else INFO.
+"""
+import logging
+import sys
+import threading
+import time
+import uuid
+
+from cos2oms import audit_state, bulk, handler, listings, logs, markers as marker_names, obs
+from cos2oms import context as scf_context, settings as settings_module, verify
+from cos2oms.audit_state import AuditError
+from cos2oms.commands.buckets import Setup
+from cos2oms.deadline import Deadline
+from cos2oms.report import describe
+from cos2oms.verify_merge import ACCEPTED, DIFFER, ERROR, FAILED, MISSING, UNMARKED, Summary, Window, merge
+
+#: Source keys judged per page: the cursor is saved after each (tests make it small).
+PAGE = listings.PAGE
+#: Invocations in a row that may fail at the same cursor before the pass gives up there (``complete: false``).
+MAX_FAILURES = 3
+#: The wall clock (epoch seconds): the pass's start, the grace window, leases and cadence.
+wall_clock = time.time
+
+logger = logging.getLogger("cos2oms.audit")
+
+# What an invocation did (``Outcome.outcome``).
+NOT_DUE, BUSY, LEASE_LOST, OUT_OF_TIME, RETRY_LATER, PASS_DONE, STOPPED = (
+    "not_due", "busy", "lease_lost", "out_of_time", "retry_later", "pass_done", "stopped")
+
+
+class PassCounts(Summary):
+    """A pass's counts: verify's summary fields, ``recent`` (not judged: within the grace window) and
+    ``resubmit_capped`` (keys that needed resubmitting past ``AUDIT_MAX_RESUBMIT``: not sent)."""
+
+    FIELDS = Summary.FIELDS + ("recent", "resubmit_capped")
+
+    @classmethod
+    def from_dict(cls, values):
+        counts = cls()
+        for name in cls.FIELDS:
+            value = (values or {}).get(name)
+            setattr(counts, name, value if isinstance(value, int) else 0)
+        return counts
+
+    def add(self, other):
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def all_clear(self):
+        return self.missing == 0 and self.differ == 0 and self.errors == 0
+
+
+class LeaseLost(Exception):
+    """Another invocation holds the lease now: stop without saving."""
+
+
+def _bounded(entries, upto):
+    """The entries of a sorted stream up to the key ``upto`` (None: all); stops pulling past it."""
+    for entry in entries:
+        if upto is not None and entry.key > upto:
+            return
+        yield entry
+
+
+def _counting_extras(entries, source_keys, counts):
+    """The destination ``entries`` as they are, counting those that are no source key (``extra``)."""
+    for entry in entries:
+        if entry.key not in source_keys:
+            counts.extra += 1
+        yield entry
+
+
+class Page(object):
+    """One page judged: its counts, the event keys to resubmit, the last key, whether the listing goes on, or
+    ``failure`` (why it could not be judged)."""
+
+    def __init__(self):
+        self.counts = PassCounts()
+        self.resubmit = []
+        self.last_key = None
+        self.goes_on = False
+        self.failure = None
+
+
+class Auditor(object):
+    """One invocation's work on the audit: ``run()`` returns an ``Outcome``.
+
+    ``setup``: a ``commands.buckets.Setup`` (source, destination, log bucket); ``audit``: ``AuditSettings``;
+    ``me``: the invocation's request id (the lease's holder); ``out``: where report lines go (the command), or
+    None; ``stopping``: a ``threading.Event`` that ends the invocation between pages (Ctrl-C)."""
+
+    def __init__(self, setup, audit, obs_client, submitter, deadline, me, clock=None, workers=bulk.DEFAULT_WORKERS,
+                 out=None, stopping=None, force=False):
+        self.setup = setup
+        self.audit = audit
+        self.deadline = deadline
+        self.me = me
+        self.clock = clock or (lambda: wall_clock())
+        self.workers = workers
+        self.out = out
+        self.stopping = stopping or threading.Event()
+        self.force = force
+        self.submitter = submitter
+        self.marker_store = verify.marker_store(setup)
+        self.states = audit_state.StateStore(self.marker_store, setup.settings.task_id, deadline)
+        self.obs_lister = obs.ObsLister(obs_client, setup.obs.bucket)
+        self._source_lister = None
+        self.lookup = verify.MarkerLookup(setup)
+        self.page_seconds = 0.0  # the longest page of this invocation: no page is started without that much time
+        self.pages = 0
+        self.report = None
+        self.report_name = None
+
+    # ------------------------------------------------------------------------------------------ the invocation
+
+    def run(self):
+        now = self.clock()
+        state = self.states.read()
+        action = audit_state.decide(state, self.me, now, self.audit.interval, self.force)
+        if action == "not_due":
+            return self._outcome(NOT_DUE, state, next_due=audit_state.iso(audit_state.next_due(state,
+                                                                                           self.audit.interval)))
+        if action == "busy":
+            return self._outcome(BUSY, state, holder=audit_state.holder(state))
+        if action == "start":
+            state["pass"] = audit_state.new_pass(now, PassCounts().as_dict())
+        state["pass"]["invocations"] += 1
+        self.states.write(audit_state.take_lease(state, self.me, self._lease_until()))
+        state = self.states.read()  # written, then read back: no conditional PUT to rely on
+        if audit_state.holder(state) != self.me or not state.get("pass"):
+            return self._outcome(BUSY, state, holder=audit_state.holder(state))
+        try:
+            return self._work(state)
+        except LeaseLost:
+            logs.log(logger, logging.WARNING, "audit lease lost: another invocation holds it; stopping unsaved",
+                     request_id=self.me)
+            return self._outcome(LEASE_LOST, state)
+
+    def _work(self, state):
+        current = state["pass"]
+        current.setdefault("pending", [])
+        current.setdefault("listed", False)
+        while True:
+            if self.stopping.is_set():
+                self._save(audit_state.release(state))
+                return self._outcome(STOPPED, state)
+            if current["pending"]:  # a page's resubmissions that an invocation had no time to send
+                self._send_pending(current)
+                if current["pending"]:
+                    return self._out_of_time(state)
+                self._save(state)
+            if current["listed"]:
+                return self._finish(state, complete=True)
+            if not self._time_for_a_page():
+                return self._out_of_time(state)
+            started = time.monotonic()
+            page = self._judge_page(current)
+            if page.failure is not None:
+                current["failures"] += 1
+                current["last_failure"] = page.failure
+                logs.log(logger, logging.ERROR, "audit page failed", cursor=current["cursor"], cause=page.failure,
+                         failures=current["failures"], gives_up_after=MAX_FAILURES)
+                if current["failures"] >= MAX_FAILURES:
+                    return self._finish(state, complete=False)
+                self._save(audit_state.release(state))
+                return self._outcome(RETRY_LATER, state)
+            self._admit(page, current)
+            counts = PassCounts.from_dict(current["counts"])
+            counts.add(page.counts)
+            current["counts"] = counts.as_dict()
+            current["failures"], current["last_failure"] = 0, None
+            current["pages"] += 1
+            current["listed"] = not page.goes_on
+            self.pages += 1
+            if page.last_key is not None:
+                current["cursor"] = page.last_key
+            if current["pending"]:
+                self._save(state)  # the page is judged: what it resubmits is sent from the state, once
+                self._send_pending(current)
+            self.page_seconds = max(self.page_seconds, time.monotonic() - started)
+            if not current["listed"] or current["pending"]:
+                self._save(state)
+
+    def _out_of_time(self, state):
+        self._save(audit_state.release(state))
+        logs.log(logger, logging.INFO, "audit stopping: out of time; the pass goes on at the next invocation",
+                 cursor=state["pass"]["cursor"], pages=self.pages, pending=len(state["pass"]["pending"]))
+        return self._outcome(OUT_OF_TIME, state)
+
+    def _time_for_a_page(self):
+        if not self.deadline.bounded:
+            return True
+        return self.deadline.remaining_for_requests() > self.page_seconds
+
+    def _lease_until(self):
+        return audit_state.lease_until(self.clock(), self.deadline.remaining())
+
+    def _save(self, state):
+        """Save ``state`` if this invocation still holds the lease (read again first); else ``LeaseLost``."""
+        if audit_state.holder(self.states.read()) != self.me:
+            raise LeaseLost()
+        if state.get("lease"):
+            state["lease"]["until"] = self._lease_until()
+        self.states.write(state)
+
+    # ------------------------------------------------------------------------------------------ a page
+
+    def source_lister(self):
+        if self._source_lister is None:
+            self._source_lister = self.setup.source_lister()
+        return self._source_lister
+
+    def _judge_page(self, current):
+        page = Page()
+        cursor = current["cursor"]
+        cutoff = current["started"] - self.audit.grace
+        listed = listings.paged(self.source_lister(), "source", "", cursor, page_size=PAGE)
+        try:
+            entries, page.goes_on = next(listed, ([], False))
+        except listings.ListingError as exc:
+            page.failure = "source listing failed: %s" % exc.cause
+            return page
+        finally:
+            listed.close()
+        if entries:
+            page.last_key = entries[-1].key
+        upto = page.last_key if page.goes_on else None  # the last page reaches the end of every listing
+        page.counts.recent = sum(1 for entry in entries if entry.mtime >= cutoff)
+        streams = self._listings(cursor, upto, set(entry.key for entry in entries), page.counts)
+        try:
+            results = merge(entries, streams[0], streams[1], streams[2], Window(None, cutoff), False,
+                            self.lookup.is_long, self.lookup)
+            for result in results:
+                if result.symbol == ERROR:
+                    page.failure = result.why
+                    return page
+                if result.symbol == MISSING and result.why not in (UNMARKED, ACCEPTED, FAILED):
+                    page.failure = "the markers of %s could not be read (%s)" % (logs.show(result.key), result.why)
+                    return page
+                page.counts.count(result)
+                if result.symbol in (MISSING, DIFFER):
+                    self._found(result)
+                    if result.symbol == DIFFER or result.why != FAILED:
+                        page.resubmit.append(self.setup.source.event_prefix + result.key)
+        finally:
+            for stream in streams:
+                stream.close()
+        return page
+
+    def _listings(self, cursor, upto, source_keys, counts):
+        """The destination and the two marker listings from the cursor up to ``upto``, prefixes taken off."""
+        prefix = self.setup.obs.prefix
+        destination = listings.stripped_pages(
+            listings.pages(self.obs_lister, "destination", prefix, prefix + cursor), prefix)
+        streams = [_counting_extras(_bounded(_entries(destination), upto), source_keys, counts)]
+        for kind, name in ((marker_names.SUCCESS, "success markers"), (marker_names.FAILED, "failed markers")):
+            listed_prefix = verify.marker_listing_prefix(self.setup, kind)
+            marker_pages = (entries for entries, _ in self.marker_store.listing(listed_prefix, name,
+                                                                                marker=listed_prefix + cursor))
+            streams.append(_bounded(_entries(listings.stripped_pages(marker_pages, listed_prefix)), upto))
+        return streams
+
+    def _found(self, result):
+        line = describe(result)
+        if self.out is not None:
+            print(line, file=self.out)
+        logs.log(logger, logging.WARNING, "audit finding", key=result.key,
+                 finding="missing" if result.symbol == MISSING else "differ",
+                 cause=result.why if result.symbol == MISSING else "differ", why=line)
+
+    def _admit(self, page, current):
+        """The page's keys to resubmit, within the pass's cap, into the state's ``pending``; those past the
+        cap into ``page.counts.resubmit_capped``."""
+        room = max(0, self.audit.max_resubmit - current["sent"])
+        keys, capped = page.resubmit[:room], page.resubmit[room:]
+        if capped:
+            if not PassCounts.from_dict(current["counts"]).resubmit_capped:
+                logs.log(logger, logging.WARNING, "audit resubmission capped: AUDIT_MAX_RESUBMIT reached; the pass "
+                                                  "goes on counting and resubmits nothing more",
+                         max_resubmit=self.audit.max_resubmit)
+            page.counts.resubmit_capped += len(capped)
+        current["sent"] += len(keys)
+        current["pending"] = current["pending"] + keys
+
+    def _send_pending(self, current):
+        """Send the pending keys to OMS, markers written as the function writes them; those the invocation had
+        no time (or leave) to send stay pending, with no marker."""
+        counts = PassCounts.from_dict(current["counts"])
+        unsent = []
+        engine = bulk.Engine(self.submitter, self.workers, write_failed=True, stopping=self.stopping,
+                             mark_unsent=False)
+        for outcome in engine.run(list(current["pending"])):
+            if not outcome.sent:
+                unsent.extend(outcome.keys)
+            elif outcome.result.accepted:
+                counts.resubmitted += len(outcome.keys)
+                counts.errors += len(outcome.unwritten)
+            else:  # refused: failed markers written, as the function writes them (replay's now)
+                counts.errors += len(outcome.keys) + len(outcome.unwritten)
+        current["pending"] = sorted(unsent)
+        current["counts"] = counts.as_dict()
+
+    # ------------------------------------------------------------------------------------------ the end
+
+    def _finish(self, state, complete):
+        current = state["pass"]
+        counts = PassCounts.from_dict(current["counts"])
+        if not complete:
+            counts.errors += 1  # the page given up on: never all-clear
+        finished = self.clock()
+        report = counts.as_dict()
+        report.update(complete=complete, started=audit_state.iso(current["started"]),
+                      finished=audit_state.iso(finished), invocations=current["invocations"], pages=current["pages"],
+                      started_epoch=current["started"], finished_epoch=finished,
+                      max_resubmit=self.audit.max_resubmit, grace_seconds=self.audit.grace)
+        if not complete:
+            report.update(gave_up_at=current["cursor"], failure=current["last_failure"])
+        if audit_state.holder(self.states.read()) != self.me:
+            raise LeaseLost()
+        self.report_name = self.states.write_report(report, current["started"])
+        report["report"] = self.report_name
+        self.report = report
+        audit_state.release(state)
+        state["last"], state["pass"] = report, None
+        self.states.write(state)
+        level = logging.INFO if complete and counts.all_clear else logging.ERROR
+        logs.log(logger, level, "audit pass done", **_log_fields(report))
+        return self._outcome(PASS_DONE, state)
+
+    def _outcome(self, outcome, state, **more):
+        current = state.get("pass") or {}
+        result = {"outcome": outcome, "pages": self.pages, "cursor": current.get("cursor")}
+        result.update(more)
+        if self.report is not None:
+            result.update(report=self.report_name, complete=self.report["complete"],
+                          started=self.report["started"], counts=PassCounts.from_dict(self.report).as_dict())
+        elif current:
+            result.update(started=audit_state.iso(current.get("started")),
+                          counts=PassCounts.from_dict(current.get("counts")).as_dict())
+        return result
+
+
+def _entries(page_iter):
+    for page in page_iter:
+        for entry in page:
+            yield entry
+
+
+def _log_fields(report):
+    return dict((name, value) for name, value in report.items() if not name.endswith("_epoch"))
+
+
+# ---------------------------------------------------------------------------------------------- the function
+
+def obs_client_or_refuse(setup):
+    """The OBS client; ``AuditError`` naming the runtime when the OBS SDK is not there."""
+    try:
+        return obs.build_obs_client(setup.obs)
+    except ImportError:
+        raise AuditError("the OBS SDK (esdk-obs-python) is not installed on this runtime (Python %d.%d): the audit "
+                         "lists the destination with it; deploy the audit from a zip that carries it"
+                         % sys.version_info[:2]) from None
+
+
+def holder_id(request_id="-"):
+    """The lease's holder: the request id, or a fresh id where there is none (a script, the command line)."""
+    return request_id if request_id not in (None, "", "-") else "run-%s" % uuid.uuid4().hex
+
+
+class _Args(object):
+    source_bucket = None
+    prefix = ""
+
+
+def main_handler(event, context):
+    """SCF timer trigger: go on with the audit's pass (or start one when due) until done or out of time.
+
+    Returns the invocation's outcome (see ``Auditor._outcome``): ``{"outcome": ..., "pages": N, "cursor": KEY,
+    ...}``, with the pass's ``started`` and ``counts`` (and, when it ended, ``report``, ``complete``). Logs
+    ``audit invocation done`` (INFO), and ``audit pass done`` when a pass ends (ERROR or INFO)."""
+    deadline = Deadline.from_context(context, started=time.monotonic())
+    request_id = scf_context.request_id(context)
+    logs.bind(request_id)
+    setup = Setup(_Args(), context=context)
+    logs.configure(setup.settings.log_level, setup.settings.log_format)
+    audit = settings_module.load_audit(setup.environ)
+    obs_client = obs_client_or_refuse(setup)
+    try:
+        submitter = handler.build_submitter(setup.settings, deadline, request_id)
+        outcome = Auditor(setup, audit, obs_client, submitter, deadline, holder_id(request_id)).run()
+    finally:
+        obs_client.close()
+    logs.log(logger, logging.INFO, "audit invocation done", outcome=outcome["outcome"], pages=outcome["pages"],
+             cursor=outcome.get("cursor"))
+    return outcome

@@ -1,0 +1,304 @@
+"""The audit end to end: ``audit.main_handler`` invoked again and again with a small time limit, as the timer
+does, over a source bucket of thousands of objects on the loopback stand-ins (COS: source and log bucket; OBS:
+the destination; OMS: accepting resubmissions), with every kind of finding, a listing that fails, the cap and
+invocations killed between pages. What must hold: the pass ends complete, its report equals the truth the
+test seeded, OMS received exactly the keys that needed resubmitting (within the cap), nothing recent was
+judged, the cursor never passes a page that failed, and a killed invocation costs at most a page judged twice.
+"""
+
+import json
+import logging
+import time
+
+import pytest
+
+import audit as audit_entry
+from cos2oms import audit, audit_state, listings, markers
+from local.world import install
+from tests.e2e import migration as world
+from tests.e2e.migration import EVENT_PREFIX, LOG_BUCKET, T0
+from tests.support import TASK
+
+COPIED = T0 + 60
+STATE = "oms_source_record/%s/audit/state.json" % TASK
+PAGE = 50
+LIMIT_MS = 1500
+
+
+class Truth:
+    """A source bucket seeded with known findings: key -> what the audit must say about it."""
+
+    def __init__(self):
+        self.kinds = {}
+
+    def add(self, key, kind):
+        self.kinds[key] = kind
+
+    def keys(self, *kinds):
+        return sorted(key for key, kind in self.kinds.items() if kind in kinds)
+
+    def count(self, kind):
+        return len(self.keys(kind))
+
+
+def seed(cos, obs, n, recent_every=97, now=None):
+    """``n`` source objects: most copied; every 13th missing without a marker, every 17th missing with a success
+    marker, every 19th with a failed marker, every 23rd differing in size, every ``recent_every``-th written
+    just now (within the grace window, no copy yet); plus destination-only objects."""
+    now = time.time() if now is None else now
+    truth = Truth()
+    for i in range(n):
+        key = "obj/%05d.jpg" % i
+        if i % recent_every == 5:
+            world.source(cos, key, mtime=now - 10)
+            truth.add(key, "recent")
+            continue
+        world.source(cos, key)
+        if i % 13 == 1:
+            truth.add(key, "missing_unmarked")
+        elif i % 17 == 2:
+            world.marker(cos, markers.SUCCESS, key, T0 + 1)
+            truth.add(key, "missing_accepted")
+        elif i % 19 == 3:
+            world.marker(cos, markers.FAILED, key, T0 + 1)
+            truth.add(key, "missing_failed")
+        elif i % 23 == 4:
+            world.destination(obs, key, body=b"other size")
+            truth.add(key, "differ")
+        else:
+            world.destination(obs, key)
+            world.marker(cos, markers.SUCCESS, key, T0 + 1)
+            truth.add(key, "matched")
+    for key in ("obj/00010.jpg.extra", "zz/only-on-destination"):
+        world.destination(obs, key)
+    return truth
+
+
+def expected_counts(truth, **more):
+    counts = {name: 0 for name in audit.PassCounts.FIELDS}
+    for kind in ("missing_unmarked", "missing_accepted", "missing_failed", "differ", "matched", "recent"):
+        counts[kind] = truth.count(kind)
+    counts["missing"] = counts["missing_unmarked"] + counts["missing_accepted"] + counts["missing_failed"]
+    counts["source"] = counts["missing"] + counts["differ"] + counts["matched"]
+    counts["extra"] = 2
+    counts.update(more)
+    return counts
+
+
+def to_resubmit(truth):
+    return [EVENT_PREFIX + key for key in truth.keys("missing_unmarked", "missing_accepted", "differ")]
+
+
+@pytest.fixture
+def stand(oms_server, cos_server, obs_server, monkeypatch):
+    monkeypatch.setattr(audit, "PAGE", PAGE)
+    monkeypatch.setattr(listings, "PAGE", PAGE)
+    environ = world.environ(oms_server, cos_server, obs_server)
+    install(environ, monkeypatch)
+    return oms_server, cos_server, obs_server, monkeypatch
+
+
+def state(cos):
+    from local.obs_server import read_object
+    data = read_object(cos, LOG_BUCKET, STATE)
+    return None if data is None else json.loads(data)
+
+
+class Invoker:
+    """``audit.main_handler`` as the timer calls it: a request id each, ``LIMIT_MS`` each."""
+
+    def __init__(self):
+        self.n = 0
+        self.outcomes = []
+
+    def __call__(self, limit_ms=LIMIT_MS):
+        self.n += 1
+        outcome = audit_entry.main_handler({"Type": "Timer"}, {"request_id": "inv-%d" % self.n,
+                                                               "time_limit_in_ms": limit_ms})
+        self.outcomes.append(outcome)
+        return outcome
+
+    def until_done(self, most=400):
+        for _ in range(most):
+            outcome = self()
+            if outcome["outcome"] == audit.PASS_DONE:
+                return outcome
+        raise AssertionError("no pass done in %d invocations: %s" % (most, self.outcomes[-3:]))
+
+
+def test_a_pass_over_thousands_of_objects_across_invocations_matches_the_truth(stand, caplog):
+    oms, cos, obs, monkeypatch = stand
+    monkeypatch.setenv("AUDIT_MAX_RESUBMIT", "100000")
+    truth = seed(cos, obs, 2000)
+    invoke = Invoker()
+    caplog.set_level(logging.INFO, logger="cos2oms")
+
+    # a few invocations, then a listing that fails once (a 403 is final at once): the cursor stays put
+    first = invoke()
+    assert first["outcome"] == audit.OUT_OF_TIME and first["pages"] >= 1
+    cursor = state(cos)["pass"]["cursor"]
+    assert cursor == "obj/%05d.jpg" % (first["pages"] * PAGE - 1)  # after whole pages only
+    cos.fail_next(1, status=403, kind="list")
+    failed = invoke()
+    assert failed["outcome"] == audit.RETRY_LATER and failed["pages"] == 0
+    saved = state(cos)
+    assert saved["pass"]["cursor"] == cursor and saved["pass"]["failures"] == 1
+    assert saved["lease"] is None  # released: the next firing goes on at once
+
+    done = invoke.until_done()
+    report = done and state(cos)["last"]
+    assert state(cos)["pass"] is None
+    expected = expected_counts(truth, resubmitted=len(to_resubmit(truth)))
+    assert {name: report[name] for name in expected} == expected
+    assert report["complete"] is True and report["invocations"] == len(invoke.outcomes)
+    assert report["pages"] == 2000 // PAGE
+    # OMS got exactly the keys missing (no marker, or accepted and not copied) or differing, each once, in order
+    assert oms.received_keys() == to_resubmit(truth)
+    # the report object, named after the pass's start, holds the same
+    name = done["report"]
+    assert name == "oms_source_record/%s/audit/reports/%s.json" % (TASK, time.strftime(
+        "%Y%m%dT%H%M%SZ", time.gmtime(report["started_epoch"])))
+    from local.obs_server import read_object
+    stored = json.loads(read_object(cos, LOG_BUCKET, name))
+    assert stored == {k: v for k, v in report.items() if k != "report"}
+    # one "audit pass done" line, at ERROR (things were missing), with the report's fields
+    lines = [r for r in caplog.records if r.getMessage().startswith("audit pass done")]
+    assert len(lines) == 1 and lines[0].levelno == logging.ERROR
+    assert "missing_unmarked=%d" % truth.count("missing_unmarked") in lines[0].getMessage()
+
+    # cadence: the next firing is not due, and costs one GET and nothing else
+    cos.clear()
+    assert invoke()["outcome"] == audit.NOT_DUE
+    assert {k: v for k, v in cos.counts.items() if v} == {"get": 1}
+
+
+def test_recent_objects_are_counted_not_judged_and_the_cap_stops_resubmitting(stand):
+    oms, cos, obs, monkeypatch = stand
+    monkeypatch.setenv("AUDIT_MAX_RESUBMIT", "40")
+    monkeypatch.setenv("AUDIT_GRACE", "2h")
+    truth = seed(cos, obs, 600, recent_every=7)
+    invoke = Invoker()
+    invoke.until_done()
+    report = state(cos)["last"]
+    needed = to_resubmit(truth)
+    assert len(needed) > 40
+    assert oms.received_keys() == needed[:40]  # the first 40 in key order, then nothing
+    assert report["resubmitted"] == 40 and report["resubmit_capped"] == len(needed) - 40
+    assert report["recent"] == truth.count("recent") > 0
+    assert report == dict(report, **expected_counts(truth, resubmitted=40, resubmit_capped=len(needed) - 40))
+
+
+def test_report_only_with_a_cap_of_zero_and_a_grace_that_covers_nothing(stand):
+    oms, cos, obs, monkeypatch = stand
+    monkeypatch.setenv("AUDIT_MAX_RESUBMIT", "0")
+    monkeypatch.setenv("AUDIT_GRACE", "0")
+    truth = seed(cos, obs, 300)
+    Invoker().until_done()
+    report = state(cos)["last"]
+    assert oms.received_keys() == []
+    # with no grace, the objects written "just now" (10 s before the pass) are judged: missing, no marker
+    assert report["recent"] == 0
+    assert report["resubmit_capped"] == len(to_resubmit(truth)) + truth.count("recent") > 0
+    assert report["resubmitted"] == 0
+    assert report["missing_unmarked"] == truth.count("missing_unmarked") + truth.count("recent")
+
+
+def test_killed_invocations_lose_at_most_a_page_and_never_corrupt_the_state(stand):
+    """Two kills: one while judging a page (nothing sent), one after a page's resubmissions were sent and before
+    the state says so.
+    The killed invocations' leases stand until their deadlines, as SCF's kill leaves them."""
+    oms, cos, obs, monkeypatch = stand
+    monkeypatch.setenv("AUDIT_MAX_RESUBMIT", "100000")
+    truth = seed(cos, obs, 1500)
+    clock = [time.time()]
+    monkeypatch.setattr(audit, "wall_clock", lambda: clock[0])
+    invoke = Invoker()
+    assert invoke()["outcome"] == audit.OUT_OF_TIME
+
+    class Killed(Exception):
+        pass
+
+    judge = audit.Auditor._judge_page
+    calls = []
+
+    def killed_while_judging(self, current):
+        calls.append(current["cursor"])
+        if len(calls) == 2:
+            raise Killed()
+        return judge(self, current)
+
+    monkeypatch.setattr(audit.Auditor, "_judge_page", killed_while_judging)
+    with pytest.raises(Killed):
+        invoke()
+    monkeypatch.setattr(audit.Auditor, "_judge_page", judge)
+    left = state(cos)
+    assert left["lease"]["holder"] == "inv-%d" % invoke.n and left["pass"]["cursor"] == calls[1]
+    # the killed invocation's lease stands until its deadline: a firing before then leaves at once
+    assert invoke()["outcome"] == audit.BUSY
+    assert state(cos) == left
+    clock[0] += LIMIT_MS / 1000.0 + 1
+
+    send = audit.Auditor._send_pending
+    killed_sending = []
+
+    def killed_after_sending(self, current):
+        pending = list(current["pending"])
+        send(self, current)
+        if not killed_sending:
+            killed_sending.extend(pending)
+            raise Killed()  # sent, and the state still says pending
+
+    monkeypatch.setattr(audit.Auditor, "_send_pending", killed_after_sending)
+    with pytest.raises(Killed):
+        invoke()
+    monkeypatch.setattr(audit.Auditor, "_send_pending", send)
+    assert state(cos)["pass"]["pending"] == killed_sending
+    clock[0] += LIMIT_MS / 1000.0 + 1
+    invoke.until_done()
+
+    report = state(cos)["last"]
+    needed = to_resubmit(truth)
+    assert {name: report[name] for name in expected_counts(truth)} == expected_counts(
+        truth, resubmitted=len(needed))
+    received = oms.received_keys()
+    assert sorted(set(received)) == needed
+    twice = sorted(set(key for key in received if received.count(key) > 1))
+    assert twice == killed_sending  # the killed page's resubmissions alone, sent again
+    assert report["invocations"] == len(invoke.outcomes) - 1 + 2  # every invocation that took the lease
+
+
+def test_a_listing_that_keeps_failing_ends_the_pass_incomplete_never_all_clear(stand, caplog):
+    oms, cos, obs, monkeypatch = stand
+    for i in range(120):
+        world.source(cos, "k%03d" % i)
+        world.destination(obs, "k%03d" % i)
+    invoke = Invoker()
+    assert invoke()["outcome"] == audit.PASS_DONE
+    assert state(cos)["last"]["complete"] is True
+    clock = [time.time() + 86400 + 1]
+    monkeypatch.setattr(audit, "wall_clock", lambda: clock[0])
+    cos.fail_all(status=403, kind="list")  # every source page from now on
+    caplog.set_level(logging.INFO, logger="cos2oms")
+    outcomes = [invoke()["outcome"] for _ in range(audit.MAX_FAILURES)]
+    assert outcomes == [audit.RETRY_LATER] * (audit.MAX_FAILURES - 1) + [audit.PASS_DONE]
+    report = state(cos)["last"]
+    assert report["complete"] is False and report["errors"] >= 1 and report["gave_up_at"] == ""
+    assert "source listing failed" in report["failure"]
+    assert report["source"] == 0  # nothing past the failure is counted as judged
+    line = [r for r in caplog.records if r.getMessage().startswith("audit pass done")][-1]
+    assert line.levelno == logging.ERROR and "complete=false" in line.getMessage()
+
+
+def test_overlapping_invocations_one_holds_the_lease_the_other_leaves(stand):
+    oms, cos, obs, monkeypatch = stand
+    for i in range(10):
+        world.source(cos, "k%03d" % i)
+    # another invocation took the lease a moment ago and holds it for 30 s
+    from local.obs_server import put_object
+    other = audit_state.take_lease(audit_state.empty(), "someone-else", time.time() + 30)
+    other["pass"] = audit_state.new_pass(time.time(), audit.PassCounts().as_dict())
+    put_object(cos, LOG_BUCKET, STATE, audit_state.dump(other))
+    outcome = Invoker()()
+    assert outcome["outcome"] == audit.BUSY and outcome["holder"] == "someone-else"
+    assert state(cos) == other  # untouched
+
