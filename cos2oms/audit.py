@@ -29,7 +29,7 @@ import uuid
 
 from cos2oms import audit_state, bulk, handler, listings, logs, markers as marker_names, obs
 from cos2oms import context as scf_context, settings as settings_module, verify
-from cos2oms.audit_state import AuditError
+from cos2oms.audit_state import AuditError, LeaseLost
 from cos2oms.commands.buckets import Setup
 from cos2oms.deadline import Deadline
 from cos2oms.report import describe
@@ -41,6 +41,8 @@ PAGE = listings.PAGE
 MAX_FAILURES = 3
 #: The wall clock (epoch seconds): the pass's start, the grace window, leases and cadence.
 wall_clock = time.time
+#: The invocation's clock (its time limit, and how long a page takes).
+monotonic = time.monotonic
 
 logger = logging.getLogger("cos2oms.audit")
 
@@ -70,10 +72,6 @@ class PassCounts(Summary):
     @property
     def all_clear(self):
         return self.missing == 0 and self.differ == 0 and self.errors == 0
-
-
-class LeaseLost(Exception):
-    """Another invocation holds the lease now: stop without saving."""
 
 
 def _bounded(entries, upto):
@@ -147,10 +145,10 @@ class Auditor(object):
         if action == "start":
             state["pass"] = audit_state.new_pass(now, PassCounts().as_dict())
         state["pass"]["invocations"] += 1
-        self.states.write(audit_state.take_lease(state, self.me, self._lease_until()))
-        state = self.states.read()  # written, then read back: no conditional PUT to rely on
-        if audit_state.holder(state) != self.me or not state.get("pass"):
-            return self._outcome(BUSY, state, holder=audit_state.holder(state))
+        taken = self.states.take(state, self.me, self._lease_until())  # no conditional PUT to rely on
+        if taken is None or not taken.get("pass"):
+            return self._outcome(BUSY, state, holder=audit_state.holder(self.states.read()))
+        state = taken
         try:
             return self._work(state)
         except LeaseLost:
@@ -175,7 +173,7 @@ class Auditor(object):
                 return self._finish(state, complete=True)
             if not self._time_for_a_page():
                 return self._out_of_time(state)
-            started = time.monotonic()
+            started = self.deadline.elapsed()
             page = self._judge_page(current)
             if page.failure is not None:
                 current["failures"] += 1
@@ -199,7 +197,7 @@ class Auditor(object):
             if current["pending"]:
                 self._save(state)  # the page is judged: what it resubmits is sent from the state, once
                 self._send_pending(current)
-            self.page_seconds = max(self.page_seconds, time.monotonic() - started)
+            self.page_seconds = max(self.page_seconds, self.deadline.elapsed() - started)
             if not current["listed"] or current["pending"]:
                 self._save(state)
 
@@ -219,11 +217,7 @@ class Auditor(object):
 
     def _save(self, state):
         """Save ``state`` if this invocation still holds the lease (read again first); else ``LeaseLost``."""
-        if audit_state.holder(self.states.read()) != self.me:
-            raise LeaseLost()
-        if state.get("lease"):
-            state["lease"]["until"] = self._lease_until()
-        self.states.write(state)
+        self.states.save(state, self.me, self._lease_until())
 
     # ------------------------------------------------------------------------------------------ a page
 
@@ -338,13 +332,13 @@ class Auditor(object):
         if not complete:
             report.update(gave_up_at=current["cursor"], failure=current["last_failure"])
         if audit_state.holder(self.states.read()) != self.me:
-            raise LeaseLost()
+            raise LeaseLost()  # the report is written by the holder alone
         self.report_name = self.states.write_report(report, current["started"])
         report["report"] = self.report_name
         self.report = report
         audit_state.release(state)
         state["last"], state["pass"] = report, None
-        self.states.write(state)
+        self.states.save(state, self.me)
         level = logging.INFO if complete and counts.all_clear else logging.ERROR
         logs.log(logger, level, "audit pass done", **_log_fields(report))
         return self._outcome(PASS_DONE, state)
@@ -400,7 +394,8 @@ def main_handler(event, context):
     Returns the invocation's outcome (see ``Auditor._outcome``): ``{"outcome": ..., "pages": N, "cursor": KEY,
     ...}``, with the pass's ``started`` and ``counts`` (and, when it ended, ``report``, ``complete``). Logs
     ``audit invocation done`` (INFO), and ``audit pass done`` when a pass ends (ERROR or INFO)."""
-    deadline = Deadline.from_context(context, started=time.monotonic())
+    clock = monotonic
+    deadline = Deadline.from_context(context, clock=clock, started=clock())
     request_id = scf_context.request_id(context)
     logs.bind(request_id)
     setup = Setup(_Args(), context=context)

@@ -38,6 +38,10 @@ class AuditError(RuntimeError):
     """The state could not be read or written: the invocation stops (and SCF retries it)."""
 
 
+class LeaseLost(Exception):
+    """Another invocation holds the lease now: stop without saving."""
+
+
 def audit_prefix(task_id):
     return "%s%s/audit/" % (markers.MARKER_ROOT, task_id)
 
@@ -155,6 +159,22 @@ class StateStore(object):
         cause = self.store.write_document(self.name, dump(state), self.deadline)
         if cause is not None:
             raise AuditError("writing the audit state %s failed: %s" % (self.name, cause))
+
+    def take(self, state, me, until):
+        """Write ``state`` with the lease taken by ``me`` until ``until``, then read it back: the state read when
+        ``me`` holds the lease, else None (another invocation wrote after us)."""
+        self.write(take_lease(state, me, until))
+        back = self.read()
+        return back if holder(back) == me else None
+
+    def save(self, state, me, until=None):
+        """Write ``state`` if ``me`` still holds the lease (read again first; ``LeaseLost`` if not), its lease
+        renewed until ``until`` (when it has one: a released lease stays released)."""
+        if holder(self.read()) != me:
+            raise LeaseLost()
+        if state.get("lease") and until is not None:
+            state["lease"]["until"] = until
+        self.write(state)
 
     def write_report(self, report, started):
         name = report_name(self.task_id, started)

@@ -154,7 +154,8 @@ class MarkerStore(object):
         def read(answer):
             return answer["Body"].get_raw_stream().read(most + 1)
 
-        data, cause = self._call(deadline, "get_object", read=read, absent=True, Key=name)
+        with logs.no_such_key_expected():
+            data, cause = self._call(deadline, "get_object", read=read, absent=True, Key=name)
         if data is not None and len(data) > most:
             return None, "the object is larger than %d bytes" % most
         return data, cause

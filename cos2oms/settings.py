@@ -154,7 +154,8 @@ def _sync_url(source):
     return url
 
 
-def _number(source, name, default, kind):
+def _number(source, name, default, kind, what="a number from %s to %s", unit=""):
+    """``name`` read with ``kind`` (``ValueError`` when it cannot), within ``RANGES[name]``; else ``default``."""
     raw = source.get(name)
     if raw is None:
         return default
@@ -162,9 +163,9 @@ def _number(source, name, default, kind):
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(name, "must be a number from %s to %s, got %r" % (low, high, raw)) from None
+        raise ConfigError(name, ("must be " + what + ", got %r") % (low, high, raw)) from None
     if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(name, "must be from %s to %s, got %r" % (low, high, raw))
+        raise ConfigError(name, "must be from %s to %s%s, got %r" % (low, high, unit, raw))
     return value
 
 
@@ -443,18 +444,8 @@ def parse_duration(text):
 
 
 def _duration(source, name, default):
-    raw = source.get(name)
-    if raw is None:
-        return default
-    low, high = RANGES[name]
-    try:
-        value = parse_duration(raw)
-    except ValueError:
-        raise ConfigError(name, "must be a duration from %s to %s seconds (90s, 30m, 2h, 1d or seconds), got %r"
-                          % (low, high, raw)) from None
-    if not (math.isfinite(value) and low <= value <= high):
-        raise ConfigError(name, "must be from %s to %s seconds, got %r" % (low, high, raw))
-    return value
+    return _number(source, name, default, parse_duration,
+                   "a duration from %s to %s seconds (90s, 30m, 2h, 1d or seconds)", " seconds")
 
 
 def load_audit(environ):

@@ -6,7 +6,7 @@ import logging
 import math
 import time
 
-from cos2oms import listings, logs, markers, oms, settings as settings_module, storage
+from cos2oms import audit_state, listings, logs, markers, oms, settings as settings_module, storage
 from cos2oms.commands.base import EXIT_ATTENTION, EXIT_CONFIG, EXIT_OK
 from cos2oms.status_figures import (DATA_TYPES, HOUR, human_age, iso, parse_statistics, parse_task, shown,
                                     statistics_pieces, totals, window)
@@ -162,7 +162,40 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
                                  name, shown(settings.log_bucket), listing.error,
                                  " (check LOG_BUCKET, the COS credentials and cos:GetBucket on the bucket)"
                                  if listing.config_error else ""), None))
+    report["audit"] = read_audit(store, task_id)
     return assess(report, problems)
+
+
+#: What status shows of the last audit report (``audit``), and of a pass in progress.
+AUDIT_FIELDS = ("started", "finished", "complete", "invocations", "source", "matched", "missing", "differ",
+                "errors", "missing_unmarked", "missing_accepted", "missing_failed", "recent", "resubmitted",
+                "resubmit_capped", "report")
+AUDIT_PASS_FIELDS = ("cursor", "invocations", "pages")
+MAX_AUDIT_TEXT = 1000
+
+
+def read_audit(store, task_id):
+    """The audit's state (one GET): ``{"last": the last report's AUDIT_FIELDS or None, "in_progress": the pass
+    in progress (``started`` and AUDIT_PASS_FIELDS) or None, "error": why the state could not be read, or
+    None}``. Shown only: it changes no exit status."""
+    try:
+        state = audit_state.StateStore(store, task_id).read()
+    except audit_state.AuditError as exc:
+        return {"last": None, "in_progress": None, "error": logs.short(str(exc))}
+    last, current = state.get("last"), state.get("pass")
+    started = current.get("started") if current else None
+    return {"last": None if not last else dict((name, _audit_value(last.get(name))) for name in AUDIT_FIELDS),
+            "in_progress": None if not current else dict(
+                [("started", audit_state.iso(started) if isinstance(started, (int, float)) else None)]
+                + [(name, _audit_value(current.get(name))) for name in AUDIT_PASS_FIELDS]),
+            "error": None}
+
+
+def _audit_value(value):
+    """A value of the audit's state as status may show it: a count, a flag or a short text; else None."""
+    if isinstance(value, (bool, int)) and (isinstance(value, bool) or 0 <= value < 2 ** 63):
+        return value
+    return value[:MAX_AUDIT_TEXT] if isinstance(value, str) else None
 
 
 def _oms_problem(answer, project, task_id):

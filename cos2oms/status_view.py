@@ -73,6 +73,41 @@ def _wrap(text, width, subsequent=""):
                          break_on_hyphens=False) or [""]
 
 
+def _local_time(text, tz):
+    seconds = from_iso(text)
+    if seconds is None:
+        return "-"
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return "%s %s" % (moment.astimezone(tz).strftime("%Y-%m-%d %H:%M"), _offset_label(tz, moment))
+
+
+def render_audit(audit, tz, width=DEFAULT_WIDTH):
+    """The audit's lines (``status.read_audit``): the last pass's report, and the pass in progress."""
+    row_indent = " " * TABLE_INDENT
+    last, current = audit.get("last"), audit.get("in_progress")
+    if audit.get("error"):
+        return _wrap("Audit             state not readable: %s" % shown(audit["error"]), width, row_indent)
+    if not last and not current:
+        return _wrap("Audit             no pass yet (audit.main_handler, python -m cos2oms audit)", width, row_indent)
+    lines = []
+    if last:
+        lines += _wrap("Audit             last pass %s: %s" % (
+            _local_time(last.get("finished"), tz), "complete" if last.get("complete") else "INCOMPLETE"),
+            width, row_indent)
+        lines += _wrap("  judged          %s: %s missing (%s unmarked, %s accepted, %s failed), %s differ" % tuple(
+            compact(last.get(name)) for name in ("source", "missing", "missing_unmarked", "missing_accepted",
+                                                 "missing_failed", "differ")), width, row_indent)
+        lines += _wrap("  resubmitted     %s%s, %s recent (not judged), %s error(s)" % (
+            compact(last.get("resubmitted")), " (%s capped)" % compact(last["resubmit_capped"])
+            if last.get("resubmit_capped") else "", compact(last.get("recent")), compact(last.get("errors"))),
+            width, row_indent)
+    if current:
+        lines += _wrap("%-18s%s: %s invocation(s), %s page(s)" % (
+            "  running" if last else "Audit running", "since " + _local_time(current.get("started"), tz),
+            compact(current.get("invocations")), compact(current.get("pages"))), width, row_indent)
+    return lines
+
+
 def render(report, tz=None, width=DEFAULT_WIDTH):
     """The report as a person reads it: plain text, every line at most ``width`` columns (``MIN_WIDTH`` at
     least), ends with a newline."""
@@ -131,6 +166,8 @@ def render(report, tz=None, width=DEFAULT_WIDTH):
                                                  human_age(listing["oldest_age_seconds"]))
         lines += _wrap("  %-16s%s" % ("%s markers" % name, value), width, row_indent)
     lines.append("")
+    if report.get("audit") is not None:
+        lines += render_audit(report["audit"], tz, width) + [""]
     if window_["hourly"]:
         lines.extend(render_chart(window_["hourly"], tz, width))
         lines.append("")

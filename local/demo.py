@@ -4,10 +4,11 @@ Starts loopback stand-ins for OMS (it checks every request's signature, as API G
 source bucket and the log bucket) and for the destination OBS bucket, points the function at them with fake
 credentials, calls ``index.main_handler`` on a COS event (default: the SCF console's COS PUT test event) and
 shows what happened. The loopback OMS then does what OMS does: it copies each accepted object into the OBS
-bucket, and ``cos2oms verify`` checks that everything is there. Last, an object OMS accepts and never copies:
-``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. No cloud
-account needed. Exit status 0 when the handler returned True (and the verifications came out as shown), 1
-otherwise.
+bucket, and ``cos2oms verify`` checks that everything is there. Then an object OMS accepts and never copies:
+``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Last, an object
+whose event never reached the function: the audit's timer function (``audit.main_handler``) finds it and
+resubmits it, and ``status`` shows its report. No cloud account needed. Exit status 0 when the handler
+returned True (and the verifications and the audit came out as shown), 1 otherwise.
 """
 
 import argparse
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import copy
 import io
+import time
 
+import audit  # the audit's SCF entry point, beside index.py
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from local.obs_server import objects, put_object
 from local.world import World
@@ -31,6 +34,8 @@ PROJECT, TASK = "demo-project", "demo-task"
 LOG_BUCKET = "demo-oms-log-1250000000"
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
+NO_EVENT_KEY = "photos/no-event.jpg"  # written two hours ago; its event never reached the function
+TIMER_EVENT = {"Type": "Timer", "TriggerName": "audit-timer", "Time": "2024-05-01T12:00:00Z", "Message": ""}
 
 
 def created_objects(event):
@@ -93,6 +98,25 @@ def lost_object_demo(event, oms, cos, migration):
     return found == 1 and run_verify() == 0
 
 
+def audit_demo(oms, cos, migration):
+    """An object whose event never reached the function: the audit's timer function finds it and resubmits it."""
+    source_bucket = os.environ["SOURCE_BUCKET"]
+    put_object(cos, source_bucket, NO_EVENT_KEY, b"a photo written while the trigger was off", time.time() - 7200)
+    print("\nAn object written two hours ago whose event never reached the function: %s" % NO_EVENT_KEY)
+    print("\naudit.main_handler(timer event, context) - the audit's log (objects written within AUDIT_GRACE, 1 h, "
+          "are not judged yet):")
+    before = len(oms.copies)
+    outcome = audit.main_handler(TIMER_EVENT, {"request_id": "demo-audit", "time_limit_in_ms": 30000})
+    counts = outcome.get("counts") or {}
+    print("audit.main_handler returned %s" % json.dumps({k: outcome.get(k) for k in (
+        "outcome", "complete", "pages", "report")}))
+    print("  the pass's counts: %s" % json.dumps(counts))
+    migration.wait()
+    show_copies(oms, before)
+    print("\ncos2oms verify, once OMS has copied it:")
+    return counts.get("missing_unmarked") == 1 and counts.get("resubmitted") == 1 and run_verify() == 0
+
+
 def show_oms_requests(oms):
     print("\nOMS received %d request(s):" % oms.request_count)
     for i, request in enumerate(oms.requests, 1):
@@ -149,12 +173,13 @@ def main(argv=None):
         print("\ncos2oms verify (source bucket, OBS bucket and markers compared):")
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
-        print("\ncos2oms status (OMS's figures for the task, beside the failed markers):")
+        audited = audit_demo(oms, cos, migration)
+        print("\ncos2oms status (OMS's figures for the task, beside the failed markers and the last audit):")
         out = io.StringIO()
         status_command.main(["--hours", "1"], out=out)
         for line in out.getvalue().splitlines():
             print("  " + line)
-    return 0 if clean and repaired else 1
+    return 0 if clean and repaired and audited else 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,11 @@ from tests.support import TASK
 COPIED = T0 + 60
 STATE = "oms_source_record/%s/audit/state.json" % TASK
 PAGE = 50
-LIMIT_MS = 1500
+#: Each invocation's time limit, and what a page costs on the invocation's clock (a fake one: the number of
+#: pages an invocation judges is 3, whatever the machine's speed). The reserve is 2 s (20%).
+LIMIT_MS = 10000
+PAGE_COST = 2.0
+PAGES_PER_INVOCATION = 3
 
 
 class Truth:
@@ -93,6 +97,15 @@ def to_resubmit(truth):
 def stand(oms_server, cos_server, obs_server, monkeypatch):
     monkeypatch.setattr(audit, "PAGE", PAGE)
     monkeypatch.setattr(listings, "PAGE", PAGE)
+    now = [1000.0]
+    monkeypatch.setattr(audit, "monotonic", lambda: now[0])
+    judge = audit.Auditor._judge_page
+
+    def judged_at_a_cost(self, current):
+        now[0] += PAGE_COST
+        return judge(self, current)
+
+    monkeypatch.setattr(audit.Auditor, "_judge_page", judged_at_a_cost)
     environ = world.environ(oms_server, cos_server, obs_server)
     install(environ, monkeypatch)
     return oms_server, cos_server, obs_server, monkeypatch
@@ -135,9 +148,9 @@ def test_a_pass_over_thousands_of_objects_across_invocations_matches_the_truth(s
 
     # a few invocations, then a listing that fails once (a 403 is final at once): the cursor stays put
     first = invoke()
-    assert first["outcome"] == audit.OUT_OF_TIME and first["pages"] >= 1
+    assert first["outcome"] == audit.OUT_OF_TIME and first["pages"] == PAGES_PER_INVOCATION
     cursor = state(cos)["pass"]["cursor"]
-    assert cursor == "obj/%05d.jpg" % (first["pages"] * PAGE - 1)  # after whole pages only
+    assert cursor == "obj/%05d.jpg" % (PAGES_PER_INVOCATION * PAGE - 1)  # after whole pages only
     cos.fail_next(1, status=403, kind="list")
     failed = invoke()
     assert failed["outcome"] == audit.RETRY_LATER and failed["pages"] == 0
@@ -152,6 +165,7 @@ def test_a_pass_over_thousands_of_objects_across_invocations_matches_the_truth(s
     assert {name: report[name] for name in expected} == expected
     assert report["complete"] is True and report["invocations"] == len(invoke.outcomes)
     assert report["pages"] == 2000 // PAGE
+    assert len(invoke.outcomes) == 1 + -(-(2000 // PAGE) // PAGES_PER_INVOCATION)  # and the one that failed
     # OMS got exactly the keys missing (no marker, or accepted and not copied) or differing, each once, in order
     assert oms.received_keys() == to_resubmit(truth)
     # the report object, named after the pass's start, holds the same
@@ -302,3 +316,57 @@ def test_overlapping_invocations_one_holds_the_lease_the_other_leaves(stand):
     assert outcome["outcome"] == audit.BUSY and outcome["holder"] == "someone-else"
     assert state(cos) == other  # untouched
 
+
+
+def test_the_command_once_reports_lines_and_a_json_last_line_then_is_not_due(oms_server, cos_server, obs_server):
+    from cos2oms.commands import audit as audit_command
+
+    environ = world.environ(oms_server, cos_server, obs_server)
+    for i in range(6):
+        world.source(cos_server, "k%d" % i)
+        if i != 3:
+            world.destination(obs_server, "k%d" % i)
+    status, lines, last = world.run(audit_command, environ, "--once")
+    assert status == 1  # something was missing
+    assert lines == ['missing "k3": no marker: the event never reached the function']
+    assert (last["outcome"], last["complete"], last["source"], last["missing_unmarked"], last["resubmitted"]) == (
+        "pass_done", True, 6, 1, 1)
+    assert oms_server.received_keys() == [EVENT_PREFIX + "k3"]
+    assert last["report"].startswith("oms_source_record/%s/audit/reports/" % TASK)
+    status, lines, last = world.run(audit_command, environ, "--once")
+    assert (status, lines, last["outcome"]) == (0, [], "not_due")
+    world.destination(obs_server, "k3")  # OMS copied it
+    status, lines, last = world.run(audit_command, environ, "--once", "--force")
+    assert (status, lines, last["outcome"], last["matched"], last["complete"]) == (0, [], "pass_done", 6, True)
+
+
+def test_the_command_refuses_bad_audit_settings_with_exit_2(oms_server, cos_server, obs_server, capsys):
+    from cos2oms.commands import audit as audit_command
+
+    environ = world.environ(oms_server, cos_server, obs_server, AUDIT_GRACE="a while")
+    parser = __import__("argparse").ArgumentParser()
+    audit_command.add_arguments(parser)
+    assert audit_command.run(parser.parse_args(["--once"]), environ=environ) == 2
+    assert "AUDIT_GRACE" in capsys.readouterr().err
+
+
+def test_status_shows_the_last_audit_report_beside_omss_figures(oms_server, cos_server, obs_server):
+    from cos2oms.commands import audit as audit_command, status as status_command
+
+    environ = world.environ(oms_server, cos_server, obs_server)
+    for i in range(4):
+        world.source(cos_server, "k%d" % i)
+        if i:
+            world.destination(obs_server, "k%d" % i)
+    world.run(audit_command, environ, "--once")
+    out = __import__("io").StringIO()
+    status_command.main(["--no-statistics", "--json"], environ=environ, out=out)
+    shown = json.loads(out.getvalue())["audit"]
+    assert shown["error"] is None and shown["in_progress"] is None
+    assert {k: shown["last"][k] for k in ("complete", "source", "matched", "missing", "missing_unmarked",
+                                          "resubmitted")} == {"complete": True, "source": 4, "matched": 3,
+                                                              "missing": 1, "missing_unmarked": 1, "resubmitted": 1}
+    out = __import__("io").StringIO()
+    status_command.main(["--no-statistics"], environ=environ, out=out)
+    text = out.getvalue()
+    assert "OMS task" in text and "judged          4: 1 missing (1 unmarked, 0 accepted, 0 failed), 0 differ" in text

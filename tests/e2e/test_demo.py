@@ -32,7 +32,7 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     out = done.stdout
     assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
     reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
-    clean, lost, resubmitted, repaired = reports
+    clean, lost, resubmitted, repaired, audited = reports
     assert clean["matched"] == 1 and clean["missing"] == 0
     assert lost["missing"] == 1 and lost["missing_accepted"] == 1
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
@@ -40,11 +40,28 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     assert repaired == dict(clean, source=2, matched=2)
     verify_part, status_part = out.split("cos2oms status (", 1)
     assert verify_part.rstrip().endswith("exit status 0")
-    # status ends the demo: OMS's figures are what the loopback OMS received and copied (3 requested keys: the
-    # event's, the lost one, its resubmission; the lost one's first copy failed)
+    # status ends the demo: OMS's figures are what the loopback OMS received and copied (4 requested keys: the
+    # event's, the lost one, its resubmission, the audit's resubmission; the lost one's first copy failed)
     assert "SYNCHRONIZING" in status_part
-    assert re.search(r"this month\s+3\s+2\s+1\s+0", status_part), status_part
+    assert re.search(r"this month\s+4\s+3\s+1\s+0", status_part), status_part
     assert "failed markers  0" in status_part
+    assert re.search(r"Audit +last pass .*: complete", status_part), status_part
+    assert "judged          1: 1 missing (1 unmarked, 0 accepted, 0 failed), 0 differ" in status_part
+    assert audited == dict(clean, source=3, matched=3)
+
+
+def test_demo_shows_an_audit_pass_finding_and_repairing_an_object_whose_event_never_came():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.split("audit.main_handler(timer event, context)", 1)[1].split("cos2oms status (", 1)[0]
+    assert 'audit finding key="photos/no-event.jpg" finding=missing cause="unmarked"' in out
+    assert 'object accepted key="/1253970026/testpic/photos/no-event.jpg"' in out
+    assert re.search(r"ERROR audit pass done source=1 .*missing_unmarked=1 .*resubmitted=1 recent=2 "
+                     r"resubmit_capped=0 complete=true", out), out
+    returned = json.loads(out.split("audit.main_handler returned ", 1)[1].splitlines()[0])
+    assert returned["outcome"] == "pass_done" and returned["complete"] is True
+    assert "/1253970026/testpic/photos/no-event.jpg -> demo-obs-destination/photos/no-event.jpg" in out
+    assert "NoSuchKey" not in done.stdout + done.stderr  # no pass yet is no error
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
@@ -63,5 +80,7 @@ def test_with_log_format_json_every_log_line_of_the_demo_is_a_json_object():
     logged = [json.loads(line) for line in lines if line.startswith('{"time"')]
     assert len(logged) >= 8  # two invocations: three lines each; verify --resubmit: two
     assert all({"time", "level", "message", "logger", "request_id"} <= set(line) for line in logged)
-    assert [line["key"] for line in logged if line["message"] == "object accepted"] == [
-        "/1253970026/testpic/testfile", "/1253970026/testpic/photos/lost.jpg", "/1253970026/testpic/photos/lost.jpg"]
+    assert sorted(line["key"] for line in logged if line["message"] == "object accepted") == [
+        "/1253970026/testpic/photos/lost.jpg", "/1253970026/testpic/photos/lost.jpg",
+        "/1253970026/testpic/photos/no-event.jpg", "/1253970026/testpic/testfile"]  # the commands' on stderr
+    assert [line["level"] for line in logged if line["message"] == "audit pass done"] == ["ERROR"]

@@ -182,3 +182,51 @@ def test_the_secrets_listed_are_every_secret_value_loaded():
     assert sorted(s.secrets()) == sorted([support.HW_SK, "fixed-key-value", "token-value"])
     assert sorted(load(COS_SECRET_ID="AKIDfixed", COS_SECRET_KEY="fixed-key-value").secrets()) == \
         sorted([support.HW_SK, "fixed-key-value"])  # no token: nothing empty to look for
+
+
+# ----------------------------------------------------------------------------- the audit's settings
+
+def test_the_audit_reads_exactly_its_documented_variables():
+    read = set()
+
+    class Spy(dict):
+        def get(self, name, default=None):
+            read.add(name)
+            return dict.get(self, name, default)
+
+    assert settings.load_audit(Spy()) == (3600.0, 10000, 86400.0)  # the defaults: 1 h, 10,000, 24 h
+    assert read == set(settings.AUDIT_VARIABLES) == {"AUDIT_GRACE", "AUDIT_MAX_RESUBMIT", "AUDIT_INTERVAL"}
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("45", 45),
+                                          ("0", 0), ("1.5h", 5400), (" 2H ", 7200)])
+def test_audit_durations(text, seconds):
+    assert settings.load_audit({"AUDIT_GRACE": text}).grace == seconds
+    assert settings.load_audit({"AUDIT_INTERVAL": text}).interval == seconds
+
+
+#: The README's rows: AUDIT_GRACE 0 to 7 days, AUDIT_INTERVAL 0 to 30 days (in seconds), AUDIT_MAX_RESUBMIT 0 to
+#: 10,000,000.
+AUDIT_RANGES = {"AUDIT_GRACE": ("0", "604800"), "AUDIT_INTERVAL": ("0", "2592000"),
+                "AUDIT_MAX_RESUBMIT": ("0", "10000000")}
+
+
+@pytest.mark.parametrize("variable,value", [
+    ("AUDIT_GRACE", "8d"), ("AUDIT_GRACE", "-1"), ("AUDIT_GRACE", "inf"), ("AUDIT_GRACE", "nan"),
+    ("AUDIT_GRACE", "soon"), ("AUDIT_GRACE", "1w"), ("AUDIT_INTERVAL", "31d"), ("AUDIT_INTERVAL", "1e400"),
+    ("AUDIT_MAX_RESUBMIT", "-1"), ("AUDIT_MAX_RESUBMIT", "10000001"), ("AUDIT_MAX_RESUBMIT", "2.5"),
+    ("AUDIT_MAX_RESUBMIT", "many"),
+])
+def test_audit_settings_outside_their_range_are_refused_with_the_range(variable, value):
+    with pytest.raises(settings.ConfigError, match=variable) as info:
+        settings.load_audit({variable: value})
+    low, high = AUDIT_RANGES[variable]
+    assert low in str(info.value) and high in str(info.value)
+
+
+@pytest.mark.parametrize("variable,value,attribute,expected", [
+    ("AUDIT_GRACE", "7d", "grace", 604800), ("AUDIT_INTERVAL", "30d", "interval", 2592000),
+    ("AUDIT_MAX_RESUBMIT", "0", "max_resubmit", 0), ("AUDIT_MAX_RESUBMIT", "10000000", "max_resubmit", 10 ** 7),
+])
+def test_the_audit_range_ends_are_accepted(variable, value, attribute, expected):
+    assert getattr(settings.load_audit({variable: value}), attribute) == expected

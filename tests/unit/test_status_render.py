@@ -43,6 +43,13 @@ def fixed_report():
         "markers": {"max_list": 10000, "success": None,
                     "failed": {"count": 3, "capped": False, "oldest": "2024-04-30T14:50:00Z",
                                "oldest_age_seconds": 27000, "error": None}},
+        "audit": {"last": {"started": "2024-04-29T20:00:03Z", "finished": "2024-04-29T20:41:17Z", "complete": True,
+                           "invocations": 9, "source": 48102, "matched": 48096, "missing": 5, "differ": 1,
+                           "errors": 0, "missing_unmarked": 2, "missing_accepted": 1, "missing_failed": 2,
+                           "recent": 23, "resubmitted": 4, "resubmit_capped": 0,
+                           "report": "oms_source_record/a8c1b3d5-task-4e2f-9b7a-0123456789ab/audit/reports/"
+                                     "20240429T200003Z.json"},
+                  "in_progress": None, "error": None},
     }
     return status.assess(report)
 
@@ -143,3 +150,32 @@ def test_the_readme_shows_the_snapshot():
     readme = os.path.join(os.path.dirname(SNAPSHOT), "..", "..", "..", "README.md")
     with io.open(SNAPSHOT, encoding="utf-8") as f, io.open(readme, encoding="utf-8") as g:
         assert "```\n" + f.read() + "```\n" in g.read()
+
+
+@pytest.mark.parametrize("audit,expected", [
+    ({"last": None, "in_progress": None, "error": None},
+     ["Audit             no pass yet (audit.main_handler, python -m cos2oms audit)"]),
+    ({"last": None, "in_progress": None, "error": "reading the audit state failed: COS answered 403"},
+     ["Audit             state not readable: reading the audit state failed: COS", "                  answered 403"]),
+    ({"last": None, "in_progress": {"started": "2024-04-30T20:00:00Z", "cursor": "k", "invocations": 3, "pages": 7},
+      "error": None},
+     ["Audit running     since 2024-05-01 04:00 UTC+08:00: 3 invocation(s), 7 page(s)"]),
+])
+def test_the_audit_lines_without_a_last_report(audit, expected):
+    assert view.render_audit(audit, UTC_PLUS_8, 80) == expected
+
+
+def test_an_incomplete_capped_audit_pass_says_so_and_a_running_one_follows_it():
+    audit = fixed_report()["audit"]
+    audit["last"].update(complete=False, resubmit_capped=12, errors=1)
+    audit["in_progress"] = {"started": "2024-04-30T20:00:00Z", "cursor": "k", "invocations": 1, "pages": 2}
+    lines = view.render_audit(audit, UTC_PLUS_8)
+    assert lines[0] == "Audit             last pass 2024-04-30 04:41 UTC+08:00: INCOMPLETE"
+    assert lines[2] == "  resubmitted     4 (12 capped), 23 recent (not judged), 1 error(s)"
+    assert lines[3] == "  running         since 2024-05-01 04:00 UTC+08:00: 1 invocation(s), 2 page(s)"
+
+
+def test_a_report_without_audit_facts_renders_as_before():
+    report = fixed_report()
+    del report["audit"]
+    assert "Audit" not in view.render(report, tz=UTC_PLUS_8)
