@@ -2,8 +2,9 @@
 """Deploy cos2oms to Tencent SCF through the SCF API, for the runtimes serverless.yml cannot take.
 
 serverless.yml's multi-scf component accepts Python3.6 and Python3.7 only; this script deploys the same three
-functions (sync, replay, audit) with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python-scf and -common (pinned in
-requirements-dev.txt). Run it from the repository root, as a module (it imports cos2oms.settings from there):
+functions (sync, replay, audit) with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python-scf and
+-common (pinned in requirements-dev.txt). Run it from the repository root, as a module (it imports
+cos2oms.settings from there):
 
     ./build_zip.sh python3.10                       # writes dist/cos2oms-python3.10.zip
     export TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=...     # who deploys (a CAM key)
@@ -32,10 +33,11 @@ FUNCTIONS, one zip; --no-audit leaves the audit out):
   - PutReservedConcurrencyConfig for the sync function with --max-concurrency N: ReservedConcurrencyMem is
     N x its memory (MB), the one knob that bounds how many instances call OMS at once;
   - CreateTrigger: a COS trigger (cos:ObjectCreated:*) on the source bucket for the first function, a timer
-    (named "replay-timer") for replay, a timer ("audit-timer") for the audit. A redeploy converges: a trigger of ours (same type and name) that exists
-    with the same TriggerDesc (the cron; the COS event and filter) is left as it is; one whose TriggerDesc
-    differs is deleted (DeleteTrigger) and created again, since SCF cannot update a timer or COS trigger in
-    place. Replay's timer from before it was renamed ("replay-every-30-minutes") is deleted the same way.
+    (named "replay-timer") for replay, a timer ("audit-timer") for the audit. A redeploy converges: a trigger
+    of ours (same type and name) that exists with the same TriggerDesc (the cron; the COS event and filter) is
+    left as it is; one whose TriggerDesc differs is deleted (DeleteTrigger) and created again, since SCF cannot
+    update a timer or COS trigger in place. Replay's timer from before it was renamed
+    ("replay-every-30-minutes") is deleted the same way.
     Other triggers of the functions are never touched.
 
 --safety-net-only sends only the retry/TTL, dead-letter and concurrency requests, to functions that exist

@@ -193,8 +193,8 @@ def test_reports_size_count_and_path_last(build, runtime):
 
 
 def test_manifest_lists_exactly_the_tracked_function_files():
-    """packaging/manifest.txt (what build_zip.sh ships) is index.py, replay.py, audit.py, signer.py and cos2oms/*.py as git
-    tracks them: a new module of the package must be added to it, a removed one taken out."""
+    """packaging/manifest.txt (what build_zip.sh ships) is index.py, replay.py, audit.py, signer.py and cos2oms/*.py
+    as git tracks them: a new module of the package must be added to it, a removed one taken out."""
     listed = read_manifest()
     assert len(listed) == len(set(listed)), "a file is listed twice"
     assert sorted(listed) == function_files()

@@ -693,7 +693,7 @@ def test_retries_and_message_ttl_default_to_scf_s_documented_defaults(package):
     assert replay["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-replay", 2, 21600)
     assert audit["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit", 2, 21600)
     assert not any("PutReservedConcurrencyConfig" in fn for fn in (sync, replay, audit))
-    for fn in (sync, replay, audit):                                   # no --dead-letter: the functions' DLQ is left alone
+    for fn in (sync, replay, audit):                      # no --dead-letter: the functions' DLQ is left alone
         assert "DeadLetterConfig" not in fn["CreateFunction"]
         assert "DeadLetterConfig" not in fn["UpdateFunctionConfiguration"]
 
@@ -936,7 +936,8 @@ def test_safety_net_only_dry_run():
     document = json.loads(out.getvalue())
     assert [(r["action"], r["body"]["FunctionName"]) for r in document["requests"]] == [
         ("UpdateFunctionEventInvokeConfig", "cos2oms-dev"), ("PutReservedConcurrencyConfig", "cos2oms-dev"),
-        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay-dev"), ("UpdateFunctionEventInvokeConfig", "cos2oms-audit-dev")]
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay-dev"),
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-audit-dev")]
     assert "x the MemorySize GetFunction reports, not --memory" in document["requests"][1]["when"]
     assert document["package"] is None
 
