@@ -158,8 +158,6 @@ class Auditor(object):
 
     def _work(self, state):
         current = state["pass"]
-        current.setdefault("pending", [])
-        current.setdefault("listed", False)
         while True:
             if self.stopping.is_set():
                 self._save(audit_state.release(state))

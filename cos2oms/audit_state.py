@@ -6,12 +6,14 @@ The state is one JSON object in the log bucket, ``oms_source_record/{task_id}/au
     {"version": 1,
      "lease": {"holder": REQUEST_ID, "until": EPOCH} or null,
      "pass": {"started": EPOCH, "cursor": KEY, "counts": {...}, "invocations": N, "pages": N,
-              "sent": N, "failures": N, "last_failure": TEXT or null} or null,
+              "sent": N, "pending": [EVENT KEY, ...], "listed": BOOL, "failures": N,
+              "last_failure": TEXT or null} or null,
      "last": THE LAST REPORT or null}
 
 ``pass`` is the pass in progress: ``cursor`` is the last source key fully judged ("" before the first page),
-``failures`` the invocations in a row that failed at that cursor, ``sent`` the keys handed to OMS so far (the
-``AUDIT_MAX_RESUBMIT`` cap counts them). ``last`` is the report of the last pass that ended (also written as
+``failures`` the invocations in a row that failed at that cursor, ``sent`` the keys admitted for resubmission
+so far (the ``AUDIT_MAX_RESUBMIT`` cap counts them), ``pending`` those of them not yet sent, ``listed`` whether
+the source listing has been judged to its end. ``last`` is the report of the last pass that ended (also written as
 ``.../audit/reports/{YYYYMMDDTHHMMSSZ of its start}.json``).
 
 COS has no conditional PUT to rely on, so the lease is written, then read back: an invocation works only while
@@ -83,8 +85,12 @@ def parse(data):
     return state
 
 
+#: The largest state read: a page of pending keys of up to 850 bytes each, with room to spare.
+MAX_STATE_BYTES = 16 << 20
+
+
 def dump(state):
-    return json.dumps(state, sort_keys=True).encode("utf-8")
+    return json.dumps(state, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
 def holder(state):
@@ -131,8 +137,8 @@ def decide(state, me, now, interval, force=False):
 
 def new_pass(now, counts):
     """A pass started at ``now``; ``counts``: its counts, all 0 (a dict)."""
-    return {"started": now, "cursor": "", "counts": counts, "invocations": 0, "pages": 0, "sent": 0, "failures": 0,
-            "last_failure": None}
+    return {"started": now, "cursor": "", "counts": counts, "invocations": 0, "pages": 0, "sent": 0, "pending": [],
+            "listed": False, "failures": 0, "last_failure": None}
 
 
 def lease_until(now, remaining):
@@ -150,7 +156,7 @@ class StateStore(object):
         self.deadline = deadline
 
     def read(self):
-        data, cause = self.store.read_document(self.name, self.deadline)
+        data, cause = self.store.read_document(self.name, self.deadline, MAX_STATE_BYTES)
         if cause is not None:
             raise AuditError("reading the audit state %s failed: %s" % (self.name, cause))
         return parse(data)

@@ -21,7 +21,7 @@ class Bucket(object):
         self.fail = None
         self.gets = self.puts = 0
 
-    def read_document(self, name, deadline=None):
+    def read_document(self, name, deadline=None, most=None):
         self.gets += 1
         if self.fail:
             cause, self.fail = self.fail, None
