@@ -10,23 +10,26 @@
 #
 # What goes in, at the zip root:
 #   - the function's own files, exactly those listed in packaging/manifest.txt: the
-#     top-level index.py, replay.py and signer.py, and the cos2oms/ package's modules
+#     top-level index.py, replay.py, audit.py and signer.py, and the cos2oms/ package's modules
 #     (*.py only). Nothing else of the work tree, tracked or not: no stray scratch.py,
 #     no cos2oms/notes.txt or __pycache__, no tests/, local/, bench/, .ci/,
 #     requirements*.txt, Makefile, README, serverless.yml, this script, packaging/,
 #     dotfiles. The build fails if a listed file is missing, or (in a git work tree) if a
 #     tracked cos2oms/*.py is not listed: that zip would lack a module;
-#   - python3.6: nothing more. SCF's Python 3.6 runtime has cos-python-sdk-v5 (as
-#     qcloud_cos_v5) and requests built in;
-#   - python3.7 and later: requirements.txt vendored as manylinux2014_x86_64 wheels for
-#     that CPython (SCF runs CentOS x86_64), at the versions pinned in
-#     packaging/constraints-<runtime>.txt: for each package, the newest release that
-#     supports that Python (the file says which and why). requirements.txt's environment
-#     markers (python_version) are evaluated for the runtime, not for the Python running
-#     pip. The build fails if a wheel's own METADATA says Requires-Python excludes the
-#     runtime. crcmod has no wheel: its pure-Python modules are vendored
-#     (cos-python-sdk-v5 uses it only to check the CRC64 of resumable downloads, which
-#     the function does not make).
+#   - vendored packages, as manylinux2014_x86_64 wheels for that CPython (SCF runs CentOS
+#     x86_64), at the versions pinned in packaging/constraints-<runtime>.txt: for each
+#     package, the newest release that supports that Python (the file says which and why):
+#       python3.7 and later: requirements.txt and packaging/requirements-zip.txt (the
+#       audit's OBS SDK, esdk-obs-python);
+#       python3.6: packaging/requirements-zip.txt alone (esdk-obs-python and pycryptodome).
+#       SCF's Python 3.6 runtime has cos-python-sdk-v5 (as qcloud_cos_v5) and requests 2.21
+#       built in; the build fails if a built-in package would be vendored (it would shadow
+#       the one the function runs on).
+#     Environment markers (python_version) are evaluated for the runtime, not for the
+#     Python running pip. The build fails if a wheel's own METADATA says Requires-Python
+#     excludes the runtime. crcmod and esdk-obs-python publish no wheel: their pure-Python
+#     packages are made into wheels here (cos-python-sdk-v5 uses crcmod only to check the
+#     CRC64 of resumable downloads, which the function does not make).
 #     *.dist-info folders are kept, minus RECORD: they carry the licences the vendored
 #     packages ask to be redistributed with them, and importlib.metadata reads them.
 #     Never shipped: the packages' test suites (certifi/tests, pycryptodome's
@@ -55,6 +58,8 @@ esac
 [ $# -le 1 ] || { usage >&2; die "expected at most one argument"; }
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# What SCF's Python 3.6 runtime has built in, which its zip must not vendor (it would shadow them).
+SCF36_BUILT_IN="cos-python-sdk-v5,requests,urllib3,idna,chardet,certifi,six,dicttoxml"
 py="${PYTHON:-python3}"
 cache="${COS2OMS_CACHE:-$repo/build/cache}"
 work="$repo/build/$runtime"            # scratch: resolved wheels and the staging folder
@@ -105,68 +110,79 @@ for path in "${files[@]}"; do
 done
 log "$runtime: the function's ${#files[@]} files (packaging/manifest.txt): ${files[*]}"
 
-# ---- vendored dependencies (python3.7 and later) ----------------------------------------
-if [ "$runtime" != python3.6 ]; then
-    version="${runtime#python}"                  # 3.9
-    abi="cp${version/./}"                        # cp39
-    [ "$version" = 3.7 ] && abi=cp37m            # 3.7 is the last ABI with the "m" flag
-    constraints="$repo/packaging/constraints-$runtime.txt"
-    [ -f "$constraints" ] || die "$constraints is missing: it pins what gets vendored for $runtime"
-    "$py" -c 'import pip' 2>/dev/null || die "'$py' has no pip: pip is needed to fetch the wheels"
+# ---- vendored dependencies -----------------------------------------------------------------
+version="${runtime#python}"                      # 3.9
+abi="cp${version/./}"                            # cp39
+case "$version" in 3.6|3.7) abi="${abi}m" ;; esac  # 3.7 is the last ABI with the "m" flag
+constraints="$repo/packaging/constraints-$runtime.txt"
+[ -f "$constraints" ] || die "$constraints is missing: it pins what gets vendored for $runtime"
+"$py" -c 'import pip' 2>/dev/null || die "'$py' has no pip: pip is needed to fetch the wheels"
 
-    # The wheels fetched for this runtime, and only those: resolving offline among another
-    # runtime's wheels could pick a different, merely compatible one (charset-normalizer's
-    # cp37-abi3 wheel, fetched for 3.7, instead of the cp310 one the index gives 3.10), and
-    # the zip would depend on what was built before on this machine.
-    wheels="$cache/wheels/$runtime"
-    local_wheels="$cache/local-wheels"           # wheels built here (crcmod)
-    mkdir -p "$wheels" "$local_wheels" "$cache/sdists"
+# The wheels fetched for this runtime, and only those: resolving offline among another
+# runtime's wheels could pick a different, merely compatible one (charset-normalizer's
+# cp37-abi3 wheel, fetched for 3.7, instead of the cp310 one the index gives 3.10), and
+# the zip would depend on what was built before on this machine.
+wheels="$cache/wheels/$runtime"
+local_wheels="$cache/local-wheels"               # wheels built here from sdists
+mkdir -p "$wheels" "$local_wheels" "$cache/sdists"
 
-    # crcmod: sdist only. Make a py3-none-any wheel of its pure-Python package, so pip can
-    # resolve everything else with --only-binary and the pin applies to it like the rest.
-    crcmod_version="$(sed -n 's/^crcmod==\([^ #]*\).*/\1/p' "$constraints")"
-    [ -n "$crcmod_version" ] || die "$constraints must pin crcmod (cos-python-sdk-v5 depends on it)"
-    crcmod_wheel="$local_wheels/crcmod-$crcmod_version-py3-none-any.whl"
-    if [ ! -f "$crcmod_wheel" ]; then
-        crcmod_sdist="$cache/sdists/crcmod-$crcmod_version.tar.gz"
-        if [ ! -f "$crcmod_sdist" ]; then
-            log "downloading the crcmod $crcmod_version sdist"
-            "$py" -m pip download --quiet --no-deps --no-binary=:all: --progress-bar off \
-                -d "$cache/sdists" "crcmod==$crcmod_version" >&2 \
-                || die "could not download the crcmod $crcmod_version sdist"
-        fi
-        "$py" "$repo/packaging/wheels.py" crcmod-wheel "$crcmod_sdist" "$local_wheels" >/dev/null
+# Packages that publish only an sdist (crcmod, esdk-obs-python): make a py3-none-any wheel of
+# their pure-Python package, so pip can resolve everything else with --only-binary and the pin
+# applies to them like the rest. Each is built when this runtime's constraints pin it.
+for sdist_only in crcmod esdk-obs-python; do
+    pinned="$(sed -n "s/^$sdist_only==\([^ #]*\).*/\1/p" "$constraints")"
+    [ -n "$pinned" ] || continue
+    [ -f "$local_wheels/${sdist_only//-/_}-$pinned-py3-none-any.whl" ] && continue
+    sdists="$cache/sdists/$sdist_only-$pinned"
+    if [ -z "$(ls "$sdists"/*.tar.gz 2>/dev/null)" ]; then
+        log "downloading the $sdist_only $pinned sdist"
+        "$py" -m pip download --quiet --no-deps --no-binary=:all: --progress-bar off \
+            -d "$sdists" "$sdist_only==$pinned" >&2 \
+            || die "could not download the $sdist_only $pinned sdist"
     fi
+    "$py" "$repo/packaging/wheels.py" sdist-wheel "$sdists"/*.tar.gz "$local_wheels" >/dev/null \
+        || die "could not build a wheel from the $sdist_only $pinned sdist"
+done
 
-    # requirements.txt's environment markers evaluated for the runtime, not for "$py".
-    requirements="$work/requirements.txt"
-    "$py" "$repo/packaging/wheels.py" requirements --python "$version" "$repo/requirements.txt" "$requirements" \
-        || die "could not read $repo/requirements.txt"
+# What gets vendored: requirements.txt (python3.7 and later; SCF's 3.6 runtime has its own
+# copies built in) and packaging/requirements-zip.txt (every runtime), markers evaluated for
+# the runtime, not for "$py".
+requirements="$work/requirements.txt"
+: > "$requirements"
+sources=("$repo/packaging/requirements-zip.txt")
+[ "$runtime" = python3.6 ] || sources=("$repo/requirements.txt" "${sources[@]}")
+for source in "${sources[@]}"; do
+    "$py" "$repo/packaging/wheels.py" requirements --python "$version" "$source" "$work/part.txt" \
+        || die "could not read $source"
+    cat "$work/part.txt" >> "$requirements"
+done
+rm -f "$work/part.txt"
 
-    resolved="$work/wheels"
-    download=(
-        "$py" -m pip download --quiet --progress-bar off
-        --only-binary=:all: --platform manylinux2014_x86_64
-        --implementation cp --python-version "$version" --abi "$abi"
-        -r "$requirements" -c "$constraints"
-        --find-links "$local_wheels" -d "$resolved"
-    )
-    # Offline first, from the wheels already fetched; the index only when that fails.
-    if "${download[@]}" --no-index --find-links "$wheels" >/dev/null 2>&1; then
-        log "$runtime: wheels resolved offline from $wheels"
-    else
-        log "$runtime: fetching wheels (first build, or the pins changed)"
-        rm -rf "$resolved"
-        "${download[@]}" >&2 \
-            || die "pip could not get wheels for $runtime matching requirements.txt and $constraints (pip's reason above)"
-        cp -p "$resolved"/*.whl "$wheels"/
-    fi
-
-    resolved_wheels=("$resolved"/*.whl)
-    "$py" "$repo/packaging/wheels.py" check --python "$version" --constraints "$constraints" \
-        "${resolved_wheels[@]}" || die "vendored packages do not fit $runtime (see above)"
-    "$py" "$repo/packaging/wheels.py" unpack "$stage" "${resolved_wheels[@]}"
+resolved="$work/wheels"
+download=(
+    "$py" -m pip download --quiet --progress-bar off
+    --only-binary=:all: --platform manylinux2014_x86_64
+    --implementation cp --python-version "$version" --abi "$abi"
+    -r "$requirements" -c "$constraints"
+    --find-links "$local_wheels" -d "$resolved"
+)
+# Offline first, from the wheels already fetched; the index only when that fails.
+if "${download[@]}" --no-index --find-links "$wheels" >/dev/null 2>&1; then
+    log "$runtime: wheels resolved offline from $wheels"
+else
+    log "$runtime: fetching wheels (first build, or the pins changed)"
+    rm -rf "$resolved"
+    "${download[@]}" >&2 \
+        || die "pip could not get wheels for $runtime matching its requirements and $constraints (pip's reason above)"
+    cp -p "$resolved"/*.whl "$wheels"/
 fi
+
+resolved_wheels=("$resolved"/*.whl)
+check=("$py" "$repo/packaging/wheels.py" check --python "$version" --constraints "$constraints")
+# SCF's 3.6 runtime: a vendored copy of a built-in package would shadow it (the function runs on those).
+[ "$runtime" != python3.6 ] || check+=(--built-in "$SCF36_BUILT_IN")
+"${check[@]}" "${resolved_wheels[@]}" || die "vendored packages do not fit $runtime (see above)"
+"$py" "$repo/packaging/wheels.py" unpack "$stage" "${resolved_wheels[@]}"
 
 # ---- the zip, and the same tree for serverless.yml --------------------------------------
 stats="$("$py" "$repo/packaging/mkzip.py" "$stage" "$zip")" || die "could not write $zip"

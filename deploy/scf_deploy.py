@@ -1,37 +1,43 @@
 # -*- coding: utf-8 -*-
 """Deploy cos2oms to Tencent SCF through the SCF API, for the runtimes serverless.yml cannot take.
 
-serverless.yml's multi-scf component accepts Python3.6 and Python3.7 only; this script deploys the same two
-functions with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python-scf and -common (pinned in
-requirements-dev.txt). Run it from the repository root, as a module (it imports cos2oms.settings from there):
+serverless.yml's multi-scf component accepts Python3.6 and Python3.7 only; this script deploys the same three
+functions (sync, replay, audit) with Python3.9, 3.10, 3.11 or 3.12, using tencentcloud-sdk-python-scf and
+-common (pinned in requirements-dev.txt). Run it from the repository root, as a module (it imports
+cos2oms.settings from there):
 
     ./build_zip.sh python3.10                       # writes dist/cos2oms-python3.10.zip
     export TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=...     # who deploys (a CAM key)
     export SYNC_URL=... HW_AK=... HW_SK=... LOG_BUCKET=logs-1250000000  # what the function reads
+    export OBS_BUCKET=... OBS_ENDPOINT=https://obs.cn-north-4.myhuaweicloud.com   # what the audit reads too
     .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000 --dry-run     # print the requests, send nothing
     .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000               # deploy
 
-What it sends, per function (``index.main_handler``, ``replay.main_handler``: the table FUNCTIONS, one zip):
+What it sends, per function (``index.main_handler``, ``replay.main_handler``, ``audit.main_handler``: the table
+FUNCTIONS, one zip; --no-audit leaves the audit out):
   - first, for every function, GetFunction: a function that exists with another runtime than --runtime stops
     the deploy before anything is uploaded (SCF fixes Runtime at creation: "创建时指定，目前不支持修改");
   - CreateFunction when the function does not exist; else UpdateFunctionCode, then UpdateFunctionConfiguration
     (each waits for the function to be Active again; Runtime is never sent in an update). The configuration is
     the handler, role, timeout, memory, the dead-letter queue (--dead-letter, DeadLetterConfig) when given and
-    the environment variables: exactly the function's variables (cos2oms.settings.VARIABLES) that are set and
-    non-empty in the deploying shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among them; an update
-    replaces the function's variables with these;
+    the environment variables: exactly the function's variables that are set and non-empty in the deploying
+    shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among them; an update replaces the function's
+    variables with these. Sync and replay get cos2oms.settings.VARIABLES; the audit also verify's and its own
+    (SOURCE_*, OBS_*, AUDIT_*: OBS_BUCKET and OBS_ENDPOINT required), with SOURCE_BUCKET = --source-bucket
+    and SOURCE_REGION = --region unless exported. The OBS key (OBS_AK/OBS_SK) goes to the audit alone;
   - UpdateFunctionEventInvokeConfig: the async retry count and message TTL (--retries, --message-ttl; always
     sent, SCF's documented defaults unless given, so that no account default decides what happens to an event
     that keeps failing);
   - PutReservedConcurrencyConfig for the sync function with --max-concurrency N: ReservedConcurrencyMem is
     N x its memory (MB), the one knob that bounds how many instances call OMS at once;
   - CreateTrigger: a COS trigger (cos:ObjectCreated:*) on the source bucket for the first function, a timer
-    (named "replay-timer") for replay. A redeploy converges: a trigger of ours (same type and name) that exists
-    with the same TriggerDesc (the cron; the COS event and filter) is left as it is; one whose TriggerDesc
-    differs is deleted (DeleteTrigger) and created again, since SCF cannot update a timer or COS trigger in
-    place. Replay's timer from before it was renamed ("replay-every-30-minutes") is deleted the same way.
+    (named "replay-timer") for replay, a timer ("audit-timer") for the audit. A redeploy converges: a trigger
+    of ours (same type and name) that exists with the same TriggerDesc (the cron; the COS event and filter) is
+    left as it is; one whose TriggerDesc differs is deleted (DeleteTrigger) and created again, since SCF cannot
+    update a timer or COS trigger in place. Replay's timer from before it was renamed
+    ("replay-every-30-minutes") is deleted the same way.
     Other triggers of the functions are never touched.
 
 --safety-net-only sends only the retry/TTL, dead-letter and concurrency requests, to functions that exist
@@ -82,7 +88,7 @@ except ImportError:  # pragma: no cover - only without the dev requirements
 DOCUMENTED_RUNTIMES = ("Python3.9", "Python3.10")
 UNLISTED_RUNTIMES = ("Python3.11", "Python3.12")
 RUNTIMES = DOCUMENTED_RUNTIMES + UNLISTED_RUNTIMES
-SECRETS = ("HW_SK", "COS_SECRET_KEY", "COS_TOKEN")
+SECRETS = ("HW_SK", "COS_SECRET_KEY", "COS_TOKEN", "OBS_SK")
 REDACTED = "<redacted>"
 ZIP_LIMIT = 50 * 1024 * 1024          # Code.ZipFile: "zip包大小上限为 50MB"
 REQUEST_LIMIT = 10 * 1024 * 1024      # a POST request signed with TC3-HMAC-SHA256: at most 10 MB
@@ -95,6 +101,19 @@ TIMER_NAME = "replay-timer"           # what it is, not its cadence (--replay-cr
 OLD_TIMER_NAMES = ("replay-every-30-minutes",)
 SYNC_DESCRIPTION = "Asks the OMS sync task to migrate each object created in the source bucket"
 REPLAY_DESCRIPTION = "Resubmits the keys that have a failed marker in the log bucket"
+AUDIT_DESCRIPTION = "Compares the source bucket with OBS and the markers, and resubmits what is missing"
+# The audit's timer and timeout. How often passes start is AUDIT_INTERVAL's (default 24 h), not the timer's:
+# a firing between passes returns at once (one GET of the state). The timer decides how fast a pass moves:
+# every 15 minutes, each firing working up to 10 minutes (--audit-timeout 600, less its reserve), a pass
+# advances two thirds of the time and two firings never meet (the later one would find the lease taken and
+# exit at once); 96 firings a day cost 96 GETs between passes.
+AUDIT_CRON = "0 */15 * * * * *"
+AUDIT_TIMER_NAME = "audit-timer"
+AUDIT_TIMEOUT = 600
+# What the audit reads besides the function's variables (verify's, and its own); OBS_BUCKET and OBS_ENDPOINT
+# it cannot do without (OBS_AK/OBS_SK default to HW_AK/HW_SK).
+AUDIT_VARIABLES = settings.VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES
+AUDIT_REQUIRED = settings.REQUIRED + ("OBS_BUCKET", "OBS_ENDPOINT")
 # SCF's async retry defaults ("错误类型与重试策略": 重试次数 默认配置为2次; 最长保留时间 默认配置为6小时), also
 # what the Serverless toolkit sends when retryNum / msgTTL are unset (RetryNum ?? 2, MsgTTL || 21600). Neither
 # the API reference nor the SDK's models document a range beyond these defaults: the script refuses only what
@@ -108,18 +127,25 @@ class Timer(namedtuple("Timer", "name cron_flag default_cron old_names")):
 
 
 class Function(namedtuple("Function", "key handler description name_flag default_name timeout_flag "
-                                      "default_timeout trigger caps_concurrency")):
+                                      "default_timeout trigger caps_concurrency variables required skip_flag")):
     """One deployed function. ``trigger``: "cos" (the source bucket's creations) or a Timer.
 
     ``caps_concurrency``: --max-concurrency applies to it (the function that calls OMS per event).
+    ``variables``: the variables of the deploying shell it gets; ``required``: those it cannot do without.
+    ``skip_flag``: an option that leaves it out of the deploy (None: always deployed).
     """
 
 
 # Every function the script deploys, in order; a new one is one more entry (its options follow from it).
 FUNCTIONS = (
-    Function("sync", "index.main_handler", SYNC_DESCRIPTION, "--name", "cos2oms", "--timeout", 30, "cos", True),
+    Function("sync", "index.main_handler", SYNC_DESCRIPTION, "--name", "cos2oms", "--timeout", 30, "cos", True,
+             settings.VARIABLES, settings.REQUIRED, None),
     Function("replay", "replay.main_handler", REPLAY_DESCRIPTION, "--replay-name", "cos2oms-replay",
-             "--replay-timeout", 900, Timer(TIMER_NAME, "--replay-cron", DEFAULT_CRON, OLD_TIMER_NAMES), False),
+             "--replay-timeout", 900, Timer(TIMER_NAME, "--replay-cron", DEFAULT_CRON, OLD_TIMER_NAMES), False,
+             settings.VARIABLES, settings.REQUIRED, None),
+    Function("audit", "audit.main_handler", AUDIT_DESCRIPTION, "--audit-name", "cos2oms-audit", "--audit-timeout",
+             AUDIT_TIMEOUT, Timer(AUDIT_TIMER_NAME, "--audit-cron", AUDIT_CRON, ()), False,
+             AUDIT_VARIABLES, AUDIT_REQUIRED, "--no-audit"),
 )
 MEMORY_SIZES = (64,) + tuple(range(128, 3072 + 1, 128))
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
@@ -131,6 +157,17 @@ class DeployError(Exception):
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------
+
+
+AUDIT_TIMER_HELP = ("; with --audit-timeout %d, each firing works up to 10 minutes of every 15, so a pass moves "
+                    "on two thirds of the time and firings never meet (the later would find the lease taken). "
+                    "How often a pass starts is AUDIT_INTERVAL's (default 24 h): a firing between passes costs "
+                    "one GET" % AUDIT_TIMEOUT)
+
+
+def deployed_functions(options):
+    """FUNCTIONS less those left out (--no-audit)."""
+    return [fn for fn in FUNCTIONS if not (fn.skip_flag and getattr(options, dest(fn.skip_flag), False))]
 
 
 def dest(flag):
@@ -162,7 +199,12 @@ def parse_args(argv=None):
     for fn in FUNCTIONS:
         if isinstance(fn.trigger, Timer):
             parser.add_argument(fn.trigger.cron_flag, default=fn.trigger.default_cron,
-                                help="%s's timer, 7 fields (default: %%(default)s)" % fn.handler)
+                                help="%s's timer, 7 fields (default: %%(default)s)%s"
+                                     % (fn.handler, AUDIT_TIMER_HELP if fn.key == "audit" else ""))
+    for fn in FUNCTIONS:
+        if fn.skip_flag:
+            parser.add_argument(fn.skip_flag, action="store_true",
+                                help="leave %s out: neither deployed nor changed" % fn.handler)
     parser.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
                         help="async retries of a failed invocation, for every function (RetryNum; default: "
                              "%(default)s, SCF's default)")
@@ -222,7 +264,7 @@ def safety_net_problems(options):
 
 def check_options(options, environ):
     problems = []
-    names = [(fn.name_flag, getattr(options, dest(fn.name_flag))) for fn in FUNCTIONS]
+    names = [(fn.name_flag, getattr(options, dest(fn.name_flag))) for fn in deployed_functions(options)]
     for flag, name in names:
         if not FUNCTION_NAME.match(name):
             problems.append("%s %r: 2-60 letters, digits, - and _, starting with a letter" % (flag, name))
@@ -234,13 +276,13 @@ def check_options(options, environ):
     if not options.safety_net_only:
         if not BUCKET.match(options.source_bucket):
             problems.append("--source-bucket %r is not BucketName-APPID" % options.source_bucket)
-        for fn in FUNCTIONS:
+        for fn in deployed_functions(options):
             seconds = getattr(options, dest(fn.timeout_flag))
             if not 1 <= seconds <= 900:
                 problems.append("%s %d: SCF takes 1 to 900 seconds" % (fn.timeout_flag, seconds))
         if options.memory not in MEMORY_SIZES:
             problems.append("--memory %d: SCF takes 64, or 128 to 3072 in steps of 128" % options.memory)
-        for fn in FUNCTIONS:
+        for fn in deployed_functions(options):
             if isinstance(fn.trigger, Timer):
                 cron = getattr(options, dest(fn.trigger.cron_flag))
                 if len(cron.split()) != 7:
@@ -252,12 +294,27 @@ def check_options(options, environ):
         raise DeployError("; ".join(problems))
 
 
-def environment_from(environ):
-    """The function's variables that are set (and not empty) in ``environ``, as SCF's Variable list."""
-    missing = [name for name in settings.REQUIRED if not environ.get(name)]
+def environment_from(environ, fn=FUNCTIONS[0], options=None):
+    """``fn``'s variables that are set (and not empty) in ``environ``, as SCF's Variable list.
+
+    A function that reads SOURCE_BUCKET/SOURCE_REGION (the audit) gets --source-bucket and --region for them
+    unless they are exported; an exported SOURCE_BUCKET must be --source-bucket (the bucket the COS trigger
+    watches is the one to audit)."""
+    environ = dict(environ)
+    if options is not None and "SOURCE_BUCKET" in fn.variables:
+        exported = environ.get("SOURCE_BUCKET")
+        if exported and exported != options.source_bucket:
+            raise DeployError("SOURCE_BUCKET is %s but --source-bucket is %s: the audit checks the bucket the COS "
+                              "trigger watches (unset SOURCE_BUCKET, or make them the same)"
+                              % (exported, options.source_bucket))
+        environ["SOURCE_BUCKET"] = options.source_bucket
+        environ["SOURCE_REGION"] = environ.get("SOURCE_REGION") or options.region
+    missing = [name for name in fn.required if not environ.get(name)]
     if missing:
-        raise DeployError("export the function's required variables first: %s" % ", ".join(missing))
-    return [{"Key": name, "Value": environ[name]} for name in settings.VARIABLES if environ.get(name)]
+        what = "the function's" if fn is FUNCTIONS[0] else "%s's" % fn.handler
+        hint = " (or %s)" % fn.skip_flag if fn.skip_flag else ""
+        raise DeployError("export %s required variables first%s: %s" % (what, hint, ", ".join(missing)))
+    return [{"Key": name, "Value": environ[name]} for name in fn.variables if environ.get(name)]
 
 
 def read_zip(path):
@@ -288,11 +345,12 @@ def build_plan(options, environ):
     """
     check_options(options, environ)
     safety_net_only = options.safety_net_only
-    variables = None if safety_net_only else environment_from(environ)
+    variables = {} if safety_net_only else {fn.key: environment_from(environ, fn, options)
+                                            for fn in deployed_functions(options)}
     package = None if safety_net_only else read_zip(options.zip)
     dead_letter = dead_letter_config(options.dead_letter) if options.dead_letter is not None else None
     functions, triggers, retired = [], [], {}
-    for fn in FUNCTIONS:
+    for fn in deployed_functions(options):
         name = getattr(options, dest(fn.name_flag))
         entry = {"name": name, "handler": fn.handler, "runtime": options.runtime,
                  "UpdateFunctionEventInvokeConfig": {
@@ -320,7 +378,7 @@ def build_plan(options, environ):
             "Description": fn.description,
             "MemorySize": options.memory,
             "Timeout": getattr(options, dest(fn.timeout_flag)),
-            "Environment": {"Variables": copy.deepcopy(variables)},
+            "Environment": {"Variables": copy.deepcopy(variables[fn.key])},
             "Namespace": options.namespace,
             "Role": options.role,
         }
@@ -753,7 +811,7 @@ def main(argv=None, environ=None, make=make_client, out=sys.stdout, err=sys.stde
     except TencentCloudSDKException as e:
         log("error: %s: %s (RequestId %s)" % (e.get_code(), e.get_message(), e.get_request_id()))
         return 1
-    names = [getattr(options, dest(fn.name_flag)) for fn in FUNCTIONS]
+    names = [getattr(options, dest(fn.name_flag)) for fn in deployed_functions(options)]
     log("done: %s in %s" % (", ".join(names), options.region))
     return 0
 

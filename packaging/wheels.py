@@ -1,12 +1,15 @@
 """Vendoring helpers for build_zip.sh: a local build tool, never shipped in the zip.
 
-    wheels.py crcmod-wheel SDIST OUTDIR
-        Build crcmod-<version>-py3-none-any.whl from crcmod's sdist: its pure-Python
-        package (python3/crcmod/, without the test module) plus its LICENSE. crcmod
-        publishes no wheel; without its C extension it falls back to _crcfunpy by itself.
-    wheels.py check --python X.Y --constraints FILE WHEEL...
+    wheels.py sdist-wheel SDIST OUTDIR
+        Build <name>-<version>-py3-none-any.whl from the sdist of a pure-Python package that
+        publishes no wheel (SDIST_LAYOUTS: crcmod, esdk-obs-python): its package's modules
+        (no tests), METADATA from PKG-INFO plus Requires-Dist from the sdist's requires.txt,
+        its licence file if it has one. Prints the wheel's path.
+    wheels.py check --python X.Y --constraints FILE [--built-in NAME,...] WHEEL...
         Fail unless every wheel admits Python X.Y in its own METADATA (Requires-Python),
-        carries tags that SCF's CentOS x86_64 runtime can load, and is pinned in FILE.
+        carries tags that SCF's CentOS x86_64 runtime can load, is pinned in FILE, and is
+        none of the runtime's built-in packages (--built-in: SCF's Python 3.6 has requests
+        2.21 and cos-python-sdk-v5 1.6.6; a vendored copy would shadow them).
     wheels.py requirements --python X.Y REQUIREMENTS OUT
         Write to OUT the requirements of REQUIREMENTS that apply to CPython X.Y on Linux
         x86_64, environment markers evaluated for that target and dropped. pip download
@@ -32,7 +35,7 @@ import sys
 import tarfile
 import zipfile
 
-# Fixed timestamp for the generated crcmod wheel, so that it is the same bytes every time.
+# Fixed timestamp for the wheels built from sdists, so that it is the same bytes every time.
 WHEEL_DATE = (1980, 1, 1, 0, 0, 0)
 
 # What of the vendored packages is not needed at run time: their test suites (folders named
@@ -81,7 +84,7 @@ def read_metadata(wheel):
     return email.parser.Parser().parsestr(text, headersonly=True)
 
 
-# ---------------------------------------------------------------- crcmod-wheel
+# ---------------------------------------------------------------- sdist-wheel
 
 
 def _record_line(path, data):
@@ -89,51 +92,102 @@ def _record_line(path, data):
     return "%s,sha256=%s,%d" % (path, digest, len(data))
 
 
-def crcmod_wheel(sdist, outdir):
+class SdistLayout(object):
+    """Where a pure-Python package lies in its sdist, and what of it is left out of the wheel.
+
+    ``source``: the folder (relative to the sdist's root) that holds the importable package ``package``;
+    ``left_out``: its modules that are not shipped; ``needed``: a module that must be there (the sdist is
+    not what its name says otherwise); ``license``: the licence file to carry, if the sdist has one;
+    ``requires``: the sdist's egg-info requires.txt, whose lines become the wheel's Requires-Dist (so that
+    pip resolves and pins the package's dependencies like any wheel's)."""
+
+    def __init__(self, source, package, needed, left_out=(), license=None, requires=None):
+        self.source, self.package, self.needed = source, package, needed
+        self.left_out, self.license, self.requires = left_out, license, requires
+
+
+# The packages that publish only an sdist, and are pure Python. crcmod: without its C extension it falls back
+# to _crcfunpy by itself. esdk-obs-python (the audit's OBS client, cos2oms/obs.py): pure Python, no licence
+# file in its sdist (its PKG-INFO says Apache-2.0).
+SDIST_LAYOUTS = {
+    "crcmod": SdistLayout("python3/", "crcmod", "crcmod/_crcfunpy.py", left_out=("crcmod/test.py",),
+                          license="LICENSE"),
+    "esdk-obs-python": SdistLayout("", "obs", "obs/client.py", requires="esdk_obs_python.egg-info/requires.txt"),
+}
+
+
+def _requires_dist(text):
+    """requires.txt's unconditional requirements (before any ``[extra]`` section), one per line."""
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            break
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def sdist_wheel(sdist, outdir):
+    """Build ``<name>-<version>-py3-none-any.whl`` from the sdist of a package of SDIST_LAYOUTS: its
+    pure-Python package (no tests), its METADATA (PKG-INFO, plus Requires-Dist), its licence if any."""
     with tarfile.open(sdist) as tf:
         members = {m.name: m for m in tf.getmembers() if m.isfile()}
         root = os.path.commonpath(list(members)).split("/")[0]
 
-        def read(rel):
+        def read(rel, missing=None):
             member = members.get(root + "/" + rel)
             if member is None:
-                raise BuildError("%s: no %s (not a crcmod sdist?)" % (sdist, rel))
+                if missing is not None:
+                    return missing
+                raise BuildError("%s: no %s" % (sdist, rel))
             return tf.extractfile(member).read()
 
-        pkg_info = read("PKG-INFO").decode("utf-8")
+        pkg_info = read("PKG-INFO").decode("utf-8").replace("\r\n", "\n")  # some are written with CRLF
+        meta = email.parser.Parser().parsestr(pkg_info, headersonly=True)
+        name, version = meta["Name"], meta["Version"]
+        layout = SDIST_LAYOUTS.get(canonical(name))
+        if layout is None:
+            raise BuildError("%s: %s is not one of the sdist-only packages this builds (%s)"
+                             % (sdist, name, ", ".join(sorted(SDIST_LAYOUTS))))
+        prefix = root + "/" + layout.source
         modules = sorted(
-            n[len(root + "/python3/"):]
+            n[len(prefix):]
             for n in members
-            if re.fullmatch(re.escape(root) + r"/python3/crcmod/[^/]+\.py", n)
+            if n.startswith(prefix + layout.package + "/") and n.endswith(".py")
         )
-        files = [(m, read("python3/" + m)) for m in modules if m != "crcmod/test.py"]
-        license_text = read("LICENSE")
+        files = [(m, read(layout.source + m)) for m in modules
+                 if m not in layout.left_out and not set(m.split("/")[:-1]) & set(PRUNE_DIR_NAMES)]
+        license_text = read(layout.license) if layout.license else None
+        requires = _requires_dist(read(layout.requires, b"").decode("utf-8")) if layout.requires else []
 
-    meta = email.parser.Parser().parsestr(pkg_info, headersonly=True)
-    name, version = meta["Name"], meta["Version"]
-    if canonical(name) != "crcmod":
-        raise BuildError("%s: this sdist is %s, not crcmod" % (sdist, name))
-    if not any(m == "crcmod/_crcfunpy.py" for m, _ in files):
-        raise BuildError("%s: no pure-Python crcmod/_crcfunpy.py" % sdist)
+    if not any(m == layout.needed for m, _ in files):
+        raise BuildError("%s: no %s (not a %s sdist?)" % (sdist, layout.needed, name))
 
-    dist_info = "%s-%s.dist-info" % (name, version)
-    # PKG-INFO is Metadata-Version 1.0; wheels want 1.1 or later, of which 1.0 is a subset.
-    metadata = re.sub(r"^Metadata-Version: .*$", "Metadata-Version: 1.1", pkg_info, count=1, flags=re.M)
+    dist_info = "%s-%s.dist-info" % (name.replace("-", "_"), version)
+    # PKG-INFO may be Metadata-Version 1.0 (crcmod's); wheels want 1.1 or later, of which 1.0 is a subset.
+    metadata = re.sub(r"^Metadata-Version: 1\.0$", "Metadata-Version: 1.1", pkg_info, count=1, flags=re.M)
+    if requires:
+        if "Metadata-Version: 1." in metadata:
+            metadata = re.sub(r"^Metadata-Version: .*$", "Metadata-Version: 2.1", metadata, count=1, flags=re.M)
+        head, sep, body = metadata.partition("\n\n")
+        metadata = head + "".join("\nRequires-Dist: " + r for r in requires) + "\n" + sep[1:] + body
+    files += [(dist_info + "/METADATA", metadata.encode("utf-8"))]
+    if license_text is not None:
+        files.append((dist_info + "/LICENSE", license_text))
     files += [
-        (dist_info + "/METADATA", metadata.encode("utf-8")),
-        (dist_info + "/LICENSE", license_text),
         (
             dist_info + "/WHEEL",
             b"Wheel-Version: 1.0\nGenerator: cos2oms packaging/wheels.py\n"
             b"Root-Is-Purelib: true\nTag: py3-none-any\n",
         ),
-        (dist_info + "/top_level.txt", b"crcmod\n"),
+        (dist_info + "/top_level.txt", (layout.package + "\n").encode("utf-8")),
     ]
     record = "".join(_record_line(p, d) + "\n" for p, d in files) + dist_info + "/RECORD,,\n"
     files.append((dist_info + "/RECORD", record.encode("utf-8")))
 
     os.makedirs(outdir, exist_ok=True)
-    out = os.path.join(outdir, "%s-%s-py3-none-any.whl" % (name, version))
+    out = os.path.join(outdir, "%s-%s-py3-none-any.whl" % (name.replace("-", "_"), version))
     tmp = out + ".tmp"
     with zipfile.ZipFile(tmp, "w") as zf:
         for path, data in files:
@@ -192,8 +246,9 @@ def read_pins(path):
     return pins
 
 
-def check(wheels, python, constraints):
+def check(wheels, python, constraints, built_in=()):
     target = tuple(int(p) for p in python.split("."))
+    built_in = {canonical(name) for name in built_in}
     pins = read_pins(constraints)
     problems = []
     seen = set()
@@ -212,6 +267,9 @@ def check(wheels, python, constraints):
                 "%s %s has Requires-Python %r in its METADATA, which excludes Python %s: "
                 "pin an older %s in %s" % (name, version, requires_python.strip(), python, name, constraints)
             )
+        if name in built_in:
+            problems.append("%s %s is built into the runtime: a vendored copy would shadow it (pin a release of "
+                            "what pulls it in that does without)" % (name, version))
         if not _python_ok(m.group("py"), m.group("abi"), target):
             problems.append("%s: tags %s-%s do not load on CPython %s" % (base, m.group("py"), m.group("abi"), python))
         if not any(_platform_ok(p) for p in m.group("plat").split(".")):
@@ -332,12 +390,13 @@ def unpack(dest, wheels):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("crcmod-wheel")
+    p = sub.add_parser("sdist-wheel")
     p.add_argument("sdist")
     p.add_argument("outdir")
     p = sub.add_parser("check")
     p.add_argument("--python", required=True, help="target version, e.g. 3.9")
     p.add_argument("--constraints", required=True)
+    p.add_argument("--built-in", help="comma-separated packages the runtime has built in: none may be vendored")
     p.add_argument("wheels", nargs="+")
     p = sub.add_parser("requirements")
     p.add_argument("--python", required=True, help="target version, e.g. 3.9")
@@ -348,10 +407,11 @@ def main(argv=None):
     p.add_argument("wheels", nargs="+")
     args = parser.parse_args(argv)
     try:
-        if args.command == "crcmod-wheel":
-            crcmod_wheel(args.sdist, args.outdir)
+        if args.command == "sdist-wheel":
+            sdist_wheel(args.sdist, args.outdir)
         elif args.command == "check":
-            check(args.wheels, args.python, args.constraints)
+            check(args.wheels, args.python, args.constraints,
+                  [n for n in (args.built_in or "").split(",") if n.strip()])
         elif args.command == "requirements":
             write_requirements(args.requirements, args.python, args.out)
         else:

@@ -6,8 +6,9 @@ the repository, with decoy files that must stay out of the zip (a stray ``scratc
 an unlisted module in ``cos2oms/``...), and share the repository's wheel cache (build/cache): the first run
 downloads the wheels, later runs make no network request.
 
-A zip holds exactly the function's files (packaging/manifest.txt, which must match ``git ls-files``) plus, from
-python3.7 on, the packages vendored at the versions packaging/constraints-<runtime>.txt pins.
+A zip holds exactly the function's files (packaging/manifest.txt, which must match ``git ls-files``) plus the
+packages vendored at the versions packaging/constraints-<runtime>.txt pins: the audit's OBS SDK in every zip, and
+from python3.7 on requirements.txt's packages too (SCF's Python 3.6 runtime has those built in).
 
 Each zip is run on its own interpreter: pyenv's 3.7 to 3.12, and .venv36 (the emulated SCF Python 3.6 runtime).
 A missing one skips those tests, naming it, on a developer's machine; with REQUIRE_ALL_RUNTIMES=1 (which .ci/run
@@ -27,17 +28,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import TASK
+
 pytestmark = pytest.mark.zip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNTIMES = ["python3.6", "python3.7", "python3.9", "python3.10", "python3.11", "python3.12"]
 VENDORING = [r for r in RUNTIMES if r != "python3.6"]
-# Top-level names every vendored zip must hold: requirements.txt and its dependencies.
+# Top-level names every zip from 3.7 on must hold: requirements.txt and its dependencies, and the audit's OBS SDK.
 VENDORED = ["qcloud_cos", "requests", "urllib3", "crcmod", "Crypto", "six", "xmltodict", "idna", "certifi",
-            "charset_normalizer"]
+            "charset_normalizer", "obs"]
+# The 3.6 zip: the audit's OBS SDK (esdk-obs-python) and what it needs beyond SCF's built-in packages, only.
+VENDORED_36 = ["obs", "Crypto"]
+# SCF's Python 3.6 runtime has these built in: its zip must not shadow them.
+BUILT_IN_36 = ["qcloud_cos", "qcloud_cos_v5", "requests", "urllib3", "idna", "chardet", "certifi", "six",
+               "dicttoxml"]
 DIST_INFO = re.compile(r"^[A-Za-z0-9_.]+-[^/-]+\.dist-info$")
 # The function's files: these top-level modules, and the cos2oms package's tracked modules.
-TOP_LEVEL_MODULES = ["index.py", "replay.py", "signer.py"]
+TOP_LEVEL_MODULES = ["index.py", "replay.py", "audit.py", "signer.py"]
 MANIFEST = REPO_ROOT / "packaging" / "manifest.txt"
 # Files planted in the scratch copy; none may reach the zip.
 DECOYS = ["scratch.py", "cos2oms/scratch_notes.txt", "cos2oms/notes.txt", "cos2oms/scratch.py",
@@ -103,7 +111,7 @@ def git_ls_files(*pathspecs):
 def function_files():
     """What every zip must ship of the repository: the top-level entry modules and cos2oms/*.py, as tracked."""
     tracked_top = set(git_ls_files(*TOP_LEVEL_MODULES))
-    assert tracked_top == set(TOP_LEVEL_MODULES), "index.py, replay.py and signer.py must be tracked"
+    assert tracked_top == set(TOP_LEVEL_MODULES), "index.py, replay.py, audit.py and signer.py must be tracked"
     package = git_ls_files("cos2oms/*.py")
     assert "cos2oms/__init__.py" in package
     return sorted(TOP_LEVEL_MODULES + package)
@@ -185,8 +193,8 @@ def test_reports_size_count_and_path_last(build, runtime):
 
 
 def test_manifest_lists_exactly_the_tracked_function_files():
-    """packaging/manifest.txt (what build_zip.sh ships) is index.py, replay.py, signer.py and cos2oms/*.py as git
-    tracks them: a new module of the package must be added to it, a removed one taken out."""
+    """packaging/manifest.txt (what build_zip.sh ships) is index.py, replay.py, audit.py, signer.py and cos2oms/*.py
+    as git tracks them: a new module of the package must be added to it, a removed one taken out."""
     listed = read_manifest()
     assert len(listed) == len(set(listed)), "a file is listed twice"
     assert sorted(listed) == function_files()
@@ -199,16 +207,21 @@ def test_zip_holds_exactly_the_function_files_and_vendored_packages(build, runti
 
     def vendored(name):
         top = name.split("/")[0]
-        return DIST_INFO.match(top) or (top[:-3] if top.endswith(".py") and "/" not in name else top) in VENDORED
+        return DIST_INFO.match(top) or (top[:-3] if top.endswith(".py") and "/" not in name else top) in (
+            VENDORED_36 if runtime == "python3.6" else VENDORED)
 
     own = sorted(n for n in b.files if not vendored(n))
     assert own == expected  # no decoy: scratch.py, cos2oms/scratch_notes.txt, cos2oms/scratch.py...
     for decoy in DECOYS:
         assert decoy not in b.names
-    assert [n for n in b.names if n.startswith("cos2oms/")] == ["cos2oms/"] + [f for f in expected
-                                                                             if f.startswith("cos2oms/")]
-    if runtime == "python3.6":  # SCF's 3.6 runtime has the SDK and requests built in: only our files
-        assert b.names == sorted(expected + ["cos2oms/"])
+    folders = {f.rsplit("/", 1)[0] + "/" for f in expected if "/" in f}     # cos2oms/, cos2oms/commands/
+    assert [n for n in b.names if n.startswith("cos2oms/")] == sorted(
+        folders | {f for f in expected if f.startswith("cos2oms/")})
+    if runtime == "python3.6":  # SCF's 3.6 runtime has the COS SDK and requests built in: none shadowed
+        assert b.top_level == {n.split("/")[0] for n in expected} | set(VENDORED_36) | {
+            "esdk_obs_python-%s.dist-info" % read_pins(runtime)["esdk-obs-python"],
+            "pycryptodome-%s.dist-info" % read_pins(runtime)["pycryptodome"]}
+        assert not b.top_level & set(BUILT_IN_36) and not {n[:-3] for n in b.top_level} & set(BUILT_IN_36)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -393,8 +406,10 @@ def small_repo(tmp_path, manifest, files, tracked=()):
 
 
 def run_small_build(repo):
+    """python3.6's build (it vendors only the OBS SDK), from the shared wheel cache."""
     return subprocess.run(["./build_zip.sh", "python3.6"], cwd=str(repo), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=BUILD_TIMEOUT,
+                          env=dict(os.environ, COS2OMS_CACHE=str(REPO_ROOT / "build" / "cache")))
 
 
 def test_manifest_alone_decides_what_ships(tmp_path):
@@ -404,7 +419,8 @@ def test_manifest_alone_decides_what_ships(tmp_path):
     result = run_small_build(repo)
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(str(repo / result.stdout.splitlines()[-1])) as zf:
-        assert zf.namelist() == ["cos2oms/", "cos2oms/__init__.py", "cos2oms/a.py", "index.py"]
+        own = [n for n in zf.namelist() if n.split("/")[0] not in VENDORED_36 and not DIST_INFO.match(n.split("/")[0])]
+        assert own == ["cos2oms/", "cos2oms/__init__.py", "cos2oms/a.py", "index.py"]
 
 
 @pytest.mark.parametrize("manifest, message", [
@@ -480,6 +496,56 @@ def test_requires_python_check_refuses_a_wheel_for_a_newer_python(tmp_path):
         unpinned = subprocess.run(check + ["--python", "3.9", str(wheel)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         assert unpinned.returncode == 1 and message in unpinned.stderr
+
+
+def test_a_built_in_package_of_the_runtime_is_never_vendored(tmp_path):
+    """SCF's 3.6 runtime has requests 2.21 built in: a zip that vendored another requests would shadow the one the
+    function runs on. The check refuses it by name (an OBS SDK pin that pulled requests in would hit this)."""
+    wheel = make_wheel(tmp_path, "requests", "2.34.2", ">=3.6")
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("requests==2.34.2\n")
+    check = [sys.executable, str(REPO_ROOT / "packaging" / "wheels.py"), "check", "--constraints", str(constraints),
+             "--python", "3.6", str(wheel)]
+    refused = subprocess.run(check + ["--built-in", "cos-python-sdk-v5,requests,urllib3"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert refused.returncode == 1 and "requests 2.34.2 is built into the runtime" in refused.stderr
+    accepted = subprocess.run(check, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              timeout=60)
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_sdist_only_package_becomes_a_wheel_with_its_requirements(tmp_path):
+    """esdk-obs-python publishes only an sdist: wheels.py makes a py3-none-any wheel of its obs package, with the
+    requirements of its requires.txt as Requires-Dist (so that pip pins them), and nothing else of the sdist."""
+    import io
+    import tarfile
+    sdist = tmp_path / "esdk_obs_python-9.9.9.tar.gz"
+    members = {
+        "PKG-INFO": "Metadata-Version: 2.1\r\nName: esdk-obs-python\r\nVersion: 9.9.9\r\n\r\nOBS Python SDK\r\n",
+        "esdk_obs_python.egg-info/requires.txt": "pycryptodome>=3.10.1\nrequests>=2.27.0\n\n[extra]\nnope\n",
+        "obs/__init__.py": "", "obs/client.py": "", "obs/tests/test_x.py": "", "setup.py": "", "tests/t.py": "",
+    }
+    with tarfile.open(str(sdist), "w:gz") as tf:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo("esdk-obs-python-9.9.9/" + name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    out = subprocess.run([sys.executable, str(REPO_ROOT / "packaging" / "wheels.py"), "sdist-wheel", str(sdist),
+                          str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    wheel = Path(out.stdout.strip())
+    assert wheel.name == "esdk_obs_python-9.9.9-py3-none-any.whl"
+    with zipfile.ZipFile(str(wheel)) as zf:
+        names = sorted(zf.namelist())
+        metadata = zf.read("esdk_obs_python-9.9.9.dist-info/METADATA").decode()
+    assert [n for n in names if not n.startswith("esdk_obs_python-9.9.9.dist-info/")] == ["obs/__init__.py",
+                                                                                        "obs/client.py"]
+    headers = metadata.split("\n\n")[0].splitlines()
+    assert [h for h in headers if h.startswith("Requires-Dist")] == ["Requires-Dist: pycryptodome>=3.10.1",
+                                                                     "Requires-Dist: requests>=2.27.0"]
+    assert "\r" not in metadata
 
 
 INVOKE_HANDLER = REPO_ROOT / "tests" / "e2e" / "invoke_handler.py"
@@ -600,3 +666,60 @@ def test_unzipped_transport_cuts_a_trickling_answer_at_the_time_limit(build, run
     assert 0.9 <= report["seconds"] < 5, report
     if runtime != "python3.6":
         assert report["urllib3"] == read_pins(runtime)["urllib3"]
+
+
+AUDIT_PROBE = r"""
+import json, sys
+sys.path.insert(0, '')
+import audit
+raised = None
+try:
+    outcome = audit.main_handler({'Type': 'Timer', 'TriggerName': 'audit-timer', 'Time': '2024-05-02T00:00:00Z'},
+                                 {'request_id': 'zip-audit', 'time_limit_in_ms': 60000})
+except Exception as exc:
+    outcome, raised = None, '%s: %s' % (type(exc).__name__, exc)
+obs = sys.modules.get('obs')
+print(json.dumps({'outcome': outcome, 'raised': raised, 'python': list(sys.version_info[:2]), 'audit': audit.__file__,
+                  'obs': obs and obs.__file__}))
+"""
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_unzipped_audit_completes_a_pass_and_writes_its_report(build, runtime, tmp_path, oms_server, cos_server,
+                                                               obs_server):
+    """The audit (audit.main_handler, as the timer calls it) runs from each unzipped zip on its own runtime, the OBS
+    SDK it lists the destination with coming from the zip: one pass over a small source bucket, against the
+    loopback OMS, COS and OBS stand-ins, finds what was seeded, resubmits what needs it and writes its report."""
+    from cos2oms import markers
+    from local.obs_server import read_object
+    from tests.e2e import migration
+
+    command = runtime_command(runtime)
+    with zipfile.ZipFile(str(build(runtime).zip_path)) as zf:
+        zf.extractall(str(tmp_path))
+    for key in ("copied.jpg", "differs.jpg", "failed.jpg", "never arrived.jpg"):
+        migration.source(cos_server, key)
+    migration.destination(obs_server, "copied.jpg")
+    migration.destination(obs_server, "differs.jpg", body=b"another size")
+    migration.marker(cos_server, markers.FAILED, "failed.jpg", migration.T0 + 1)
+    env = migration.environ(oms_server, cos_server, obs_server, PATH=os.environ.get("PATH", ""))
+    result = subprocess.run(command + ["-c", AUDIT_PROBE], cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["raised"] is None, (report["raised"], result.stderr)
+    assert report["python"] == [3, int(runtime[len("python3."):])]
+    assert Path(report["audit"]).parent == tmp_path  # the unzipped copy ran, not the repository's
+    assert Path(report["obs"]).parent == tmp_path / "obs"  # and the zip's OBS SDK: no runtime has one
+    outcome = report["outcome"]
+    assert (outcome["outcome"], outcome["complete"]) == ("pass_done", True), outcome
+    counts = {k: outcome["counts"][k] for k in ("source", "matched", "missing", "missing_unmarked",
+                                                "missing_failed", "differ", "errors", "resubmitted")}
+    assert counts == {"source": 4, "matched": 1, "missing": 2, "missing_unmarked": 1, "missing_failed": 1,
+                      "differ": 1, "errors": 0, "resubmitted": 2}
+    stored = json.loads(read_object(cos_server, migration.LOG_BUCKET, outcome["report"]).decode("utf-8"))
+    assert outcome["report"].startswith("oms_source_record/%s/audit/reports/" % TASK)
+    assert (stored["complete"], stored["missing_unmarked"], stored["resubmitted"]) == (True, 1, 2)
+    assert oms_server.received_keys() == [migration.EVENT_PREFIX + "differs.jpg",
+                                          migration.EVENT_PREFIX + "never arrived.jpg"]
+    assert "audit pass done" in result.stderr

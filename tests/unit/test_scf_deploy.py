@@ -34,13 +34,17 @@ model_problems = scf_deploy.model_problems
 without_none = scf_deploy.without_none
 
 SECRET_VALUES = {"HW_SK": fake_credentials.HW_SK, "COS_SECRET_KEY": fake_credentials.COS_SECRET_KEY,
-                 "COS_TOKEN": fake_credentials.COS_TOKEN}
+                 "COS_TOKEN": fake_credentials.COS_TOKEN, "OBS_SK": fake_credentials.OBS_SK}
 ENVIRON = dict({
     "SYNC_URL": "https://oms.example.test/v2/project/sync-tasks/task/events",
     "HW_AK": fake_credentials.HW_AK,
     "LOG_BUCKET": "logs-1250000000",
     "COS_SECRET_ID": fake_credentials.COS_SECRET_ID,
     "LOG_LEVEL": "DEBUG",
+    "OBS_BUCKET": "migrated-photos",       # the audit's (it lists the destination)
+    "OBS_ENDPOINT": "https://obs.cn-north-4.myhuaweicloud.com",
+    "OBS_AK": fake_credentials.OBS_AK,
+    "AUDIT_GRACE": "2h",
     "OMS_TIMEOUT": "",                     # set but empty: not deployed
     "EDITOR": "vi",                        # not one of the function's variables: not deployed
     "TENCENTCLOUD_SECRET_ID": fake_credentials.DEPLOY_SECRET_ID,
@@ -89,8 +93,8 @@ def test_every_body_fits_the_sdk_s_request_model(package, runtime):
     requests = list(every_request(plan))
     function = ["CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration",
                 "UpdateFunctionEventInvokeConfig"]
-    assert [action for action, _ in requests] == (function + ["PutReservedConcurrencyConfig"] + function
-                                                  + ["CreateTrigger", "DeleteTrigger"] * 2)
+    assert [action for action, _ in requests] == (function + ["PutReservedConcurrencyConfig"] + function * 2
+                                                  + ["CreateTrigger", "DeleteTrigger"] * 3)
     for action, body in requests:
         assert model_problems(action, body) == [], action
 
@@ -161,11 +165,13 @@ def test_a_wrong_typed_body_stops_a_dry_run_and_a_real_run(package, monkeypatch)
 
 
 def test_functions_have_their_handler_runtime_timeout_role_and_code(package):
-    plan = plan_for(package, "--timeout", "45", "--replay-timeout", "600", "--memory", "256")
-    sync, replay = plan["functions"]
+    plan = plan_for(package, "--timeout", "45", "--replay-timeout", "600", "--audit-timeout", "300",
+                    "--audit-name", "audit-prod", "--memory", "256")
+    sync, replay, audit = plan["functions"]
     zipped = base64.b64encode(package.read_bytes()).decode("ascii")
     for fn, name, handler, timeout in ((sync, "cos2oms", "index.main_handler", 45),
-                                       (replay, "cos2oms-replay", "replay.main_handler", 600)):
+                                       (replay, "cos2oms-replay", "replay.main_handler", 600),
+                                       (audit, "audit-prod", "audit.main_handler", 300)):
         create = fn["CreateFunction"]
         assert (create["FunctionName"], create["Handler"], create["Runtime"]) == (name, handler, "Python3.10")
         assert (create["Timeout"], create["MemorySize"], create["Role"]) == (timeout, 256, "SCF_QcsRole")
@@ -179,14 +185,45 @@ def test_functions_have_their_handler_runtime_timeout_role_and_code(package):
         assert "Runtime" not in configuration          # fixed at creation ("目前不支持修改")
 
 
+FUNCTION_KEYS = ["SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET", "COS_SECRET_ID", "COS_SECRET_KEY", "COS_TOKEN",
+                 "LOG_LEVEL"]
+
+
 def test_environment_is_the_function_s_variables_set_in_the_shell(package):
-    plan = plan_for(package)
-    expected = [{"Key": name, "Value": ENVIRON[name]} for name in settings.VARIABLES if ENVIRON.get(name)]
-    assert [v["Key"] for v in expected] == ["SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET", "COS_SECRET_ID",
-                                             "COS_SECRET_KEY", "COS_TOKEN", "LOG_LEVEL"]
-    for fn in plan["functions"]:
+    sync, replay, audit = plan_for(package)["functions"]
+    expected = [{"Key": name, "Value": ENVIRON[name]} for name in FUNCTION_KEYS]
+    for fn in (sync, replay):                       # no OBS key, nor the audit's settings: they do not list OBS
         for action in ("CreateFunction", "UpdateFunctionConfiguration"):
             assert fn[action]["Environment"] == {"Variables": expected}
+    # The audit: the same, then verify's (the source bucket and region from --source-bucket and --region) and its own
+    audit_expected = expected + [{"Key": "SOURCE_BUCKET", "Value": "source-1250000000"},
+                                 {"Key": "SOURCE_REGION", "Value": "ap-beijing"},
+                                 {"Key": "OBS_BUCKET", "Value": "migrated-photos"},
+                                 {"Key": "OBS_ENDPOINT", "Value": "https://obs.cn-north-4.myhuaweicloud.com"},
+                                 {"Key": "OBS_AK", "Value": fake_credentials.OBS_AK},
+                                 {"Key": "OBS_SK", "Value": fake_credentials.OBS_SK},
+                                 {"Key": "AUDIT_GRACE", "Value": "2h"}]
+    for action in ("CreateFunction", "UpdateFunctionConfiguration"):
+        assert audit[action]["Environment"] == {"Variables": audit_expected}
+
+
+def test_the_audit_s_source_region_may_be_exported_and_its_source_bucket_must_be_the_trigger_s(package):
+    audit = plan_for(package, environ=dict(ENVIRON, SOURCE_REGION="ap-shanghai"))["functions"][2]
+    variables = {v["Key"]: v["Value"] for v in audit["CreateFunction"]["Environment"]["Variables"]}
+    assert (variables["SOURCE_BUCKET"], variables["SOURCE_REGION"]) == ("source-1250000000", "ap-shanghai")
+    with pytest.raises(scf_deploy.DeployError, match="SOURCE_BUCKET is other-1250000000 but --source-bucket is "
+                                                     "source-1250000000"):
+        plan_for(package, environ=dict(ENVIRON, SOURCE_BUCKET="other-1250000000"))
+
+
+def test_the_audit_needs_its_obs_bucket_or_is_left_out(package):
+    environ = {k: v for k, v in ENVIRON.items() if not k.startswith("OBS_")}
+    with pytest.raises(scf_deploy.DeployError, match=r"export audit.main_handler's required variables first "
+                                                     r"\(or --no-audit\): OBS_BUCKET, OBS_ENDPOINT"):
+        plan_for(package, environ=environ)
+    plan = plan_for(package, "--no-audit", "--audit-timeout", "0", environ=environ)  # its options unchecked too
+    assert [fn["name"] for fn in plan["functions"]] == ["cos2oms", "cos2oms-replay"]
+    assert [t["TriggerName"] for t in plan["triggers"]] == [COS_TRIGGER, "replay-timer"]
 
 
 def test_a_missing_required_variable_stops_the_deploy(package):
@@ -195,8 +232,8 @@ def test_a_missing_required_variable_stops_the_deploy(package):
         plan_for(package, environ=environ)
 
 
-def test_cos_trigger_on_the_source_bucket_and_timer_for_replay(package):
-    cos, timer = plan_for(package, "--replay-cron", "0 0 * * * * *")["triggers"]
+def test_cos_trigger_on_the_source_bucket_and_timers_for_replay_and_the_audit(package):
+    cos, timer, audit_timer = plan_for(package, "--replay-cron", "0 0 * * * * *")["triggers"]
     assert cos == {
         "FunctionName": "cos2oms",
         "TriggerName": "source-1250000000.cos.ap-beijing.myqcloud.com",
@@ -211,6 +248,19 @@ def test_cos_trigger_on_the_source_bucket_and_timer_for_replay(package):
     assert timer == {"FunctionName": "cos2oms-replay", "TriggerName": "replay-timer", "Type": "timer",
                      "TriggerDesc": "0 0 * * * * *", "Namespace": "default", "Qualifier": "$DEFAULT",
                      "Enable": "OPEN"}
+    # The audit's: every 15 minutes by default (a pass moves on during each firing; AUDIT_INTERVAL starts passes)
+    assert audit_timer == {"FunctionName": "cos2oms-audit", "TriggerName": "audit-timer", "Type": "timer",
+                           "TriggerDesc": "0 */15 * * * * *", "Namespace": "default", "Qualifier": "$DEFAULT",
+                           "Enable": "OPEN"}
+    audit_timer = plan_for(package, "--audit-cron", "0 0 */6 * * * *")["triggers"][2]
+    assert (audit_timer["TriggerName"], audit_timer["TriggerDesc"]) == ("audit-timer", "0 0 */6 * * * *")
+
+
+def test_the_audit_s_default_timeout_leaves_a_gap_before_its_next_firing(package):
+    """Two firings never meet: the timeout (600 s) is shorter than the default cron's period (15 minutes)."""
+    create = plan_for(package)["functions"][2]["CreateFunction"]
+    assert (create["Handler"], create["Timeout"]) == ("audit.main_handler", 600)
+    assert scf_deploy.AUDIT_CRON.split()[1] == "*/15" and create["Timeout"] < 15 * 60
 
 
 def test_runtime_strings():
@@ -237,6 +287,9 @@ def test_other_runtimes_are_refused(runtime, capsys):
     (["--memory", "100"], "--memory 100"),
     (["--replay-cron", "*/30 * * * *"], "7 fields"),
     (["--name", "cos2oms-replay"], "must differ"),
+    (["--audit-name", "cos2oms"], "--name and --audit-name must differ"),
+    (["--audit-timeout", "901"], "--audit-timeout 901"),
+    (["--audit-cron", "0 */15 * * *"], "--audit-cron '0 */15 * * *': SCF's cron has 7 fields"),
     (["--name", "2fast"], "--name '2fast'"),
 ])
 def test_bad_options_are_refused(package, extra, expected):
@@ -296,21 +349,31 @@ def test_dry_run_prints_every_request_and_no_secret(package):
                        ("CreateFunction", "cos2oms-replay"), ("UpdateFunctionCode", "cos2oms-replay"),
                        ("UpdateFunctionConfiguration", "cos2oms-replay"),
                        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"),
+                       ("CreateFunction", "cos2oms-audit"), ("UpdateFunctionCode", "cos2oms-audit"),
+                       ("UpdateFunctionConfiguration", "cos2oms-audit"),
+                       ("UpdateFunctionEventInvokeConfig", "cos2oms-audit"),
                        ("DeleteTrigger", "cos2oms"), ("CreateTrigger", "cos2oms"),
-                       ("DeleteTrigger", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay")]
-    assert document["first"].startswith("GetFunction for each of cos2oms, cos2oms-replay: one that exists with "
-                                         "another Runtime than Python3.10 stops the deploy before any request")
-    delete_cos, delete_timer = (r["body"] for r in document["requests"] if r["action"] == "DeleteTrigger")
+                       ("DeleteTrigger", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay"),
+                       ("DeleteTrigger", "cos2oms-audit"), ("CreateTrigger", "cos2oms-audit")]
+    assert document["first"].startswith("GetFunction for each of cos2oms, cos2oms-replay, cos2oms-audit: one that "
+                                         "exists with another Runtime than Python3.10 stops the deploy before any "
+                                         "request")
+    delete_cos, delete_timer, delete_audit_timer = (r["body"] for r in document["requests"]
+                                                    if r["action"] == "DeleteTrigger")
     assert delete_cos == {"FunctionName": "cos2oms", "TriggerName": COS_TRIGGER, "Type": "cos",
                           "Namespace": "default", "Qualifier": "$DEFAULT",
                           "TriggerDesc": "<the existing trigger's TriggerDesc>"}
     assert delete_timer == {"FunctionName": "cos2oms-replay", "TriggerName": "replay-timer", "Type": "timer",
                             "Namespace": "default", "Qualifier": "$DEFAULT"}
+    assert delete_audit_timer["TriggerName"] == "audit-timer"
     create = document["requests"][0]["body"]
     shown = {v["Key"]: v["Value"] for v in create["Environment"]["Variables"]}
     assert shown == {"SYNC_URL": ENVIRON["SYNC_URL"], "HW_AK": fake_credentials.HW_AK, "HW_SK": "<redacted>",
                      "LOG_BUCKET": "logs-1250000000", "COS_SECRET_ID": fake_credentials.COS_SECRET_ID,
                      "COS_SECRET_KEY": "<redacted>", "COS_TOKEN": "<redacted>", "LOG_LEVEL": "DEBUG"}
+    audit_create = document["requests"][8]["body"]
+    shown = {v["Key"]: v["Value"] for v in audit_create["Environment"]["Variables"]}
+    assert (shown["OBS_AK"], shown["OBS_SK"], shown["HW_SK"]) == (fake_credentials.OBS_AK, "<redacted>", "<redacted>")
     assert create["Code"]["ZipFile"].startswith("<zip, base64: ")
     for request in document["requests"]:                 # the printed bodies still fit the models
         assert model_problems(request["action"], request["body"]) == [], request["action"]
@@ -443,7 +506,7 @@ class FakeScf(object):
         return [(t["Type"], t["TriggerName"], t["TriggerDesc"]) for t in self.functions[function]["Triggers"]]
 
 
-def test_a_first_deploy_creates_both_functions_and_triggers(package):
+def test_a_first_deploy_creates_the_three_functions_and_their_triggers(package):
     plan = plan_for(package)
     client = FakeScf()
     logged = []
@@ -451,27 +514,35 @@ def test_a_first_deploy_creates_both_functions_and_triggers(package):
     assert client.sent() == [("CreateFunction", "cos2oms"), ("UpdateFunctionEventInvokeConfig", "cos2oms"),
                              ("CreateFunction", "cos2oms-replay"),
                              ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"),
-                             ("CreateTrigger", "cos2oms"), ("CreateTrigger", "cos2oms-replay")]
-    sync, replay = plan["functions"]
+                             ("CreateFunction", "cos2oms-audit"),
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms-audit"),
+                             ("CreateTrigger", "cos2oms"), ("CreateTrigger", "cos2oms-replay"),
+                             ("CreateTrigger", "cos2oms-audit")]
+    sync, replay, audit = plan["functions"]
     sent = [body for action, body in client.calls if action != "GetFunction"]
     assert sent == [sync["CreateFunction"], sync["UpdateFunctionEventInvokeConfig"], replay["CreateFunction"],
-                    replay["UpdateFunctionEventInvokeConfig"]] + plan["triggers"]
+                    replay["UpdateFunctionEventInvokeConfig"], audit["CreateFunction"],
+                    audit["UpdateFunctionEventInvokeConfig"]] + plan["triggers"]
+    assert client.triggers("cos2oms-audit") == [("timer", "audit-timer", '{"cron": "0 */15 * * * * *"}')]
     for secret in NEVER_SHOWN:
         assert not any(secret in line for line in logged)
 
 
 def test_a_redeploy_updates_code_then_configuration_and_keeps_unchanged_triggers(package):
     plan = plan_for(package)
-    cos, timer = plan["triggers"]
-    client = FakeScf(existing=["cos2oms", "cos2oms-replay"],
+    cos, timer, audit_timer = plan["triggers"]
+    client = FakeScf(existing=["cos2oms", "cos2oms-replay", "cos2oms-audit"],
                      triggers=[("cos2oms", "cos", COS_TRIGGER, read_back("cos", COS_TRIGGER, cos["TriggerDesc"]))],
-                     statuses=["Active", "Active", "Updating", "Active"])  # both found, then updating when waited on
+                     statuses=["Active", "Active", "Active", "Updating", "Active"])  # all found, then updating
     logged = []
     scf_deploy.deploy(plan, client, log=logged.append, sleep=lambda s: None)
     assert client.sent() == [("UpdateFunctionCode", "cos2oms"), ("UpdateFunctionConfiguration", "cos2oms"),
                              ("UpdateFunctionEventInvokeConfig", "cos2oms"), ("UpdateFunctionCode", "cos2oms-replay"),
                              ("UpdateFunctionConfiguration", "cos2oms-replay"),
-                             ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"), ("CreateTrigger", "cos2oms-replay")]
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"),
+                             ("UpdateFunctionCode", "cos2oms-audit"), ("UpdateFunctionConfiguration", "cos2oms-audit"),
+                             ("UpdateFunctionEventInvokeConfig", "cos2oms-audit"), ("CreateTrigger", "cos2oms-replay"),
+                             ("CreateTrigger", "cos2oms-audit")]
     assert "cos2oms: Updating, waiting" in logged
     assert "cos2oms: cos trigger %s exists with the same settings, left as it is" % COS_TRIGGER in logged
 
@@ -480,13 +551,14 @@ def test_a_second_deploy_of_the_same_plan_sends_no_trigger_request(package):
     plan = plan_for(package)
     client = FakeScf()
     scf_deploy.deploy(plan, client, log=lambda m: None, sleep=lambda s: None)
-    before = client.triggers("cos2oms") + client.triggers("cos2oms-replay")
+    names = ["cos2oms", "cos2oms-replay", "cos2oms-audit"]
+    before = [client.triggers(name) for name in names]
     client.calls = []
     logged = []
     scf_deploy.deploy(plan, client, log=logged.append, sleep=lambda s: None)
     assert [action for action, _ in client.sent() if "Trigger" in action] == []
-    assert client.triggers("cos2oms") + client.triggers("cos2oms-replay") == before
-    assert sum("exists with the same settings, left as it is" in line for line in logged) == 2
+    assert [client.triggers(name) for name in names] == before
+    assert sum("exists with the same settings, left as it is" in line for line in logged) == 3
 
 
 def test_a_new_replay_cron_replaces_the_timer(package):
@@ -518,7 +590,8 @@ def test_a_changed_cos_trigger_is_deleted_with_its_own_trigger_desc_and_created_
     assert deleted == [{"FunctionName": "cos2oms", "TriggerName": COS_TRIGGER, "Type": "cos",
                         "Namespace": "default", "Qualifier": "$DEFAULT", "TriggerDesc": stale}]
     assert [call for call in client.sent() if "Trigger" in call[0]] == [
-        ("DeleteTrigger", "cos2oms"), ("CreateTrigger", "cos2oms"), ("CreateTrigger", "cos2oms-replay")]
+        ("DeleteTrigger", "cos2oms"), ("CreateTrigger", "cos2oms"), ("CreateTrigger", "cos2oms-replay"),
+        ("CreateTrigger", "cos2oms-audit")]
     [(kind, name, desc)] = client.triggers("cos2oms")
     assert json.loads(desc)["event"] == "cos:ObjectCreated:*" and json.loads(desc)["filter"] == {"Prefix": "",
                                                                                                   "Suffix": ""}
@@ -537,7 +610,8 @@ def test_the_timer_s_old_name_is_replaced_and_other_triggers_are_left_alone(pack
     logged = []
     scf_deploy.deploy(plan_for(package), client, log=logged.append, sleep=lambda s: None)
     assert [(action, body["TriggerName"]) for action, body in client.calls if "Trigger" in action] == [
-        ("CreateTrigger", COS_TRIGGER), ("DeleteTrigger", "replay-every-30-minutes"), ("CreateTrigger", "replay-timer")]
+        ("CreateTrigger", COS_TRIGGER), ("DeleteTrigger", "replay-every-30-minutes"), ("CreateTrigger", "replay-timer"),
+        ("CreateTrigger", "audit-timer")]
     assert [name for _, name, _ in client.triggers("cos2oms-replay")] == ["nightly-report", "replay-timer"]
     assert [name for _, name, _ in client.triggers("cos2oms")] == ["other-1250000000.cos.ap-beijing.myqcloud.com",
                                                                    COS_TRIGGER]
@@ -614,19 +688,21 @@ def invoke_config(name, retries, ttl):
 
 def test_retries_and_message_ttl_default_to_scf_s_documented_defaults(package):
     # SCF's "错误类型与重试策略": 2 retries, 6 hours in the async queue; the same as the Serverless toolkit's.
-    sync, replay = plan_for(package)["functions"]
+    sync, replay, audit = plan_for(package)["functions"]
     assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms", 2, 21600)
     assert replay["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-replay", 2, 21600)
-    assert "PutReservedConcurrencyConfig" not in sync and "PutReservedConcurrencyConfig" not in replay
-    for fn in (sync, replay):                                   # no --dead-letter: the functions' DLQ is left alone
+    assert audit["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit", 2, 21600)
+    assert not any("PutReservedConcurrencyConfig" in fn for fn in (sync, replay, audit))
+    for fn in (sync, replay, audit):                      # no --dead-letter: the functions' DLQ is left alone
         assert "DeadLetterConfig" not in fn["CreateFunction"]
         assert "DeadLetterConfig" not in fn["UpdateFunctionConfiguration"]
 
 
 def test_retries_and_message_ttl_are_set_for_every_function(package):
-    sync, replay = plan_for(package, "--retries", "0", "--message-ttl", "3600")["functions"]
+    sync, replay, audit = plan_for(package, "--retries", "0", "--message-ttl", "3600")["functions"]
     assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms", 0, 3600)
     assert replay["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-replay", 0, 3600)
+    assert audit["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit", 0, 3600)
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -641,10 +717,10 @@ def test_a_dead_letter_queue_goes_on_create_and_update_of_every_function(package
 
 
 def test_max_concurrency_caps_the_sync_function_only(package):
-    sync, replay = plan_for(package, "--max-concurrency", "5", "--memory", "256")["functions"]
+    sync, replay, audit = plan_for(package, "--max-concurrency", "5", "--memory", "256")["functions"]
     assert sync["PutReservedConcurrencyConfig"] == {"FunctionName": "cos2oms", "ReservedConcurrencyMem": 1280,
                                                     "Namespace": "default"}
-    assert "PutReservedConcurrencyConfig" not in replay
+    assert "PutReservedConcurrencyConfig" not in replay and "PutReservedConcurrencyConfig" not in audit
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -678,6 +754,10 @@ def test_help_states_the_defaults(capsys):
     assert "(MsgTTL; default: 21600 = 6 hours, SCF's default)" in text
     assert "without it the functions' DLQ is left as it is" in text
     assert "default: no cap set" in text
+    # the audit's timer and timeout, and why
+    assert "--audit-cron AUDIT_CRON audit.main_handler's timer, 7 fields (default: 0 */15 * * * * *)" in text
+    assert "firings never meet" in text and "a firing between passes costs one GET" in text
+    assert "seconds, for audit.main_handler (default: 600)" in text
 
 
 def test_a_deploy_sends_the_safety_net_after_each_function_is_active(package):
@@ -689,54 +769,58 @@ def test_a_deploy_sends_the_safety_net_after_each_function_is_active(package):
     assert [(action, body["FunctionName"]) for action, body in sent] == [
         ("CreateFunction", "cos2oms"), ("UpdateFunctionEventInvokeConfig", "cos2oms"),
         ("PutReservedConcurrencyConfig", "cos2oms"), ("CreateFunction", "cos2oms-replay"),
-        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"), ("CreateTrigger", "cos2oms"),
-        ("CreateTrigger", "cos2oms-replay")]
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay"), ("CreateFunction", "cos2oms-audit"),
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-audit"), ("CreateTrigger", "cos2oms"),
+        ("CreateTrigger", "cos2oms-replay"), ("CreateTrigger", "cos2oms-audit")]
     bodies = dict(((action, body["FunctionName"]), body) for action, body in sent)
     assert bodies["UpdateFunctionEventInvokeConfig", "cos2oms"] == invoke_config("cos2oms", 1, 7200)
     assert bodies["UpdateFunctionEventInvokeConfig", "cos2oms-replay"] == invoke_config("cos2oms-replay", 1, 7200)
+    assert bodies["UpdateFunctionEventInvokeConfig", "cos2oms-audit"] == invoke_config("cos2oms-audit", 1, 7200)
+    assert bodies["CreateFunction", "cos2oms-audit"]["DeadLetterConfig"] == {"Type": "CMQ-Q", "Name": "dlq"}
     assert bodies["PutReservedConcurrencyConfig", "cos2oms"] == {"FunctionName": "cos2oms",
                                                                 "ReservedConcurrencyMem": 384, "Namespace": "default"}
     assert bodies["CreateFunction", "cos2oms"]["DeadLetterConfig"] == {"Type": "CMQ-Q", "Name": "dlq"}
 
 
 def test_a_redeploy_sends_the_dead_letter_queue_in_the_configuration_update(package):
-    client = FakeScf(existing=["cos2oms", "cos2oms-replay"])
+    client = FakeScf(existing=["cos2oms", "cos2oms-replay", "cos2oms-audit"])
     scf_deploy.deploy(plan_for(package, "--dead-letter", "CMQ-Q:dlq"), client, log=lambda m: None,
                       sleep=lambda s: None)
     updates = [body for action, body in client.calls if action == "UpdateFunctionConfiguration"]
     assert [(body["FunctionName"], body["DeadLetterConfig"]) for body in updates] == [
-        ("cos2oms", {"Type": "CMQ-Q", "Name": "dlq"}), ("cos2oms-replay", {"Type": "CMQ-Q", "Name": "dlq"})]
+        ("cos2oms", {"Type": "CMQ-Q", "Name": "dlq"}), ("cos2oms-replay", {"Type": "CMQ-Q", "Name": "dlq"}),
+        ("cos2oms-audit", {"Type": "CMQ-Q", "Name": "dlq"})]
     assert not any("Runtime" in body for body in updates)
 
 
 # ---- a runtime change is refused before anything is uploaded ------------------------------------------------
 
 
-@pytest.mark.parametrize("deployed", [("Python3.9", "Python3.9"), ("Python3.10", "Python3.9"), ("Python3.6", None)])
+@pytest.mark.parametrize("deployed", [("Python3.9", "Python3.9", "Python3.9"), ("Python3.10", "Python3.9", None),
+                                      ("Python3.6", None, None), ("Python3.10", "Python3.10", "Python3.6")])
 def test_a_runtime_change_is_refused_before_anything_is_sent(package, deployed):
-    sync_runtime, replay_runtime = deployed
-    client = FakeScf(existing=["cos2oms"] + (["cos2oms-replay"] if replay_runtime else []))
-    client.functions["cos2oms"]["Runtime"] = sync_runtime
-    if replay_runtime:
-        client.functions["cos2oms-replay"]["Runtime"] = replay_runtime
+    names = ("cos2oms", "cos2oms-replay", "cos2oms-audit")
+    client = FakeScf(existing=[name for name, runtime in zip(names, deployed) if runtime])
+    for name, runtime in zip(names, deployed):
+        if runtime:
+            client.functions[name]["Runtime"] = runtime
     with pytest.raises(scf_deploy.DeployError) as raised:
         scf_deploy.deploy(plan_for(package), client, log=lambda m: None, sleep=lambda s: None)
     assert client.sent() == []                                          # no UpdateFunctionCode, nothing at all
-    assert [action for action, _ in client.calls] == ["GetFunction"] * 2
+    assert [action for action, _ in client.calls] == ["GetFunction"] * 3
     message = str(raised.value)
     assert message.startswith("nothing was changed: ")
-    changed = [name for name, runtime in (("cos2oms", sync_runtime), ("cos2oms-replay", replay_runtime))
-               if runtime and runtime != "Python3.10"]
+    changed = [name for name, runtime in zip(names, deployed) if runtime and runtime != "Python3.10"]
     for name in changed:
         runtime = client.functions[name]["Runtime"]
         assert "%s exists with runtime %s, not Python3.10: SCF fixes a function's runtime when it is created" % (
             name, runtime) in message
-        assert "deploy it under a new name (--name/--replay-name), or delete %s" % name in message
+        assert "deploy it under a new name (--name/--replay-name/--audit-name), or delete %s" % name in message
     assert message.count("exists with runtime") == len(changed)
 
 
 def test_the_same_runtime_in_another_case_is_not_a_change(package):
-    client = FakeScf(existing=["cos2oms", "cos2oms-replay"], runtime="python3.10")
+    client = FakeScf(existing=["cos2oms", "cos2oms-replay", "cos2oms-audit"], runtime="python3.10")
     scf_deploy.deploy(plan_for(package), client, log=lambda m: None, sleep=lambda s: None)
     assert ("UpdateFunctionCode", "cos2oms") in client.sent()
 
@@ -770,7 +854,8 @@ def test_dry_run_prints_the_safety_net_requests_and_no_secret(package):
     for request in requests:
         by_action.setdefault(request["action"], []).append(request["body"])
     assert by_action["UpdateFunctionEventInvokeConfig"] == [invoke_config("cos2oms", 1, 600),
-                                                            invoke_config("cos2oms-replay", 1, 600)]
+                                                            invoke_config("cos2oms-replay", 1, 600),
+                                                            invoke_config("cos2oms-audit", 1, 600)]
     assert by_action["PutReservedConcurrencyConfig"] == [{"FunctionName": "cos2oms", "ReservedConcurrencyMem": 1280,
                                                           "Namespace": "default"}]
     for body in by_action["CreateFunction"] + by_action["UpdateFunctionConfiguration"]:
@@ -784,7 +869,8 @@ def test_dry_run_prints_the_safety_net_requests_and_no_secret(package):
 # ---- --safety-net-only: for functions someone else deployed (serverless.yml) --------------------------------
 
 SAFETY_ARGS = ["--region", "ap-beijing", "--safety-net-only", "--name", "cos2oms-dev",
-               "--replay-name", "cos2oms-replay-dev"]
+               "--replay-name", "cos2oms-replay-dev", "--audit-name", "cos2oms-audit-dev"]
+DEV_FUNCTIONS = ["cos2oms-dev", "cos2oms-replay-dev", "cos2oms-audit-dev"]
 
 
 def safety_plan(*extra):
@@ -794,14 +880,16 @@ def safety_plan(*extra):
 def test_safety_net_only_needs_no_runtime_role_bucket_zip_nor_variables():
     plan = safety_plan("--dead-letter", "CMQ-Q:dlq", "--max-concurrency", "2")
     assert plan["package"] is None and plan["triggers"] == []
-    sync, replay = plan["functions"]
-    for fn in (sync, replay):
+    sync, replay, audit = plan["functions"]
+    for fn in (sync, replay, audit):
         assert not {"CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration"} & set(fn)
         assert fn["DeadLetter"] == {"FunctionName": fn["name"], "Namespace": "default",
                                     "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}
         assert model_problems("UpdateFunctionConfiguration", fn["DeadLetter"]) == []
     assert sync["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-dev", 2, 21600)
+    assert audit["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit-dev", 2, 21600)
     assert "PutReservedConcurrencyConfig" in sync and "PutReservedConcurrencyConfig" not in replay
+    assert [fn["name"] for fn in safety_plan("--no-audit")["functions"]] == DEV_FUNCTIONS[:2]
 
 
 def test_without_safety_net_only_runtime_role_and_bucket_are_required(capsys):
@@ -813,7 +901,7 @@ def test_without_safety_net_only_runtime_role_and_bucket_are_required(capsys):
 def test_safety_net_only_sends_only_the_safety_net_to_existing_functions():
     # Deployed by serverless.yml: Python3.6 and 256 MB, neither of which --safety-net-only touches; the cap is in
     # instances, so ReservedConcurrencyMem follows the memory the function has.
-    client = FakeScf(existing=["cos2oms-dev", "cos2oms-replay-dev"], runtime="Python3.6", memory=256)
+    client = FakeScf(existing=DEV_FUNCTIONS, runtime="Python3.6", memory=256)
     scf_deploy.deploy(safety_plan("--dead-letter", "CMQ-Q:dlq", "--max-concurrency", "2", "--retries", "0"), client,
                       log=lambda m: None, sleep=lambda s: None)
     sent = [(action, body) for action, body in client.calls if action != "GetFunction"]
@@ -826,6 +914,9 @@ def test_safety_net_only_sends_only_the_safety_net_to_existing_functions():
         ("UpdateFunctionConfiguration", {"FunctionName": "cos2oms-replay-dev", "Namespace": "default",
                                          "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}),
         ("UpdateFunctionEventInvokeConfig", invoke_config("cos2oms-replay-dev", 0, 21600)),
+        ("UpdateFunctionConfiguration", {"FunctionName": "cos2oms-audit-dev", "Namespace": "default",
+                                         "DeadLetterConfig": {"Type": "CMQ-Q", "Name": "dlq"}}),
+        ("UpdateFunctionEventInvokeConfig", invoke_config("cos2oms-audit-dev", 0, 21600)),
     ]
 
 
@@ -845,37 +936,40 @@ def test_safety_net_only_dry_run():
     document = json.loads(out.getvalue())
     assert [(r["action"], r["body"]["FunctionName"]) for r in document["requests"]] == [
         ("UpdateFunctionEventInvokeConfig", "cos2oms-dev"), ("PutReservedConcurrencyConfig", "cos2oms-dev"),
-        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay-dev")]
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-replay-dev"),
+        ("UpdateFunctionEventInvokeConfig", "cos2oms-audit-dev")]
     assert "x the MemorySize GetFunction reports, not --memory" in document["requests"][1]["when"]
     assert document["package"] is None
 
 
-# ---- the functions table: a third function is one more entry ----------------------------------------------
+# ---- the functions table: a fourth function is one more entry ---------------------------------------------
 
 
 def test_a_function_added_to_the_table_gets_its_options_body_safety_net_and_trigger(package, monkeypatch):
-    audit = scf_deploy.Function("audit", "audit.main_handler", "Audits", "--audit-name", "cos2oms-audit",
-                                "--audit-timeout", 600,
-                                scf_deploy.Timer("audit-timer", "--audit-cron", "0 0 * * * * *", ()), False)
-    monkeypatch.setattr(scf_deploy, "FUNCTIONS", scf_deploy.FUNCTIONS + (audit,))
-    plan = plan_for(package, "--audit-cron", "0 15 * * * * *", "--retries", "1")
-    assert [fn["name"] for fn in plan["functions"]] == ["cos2oms", "cos2oms-replay", "cos2oms-audit"]
-    third = plan["functions"][2]
-    assert (third["CreateFunction"]["Handler"], third["CreateFunction"]["Timeout"]) == ("audit.main_handler", 600)
-    assert third["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-audit", 1, 21600)
-    assert plan["triggers"][2] == {"FunctionName": "cos2oms-audit", "TriggerName": "audit-timer", "Type": "timer",
+    report = scf_deploy.Function("report", "report.main_handler", "Reports", "--report-name", "cos2oms-report",
+                                 "--report-timeout", 120,
+                                 scf_deploy.Timer("report-timer", "--report-cron", "0 0 * * * * *", ()), False,
+                                 settings.VARIABLES, settings.REQUIRED, None)
+    monkeypatch.setattr(scf_deploy, "FUNCTIONS", scf_deploy.FUNCTIONS + (report,))
+    plan = plan_for(package, "--report-cron", "0 15 * * * * *", "--retries", "1")
+    assert [fn["name"] for fn in plan["functions"]] == ["cos2oms", "cos2oms-replay", "cos2oms-audit",
+                                                        "cos2oms-report"]
+    fourth = plan["functions"][3]
+    assert (fourth["CreateFunction"]["Handler"], fourth["CreateFunction"]["Timeout"]) == ("report.main_handler", 120)
+    assert fourth["UpdateFunctionEventInvokeConfig"] == invoke_config("cos2oms-report", 1, 21600)
+    assert plan["triggers"][3] == {"FunctionName": "cos2oms-report", "TriggerName": "report-timer", "Type": "timer",
                                    "TriggerDesc": "0 15 * * * * *", "Namespace": "default", "Qualifier": "$DEFAULT",
                                    "Enable": "OPEN"}
-    with pytest.raises(scf_deploy.DeployError, match="--replay-name and --audit-name must differ"):
-        plan_for(package, "--audit-name", "cos2oms-replay")
+    with pytest.raises(scf_deploy.DeployError, match="--audit-name and --report-name must differ"):
+        plan_for(package, "--report-name", "cos2oms-audit")
     client = FakeScf()
     scf_deploy.deploy(plan, client, log=lambda m: None, sleep=lambda s: None)
-    assert ("UpdateFunctionEventInvokeConfig", "cos2oms-audit") in client.sent()
-    assert client.triggers("cos2oms-audit") == [("timer", "audit-timer", '{"cron": "0 15 * * * * *"}')]
+    assert ("UpdateFunctionEventInvokeConfig", "cos2oms-report") in client.sent()
+    assert client.triggers("cos2oms-report") == [("timer", "report-timer", '{"cron": "0 15 * * * * *"}')]
 
 
 def test_safety_net_only_needs_the_function_s_memory_for_a_cap():
-    client = FakeScf(existing=["cos2oms-dev", "cos2oms-replay-dev"], memory=None)
+    client = FakeScf(existing=DEV_FUNCTIONS, memory=None)
     with pytest.raises(scf_deploy.DeployError, match="cos2oms-dev: GetFunction reports no MemorySize"):
         scf_deploy.deploy(safety_plan("--max-concurrency", "2"), client, log=lambda m: None, sleep=lambda s: None)
     assert ("PutReservedConcurrencyConfig", "cos2oms-dev") not in client.sent()

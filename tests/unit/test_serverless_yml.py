@@ -2,7 +2,9 @@
 """serverless.yml against what the multi-scf component really does with it, and against the function's settings.
 
 The component's rules are facts copied from its source into ``data/multi_scf_component.json`` (version and
-files named there). The function's variables are ``cos2oms.settings.VARIABLES`` / ``REQUIRED``. ``check``
+files named there). The function's variables are ``cos2oms.settings.VARIABLES`` / ``REQUIRED``; the audit's also
+verify's and its own (``SOURCE_VARIABLES``, ``OBS_VARIABLES``, ``AUDIT_VARIABLES``), of which it needs
+SOURCE_BUCKET, OBS_BUCKET and OBS_ENDPOINT. ``check``
 returns every problem it finds as text; the file must have none, and the shape the file had before
 (``data/serverless_old_environment_shape.yml``: settings under ``environment: {variables: ...}``, which the
 component throws away) must be rejected.
@@ -23,7 +25,19 @@ SERVERLESS_YML = REPO_ROOT / "serverless.yml"
 OLD_SHAPE = DATA / "serverless_old_environment_shape.yml"
 COMPONENT = json.loads((DATA / "multi_scf_component.json").read_text(encoding="utf-8"))
 
-ENTRY_POINTS = ("index.main_handler", "replay.main_handler")
+ENTRY_POINTS = ("index.main_handler", "replay.main_handler", "audit.main_handler")
+AUDIT = "audit.main_handler"
+# What each function reads, and needs: the audit (verify's comparison, on a timer) reads more than the others,
+# and only it gets the OBS key.
+AUDIT_VARIABLES = settings.VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES
+AUDIT_REQUIRED = settings.REQUIRED + ("SOURCE_BUCKET", "OBS_BUCKET", "OBS_ENDPOINT")
+
+
+def reads(fn_inputs):
+    """(the variables the function reads, those it needs), by its handler."""
+    if fn_inputs.get("handler") == AUDIT:
+        return AUDIT_VARIABLES, AUDIT_REQUIRED
+    return settings.VARIABLES, settings.REQUIRED
 # Read by the Serverless CLI at deploy time only, never by the function.
 DEPLOY_VARIABLES = ("SCF_REGION", "SCF_ROLE", "SOURCE_BUCKET")
 ENV_REFERENCE = re.compile(r"\$\{env:([^}]*)\}")
@@ -117,9 +131,10 @@ def environment_problems(config):
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.append("functions.%s: %s listed twice" % (key, name))
         variables = deployed_variables(fn)
-        for name in sorted(set(variables) - set(settings.VARIABLES), key=str):
+        known, required = reads(fn)
+        for name in sorted(set(variables) - set(known), key=str):
             problems.append("functions.%s: %s is not a variable the function reads" % (key, name))
-        for name in settings.REQUIRED:
+        for name in required:
             if name not in variables:
                 problems.append("functions.%s: required variable %s would not be deployed" % (key, name))
         for name, value in sorted(variables.items(), key=lambda kv: str(kv[0])):
@@ -177,7 +192,7 @@ def triggers_of(config, key):
 
 
 def wiring_problems(config):
-    """index runs on the source bucket's object-created events, replay on a timer."""
+    """index runs on the source bucket's object-created events, replay and the audit each on a timer."""
     problems = []
     for handler in ENTRY_POINTS:
         if function_key(config, handler) is None:
@@ -194,9 +209,10 @@ def wiring_problems(config):
             bucket = str(parameters.get("bucket", ""))
             if not re.fullmatch(r"\S+\.cos\.\S+\.myqcloud\.com", bucket) or "LOG_BUCKET" in bucket:
                 problems.append("%s: cos bucket %r is not the source bucket's XML API domain" % (sync, bucket))
-    replay = function_key(config, "replay.main_handler")
-    if replay is not None and [t.get("type") for t in triggers_of(config, replay)] != ["timer"]:
-        problems.append("%s: expected one timer trigger" % replay)
+    for handler in ("replay.main_handler", AUDIT):
+        key = function_key(config, handler)
+        if key is not None and [t.get("type") for t in triggers_of(config, key)] != ["timer"]:
+            problems.append("%s: expected one timer trigger" % key)
     return problems
 
 
@@ -217,7 +233,7 @@ def referenced_variables(config):
 
 
 def reference_problems(config):
-    known = set(settings.VARIABLES) | set(DEPLOY_VARIABLES)
+    known = set(AUDIT_VARIABLES) | set(DEPLOY_VARIABLES)
     return ["unknown variable ${env:%s}" % name for name in sorted(referenced_variables(config) - known)]
 
 
@@ -316,13 +332,18 @@ def test_the_old_environment_shape_is_rejected():
     assert "LOG_LEVEL is referenced but the comments never say to export it" in problems
 
 
-def test_both_functions_get_every_required_variable_from_the_shell():
+def test_every_function_gets_every_required_variable_from_the_shell():
     config = parse(read())
     for handler in ENTRY_POINTS:
         fn = function_inputs(config, function_key(config, handler))
         variables = deployed_variables(fn)
         assert set(settings.REQUIRED) <= set(variables), handler
         assert all(value == "${env:%s}" % name for name, value in variables.items())
+    audit = deployed_variables(function_inputs(config, function_key(config, AUDIT)))
+    assert {"SOURCE_BUCKET", "OBS_BUCKET", "OBS_ENDPOINT"} <= set(audit)
+    for handler in ("index.main_handler", "replay.main_handler"):     # no OBS setting, nor key, where not read
+        variables = deployed_variables(function_inputs(config, function_key(config, handler)))
+        assert not [name for name in variables if name.startswith(("OBS_", "SOURCE_", "AUDIT_"))], handler
 
 
 def test_runtime_is_one_the_component_accepts_and_src_is_its_package():
@@ -342,6 +363,20 @@ def test_timeouts_are_well_above_scf_default():
     sync = function_inputs(config, function_key(config, "index.main_handler"))
     replay = function_inputs(config, function_key(config, "replay.main_handler"))
     assert COMPONENT["timeout"]["default"] < 10 <= sync["timeout"] < replay["timeout"] <= COMPONENT["timeout"]["max"]
+
+
+def test_the_audit_s_timer_fires_after_its_previous_firing_ended():
+    """audit.main_handler on a timer whose period is longer than its timeout: two firings never meet (the later
+    would find the lease taken and exit), and its timeout leaves room for whole pages before the reserve."""
+    config = parse(read())
+    key = function_key(config, AUDIT)
+    audit = function_inputs(config, key)
+    [timer] = triggers_of(config, key)
+    cron = timer["parameters"]["cronExpression"].split()
+    assert timer["parameters"]["name"] == "audit-timer"
+    period = int(cron[1].split("/")[1]) * 60 if cron[1].startswith("*/") and cron[2] == "*" else None
+    assert period is not None, cron
+    assert 60 <= audit["timeout"] < period, (audit["timeout"], period)
 
 
 def _set(path, value):
@@ -375,6 +410,17 @@ def _cross_wires(config):
             item["value"] = "${env:HW_SK}"
 
 
+def _obs_key_for_sync(config):
+    config["inputs"]["functions"]["sync"]["environments"].append({"key": "OBS_SK", "value": "${env:OBS_SK}"})
+
+
+def _audit_without(name):
+    def change(config):
+        items = config["inputs"]["functions"]["audit"]["environments"]
+        items[:] = [item for item in items if item["key"] != name]
+    return change
+
+
 def _old_form_in_sync(config):
     sync = config["inputs"]["functions"]["sync"]
     sync["environment"] = {"variables": {item["key"]: item["value"] for item in sync.pop("environments")}}
@@ -389,6 +435,12 @@ def _old_form_in_sync(config):
     (_rename_variable, "functions.sync: HW_AK_ID is not a variable the function reads"),
     (_rename_variable, "functions.sync: required variable HW_AK would not be deployed"),
     (_cross_wires, "functions.replay: HW_AK should be ${env:HW_AK}"),
+    (_obs_key_for_sync, "functions.sync: OBS_SK is not a variable the function reads"),
+    (_audit_without("OBS_ENDPOINT"), "functions.audit: required variable OBS_ENDPOINT would not be deployed"),
+    (_audit_without("SOURCE_BUCKET"), "functions.audit: required variable SOURCE_BUCKET would not be deployed"),
+    (_set(["inputs", "triggers", 2, "type"], "cos"), "audit: expected one timer trigger"),
+    (_set(["inputs", "functions", "audit", "handler"], "audit.handler"),
+     "expected exactly one function with handler audit.main_handler"),
     (_set(["inputs", "functions", "sync", "environments"], {"SYNC_URL": "${env:SYNC_URL}"}),
      "functions.sync.environments: must be a list"),
     (_set(["inputs", "functions", "sync", "memorySize"], 100), "memorySize 100"),
