@@ -650,9 +650,9 @@ print(json.dumps({'outcome': outcome, 'seconds': time.monotonic() - start, 'urll
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_unzipped_transport_cuts_a_trickling_answer_at_the_time_limit(build, runtime, tmp_path, trickle_url):
-    """The transport's pool classes (urllib3 pool subclasses overriding _get_conn/_put_conn, installed through
-    HTTPAdapter.init_poolmanager) work on the urllib3 each zip vendors (1.26 to 3.9, 2.x from 3.10), and on
-    SCF's built-in one for 3.6: the watchdog finds the connection and ends a request at its time limit."""
+    """The transport's pool classes (``cos2oms.watch``'s urllib3 pool subclasses overriding _get_conn/_put_conn,
+    installed through HTTPAdapter.init_poolmanager) work on the urllib3 each zip vendors (1.26 to 3.9, 2.x from
+    3.10), and on SCF's built-in one for 3.6: the watchdog finds the connection and ends a request at its time limit."""
     command = runtime_command(runtime)
     with zipfile.ZipFile(str(build(runtime).zip_path)) as zf:
         zf.extractall(str(tmp_path))
@@ -661,7 +661,7 @@ def test_unzipped_transport_cuts_a_trickling_answer_at_the_time_limit(build, run
                             universal_newlines=True, timeout=120)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
-    assert report["pool_module"] == "cos2oms.transport" and report["pool_is_urllib3s"], report
+    assert report["pool_module"] == "cos2oms.watch" and report["pool_is_urllib3s"], report
     assert report["outcome"] == "OutOfTime", report
     assert 0.9 <= report["seconds"] < 5, report
     if runtime != "python3.6":
