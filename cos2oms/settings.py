@@ -12,10 +12,10 @@ import math
 import os
 import re
 import sys
-from typing import NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from cos2oms import context as scf_context
+from cos2oms.record import Record
 
 KEY_ENCODINGS = ("url", "raw")
 LOG_FORMATS = ("text", "json")
@@ -39,12 +39,32 @@ REQUIRED = ("SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET")
 #: The execution role's temporary credentials, set by SCF.
 ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
 
-_PLACEHOLDER = re.compile(r"^\*\*\*.*\*\*\*$", re.S)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _SECRETS = ("hw_sk", "cos_secret_key", "cos_token")
+
+
+class _OnFirstUse(object):
+    """A regular expression compiled when first used: most invocations never need it, and compiling one
+    costs the cold start about half a million instructions on Python 3.6."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self._compiled = None
+
+    def match(self, text):
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled.match(text)
+
+
+_HOST = _OnFirstUse(r"^[A-Za-z0-9.-]+$")  # COS_ENDPOINT, SOURCE_ENDPOINT, OBS_ENDPOINT's host
+
+
+def _is_placeholder(value):
+    """The guide's placeholders: ``***...***`` (``"***Access Key***"``)."""
+    return len(value) >= 6 and value.startswith("***") and value.endswith("***")
 
 
 class ConfigError(ValueError):
@@ -55,27 +75,15 @@ class ConfigError(ValueError):
         self.variable = variable
 
 
-class Settings(NamedTuple):
-    """The validated configuration of one invocation. ``repr`` never shows a secret."""
+class Settings(Record):
+    """The validated configuration of one invocation. ``repr`` never shows a secret. ``cos_token``,
+    ``cos_endpoint`` and ``cos_address`` (a ``(host, port)``) may be None; ``oms_timeout`` is a float,
+    ``oms_max_attempts`` and ``log_level`` ints, ``raise_on_failure`` a bool; the rest are strings."""
 
-    sync_url: str
-    task_id: str
-    hw_ak: str
-    hw_sk: str
-    log_bucket: str
-    cos_region: str
-    cos_secret_id: str
-    cos_secret_key: str
-    cos_token: Optional[str]
-    cos_scheme: str
-    cos_endpoint: Optional[str]
-    cos_address: Optional[Tuple[str, int]]
-    oms_timeout: float
-    oms_max_attempts: int
-    key_encoding: str
-    raise_on_failure: bool
-    log_level: int
-    log_format: str
+    __slots__ = ()
+    _fields = ("sync_url", "task_id", "hw_ak", "hw_sk", "log_bucket", "cos_region", "cos_secret_id",
+               "cos_secret_key", "cos_token", "cos_scheme", "cos_endpoint", "cos_address", "oms_timeout",
+               "oms_max_attempts", "key_encoding", "raise_on_failure", "log_level", "log_format")
 
     def __repr__(self):
         shown = ", ".join("%s=%r" % (name, "<redacted>" if name in _SECRETS and value else value)
@@ -104,7 +112,7 @@ class _Source(object):
         if value is not None and value.strip() != "":
             return value.strip()
         value = self.constants.get(name)
-        if isinstance(value, str) and value.strip() != "" and not _PLACEHOLDER.match(value.strip()):
+        if isinstance(value, str) and value.strip() != "" and not _is_placeholder(value.strip()):
             return value.strip()
         return default
 
