@@ -28,7 +28,7 @@ import time
 import uuid
 
 from cos2oms import audit_state, bulk, handler, listings, logs, markers as marker_names, obs
-from cos2oms import context as scf_context, settings as settings_module, verify
+from cos2oms import context as scf_context, bucket_settings, verify
 from cos2oms.audit_state import AuditError, LeaseLost
 from cos2oms.commands.buckets import Setup
 from cos2oms.deadline import Deadline
@@ -398,7 +398,7 @@ def main_handler(event, context):
     logs.bind(request_id)
     setup = Setup(_Args(), context=context)
     logs.configure(setup.settings.log_level, setup.settings.log_format)
-    audit = settings_module.load_audit(setup.environ)
+    audit = bucket_settings.load_audit(setup.environ)
     obs_client = obs_client_or_refuse(setup)
     try:
         submitter = handler.build_submitter(setup.settings, deadline, request_id)

@@ -21,7 +21,9 @@ class SyncFailed(RuntimeError):
 
 class ClientCache(object):
     """Clients kept for the life of a warm container: the OMS session and the COS client. The COS client is
-    rebuilt when what it was built from changes (the execution role's temporary keys rotate)."""
+    rebuilt when what it was built from changes (the execution role's temporary keys rotate). OMS requests,
+    as COS's, go through a ``transport.LeanSession`` over the session (the adapter's limits and checks, without
+    ``requests.Session``'s per-call machinery)."""
 
     def __init__(self, session_factory=transport.new_session, cos_factory=storage.build_cos_client):
         self._session_factory = session_factory
@@ -32,7 +34,7 @@ class ClientCache(object):
 
     def session(self):
         if self._session is None:
-            self._session = self._session_factory()
+            self._session = transport.LeanSession(self._session_factory())
         return self._session
 
     def cos(self, settings):

@@ -256,6 +256,49 @@ def _cos_sdk_parts(client):
     return None
 
 
+def list_objects_reader(client):
+    """What ``markers.MarkerStore.list_page`` calls instead of ``client.list_objects`` (same keyword arguments,
+    ``EncodingType="url"``): the same request, made as ``CosLister`` makes it, and an answer shaped as
+    ``list_objects`` shapes it for what ``storage.read_listing`` reads (``Name``, ``Prefix``, ``Marker``,
+    ``EncodingType``, ``IsTruncated``, ``NextMarker``, ``Contents`` a list of dicts, names as sent), read with
+    ElementTree: a page of 1,000 failed markers costs replay about 5 ms instead of 37 (``xml_to_dict``). An
+    answer that is not a ``ListBucketResult`` gives ``{}`` (``read_listing``: not a listing). None where the
+    client lacks the SDK's parts."""
+    sdk = _cos_sdk_parts(client)
+    if sdk is None:
+        return None
+
+    def list_objects(Bucket, Prefix, Marker, MaxKeys, EncodingType):
+        params = sdk.format_values({"prefix": Prefix, "delimiter": "", "marker": Marker, "max-keys": MaxKeys,
+                                    "encoding-type": EncodingType})
+        conf = client._conf
+        response = client.send_request(method="GET", url=conf.uri(bucket=Bucket), bucket=Bucket, params=params,
+                                       headers={}, auth=sdk.CosS3Auth(conf, params=params))
+        return listing_answer(response.content)
+
+    return list_objects
+
+
+_ANSWER_FIELDS = ("Name", "Prefix", "Marker", "EncodingType", "IsTruncated", "NextMarker")
+
+
+def listing_answer(data):
+    """``list_objects``' dict of a ListBucketResult (see ``list_objects_reader``); ``{}`` for another answer.
+    ``ElementTree.ParseError`` (a ``SyntaxError``) when it is not XML, as ``xml_to_dict`` raises one of its own."""
+    root = ElementTree.fromstring(data)
+    if _local(root.tag) != "ListBucketResult":
+        return {}
+    answer, contents = {}, []
+    for child in root:
+        tag = _local(child.tag)
+        if tag == "Contents":
+            contents.append(dict((_local(field.tag), field.text) for field in child))
+        elif tag in _ANSWER_FIELDS:
+            answer[tag] = child.text
+    answer["Contents"] = contents
+    return answer
+
+
 class CosLister(object):
     """One-request listings of a COS bucket, through the COS client (our transport, one attempt per call).
 

@@ -36,14 +36,26 @@ WARNINGS_LOGGER = "py.warnings"
 # controls (0x9b starts a terminal escape sequence; 0x85 is a line break to str.splitlines), the Unicode line
 # and paragraph separators, the bidirectional controls (they reorder what a terminal shows), invisible
 # characters (a soft hyphen, zero-width spaces and joiners, the BOM: a name would look like another), and lone
-# surrogates (a log handler cannot encode them: the whole line would be lost).
+# surrogates (a log handler cannot encode them: the whole line would be lost). ``_UNSAFE`` escapes all but the
+# surrogates as ``\uXXXX``; ``_escape`` the surrogates the same way (a table of the 2,048 of them would cost
+# every cold start about 6 million instructions to build).
 _UNSAFE = dict((c, "\\u%04x" % c) for c in (
     list(range(0x7f, 0xa0)) + [0x00ad, 0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, 0xfeff]
-    + list(range(0x202a, 0x202f)) + list(range(0x2066, 0x206a)) + list(range(0xd800, 0xe000))))
+    + list(range(0x202a, 0x202f)) + list(range(0x2066, 0x206a))))
+
+
+def _escape(text):
+    """``text`` with what ``_UNSAFE`` names, and lone surrogates, written as ``\\uXXXX``."""
+    text = text.translate(_UNSAFE)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # only surrogates cannot be encoded: each becomes \udXXX, lower case, as above
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _quote(text):
-    return json.dumps(text, ensure_ascii=False).translate(_UNSAFE)
+    return _escape(json.dumps(text, ensure_ascii=False))
 
 
 def show(text, cap=None):
@@ -209,7 +221,7 @@ class JsonFormatter(logging.Formatter):
             trace = self.formatException(record.exc_info)
         if trace:
             line["traceback"] = trace[-TRACEBACK_CAP:]
-        return json.dumps(line, ensure_ascii=False).translate(_UNSAFE)
+        return _escape(json.dumps(line, ensure_ascii=False))
 
 
 _JSON_HANDLER = logging.StreamHandler(sys.stdout)

@@ -86,13 +86,16 @@ class MarkerStore(object):
         return marker_key(self.task_id, kind, event_key)
 
     def _call(self, deadline, method, read=None, absent=False, **kwargs):
-        """One SDK call (and ``read(answer)``, within the same time limit), tried again as ``retry`` says
-        (``COS_ATTEMPTS`` in all) while the invocation has time. Returns (answer, None) or (None, cause);
-        with ``absent``, a 404 is (None, None): no such object."""
+        """One SDK call (``method``: the client's method's name, or a function called as it would be; and
+        ``read(answer)``, within the same time limit), tried again as ``retry`` says (``COS_ATTEMPTS`` in all)
+        while the invocation has time. Returns (answer, None) or (None, cause); with ``absent``, a 404 is
+        (None, None): no such object."""
+        call = getattr(self.client, method) if isinstance(method, str) else method
+
         def attempt(number, seconds):
             try:
                 with transport.time_limit(seconds):
-                    answer = getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+                    answer = call(Bucket=self.bucket, **kwargs)
                     return ((read(answer) if read else answer), None), None
             except storage.CosServiceError as exc:
                 if absent and exc.get_status_code() == 404:
@@ -176,8 +179,11 @@ class MarkerStore(object):
         outside the prefix, or a page that says there is more but carries no names is an error, never the
         end of the listing. The next page starts after the last name listed, whatever ``NextMarker`` says.
         """
+        from cos2oms import listings  # imported here: the function never lists
+
         prefix = marker_prefix(self.task_id, kind, long_names)
-        answer, cause = self._call(deadline, "list_objects", Prefix=prefix, Marker=marker, MaxKeys=max_keys,
+        list_objects = listings.list_objects_reader(self.client) or "list_objects"
+        answer, cause = self._call(deadline, list_objects, Prefix=prefix, Marker=marker, MaxKeys=max_keys,
                                    EncodingType="url")
         if cause is not None:
             return [], None, cause

@@ -4,7 +4,8 @@
 ``POST SYNC_URL`` with ``{"object_keys": [...]}`` (at most ``MAX_KEYS_PER_REQUEST`` keys), signed with
 SDK-HMAC-SHA256. HTTP 200 means accepted. The task queries (``show_sync_task``: ShowSyncTask, ``GET
 .../sync-tasks/{id}?query_time=``; ``list_statistics``: ListSyncTaskStatistic, ``GET .../statistics?...``)
-are signed GETs on the task's address, read from ``SYNC_URL``.
+are signed GETs on the task's address, read from ``SYNC_URL``: ``oms_tasks.TaskClient``, this client with the
+queries, which only the commands use (kept off the function's import path, its cold start).
 
 Every request is tried as ``retry`` says: connection errors, timeouts, 408, 429 and 5xx again, with
 exponential back-off and full jitter, at most ``max_attempts`` attempts (``OMS_MAX_ATTEMPTS``), each bounded
@@ -21,7 +22,7 @@ from urllib.parse import quote
 
 import requests
 
-from cos2oms import logs, retry, settings as settings_module, transport
+from cos2oms import logs, retry, transport
 from cos2oms.signer import SignerAuth
 
 MAX_KEYS_PER_REQUEST = 10
@@ -127,44 +128,6 @@ def _answer_verdict(response):
         error_code, error_msg
 
 
-class OmsAnswer(_Outcome):
-    """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
-
-    def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None,
-                 request_id=None):
-        _Outcome.__init__(self, status, error_code, error_msg, reason, request_id)
-        self.query = query
-        self.body = body
-
-    @property
-    def ok(self):
-        return self.body is not None
-
-    @property
-    def retryable(self):
-        """Worth asking again later: no answer (timeout, connection), an unreadable 200, or what ``retry``
-        would try again (408, 429, 5xx)."""
-        return self.status is None or self.status == 200 or retry.classify(self.status).retry
-
-    def describe(self):
-        """``HTTP 401 APIG.0301: ...`` or the reason; network values escaped and capped."""
-        if self.status is None:
-            return self.reason or "no answer"
-        text = "HTTP %s" % self.status
-        if self.error_code or self.error_msg:
-            text += " error_code=%s error_msg=%s" % (logs.short(self.error_code), logs.short(self.error_msg))
-        if self.reason:
-            text += " (%s)" % self.reason
-        return text
-
-    def as_dict(self):
-        cap = logs.TEXT_CAP
-        return {"query": self.query, "status": self.status,
-                "error_code": self.error_code[:cap] if self.error_code else None,
-                "error_msg": self.error_msg[:cap] if self.error_msg else None, "reason": self.reason,
-                "oms_request_id": self.request_id[:cap] if self.request_id else None}
-
-
 class OmsClient(object):
     """Sends sync requests and task queries for one task. ``session`` is a ``transport.new_session()`` kept
     across invocations."""
@@ -241,54 +204,3 @@ class OmsClient(object):
             result.reason = "out of time after %d attempt(s)%s" % (
                 result.attempts, "; last: %s" % result.reason if result.reason else "")
         return result
-
-    # ------------------------------------------------------------------------------------- task queries
-
-    def task_url(self):
-        return settings_module.task_address(self.sync_url)[0]
-
-    def show_sync_task(self, query_time_ms, deadline=None):
-        """ShowSyncTask: the task's status, buckets and the month's counters; an ``OmsAnswer`` (``task``)."""
-        return self._query(self.task_url(), {"query_time": int(query_time_ms)}, "task", deadline)
-
-    def list_statistics(self, params, deadline=None):
-        """ListSyncTaskStatistic with ``params`` (``data_type``, ``start_time``, ``end_time``); an
-        ``OmsAnswer`` (``statistics``)."""
-        return self._query(self.task_url() + "/statistics", params, "statistics", deadline)
-
-    def _get(self, url, params, seconds, query):
-        """One signed GET: (``OmsAnswer``, ``retry.Verdict`` or None)."""
-        try:
-            response, exc = self._send("get", url, seconds, params=params)
-        except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
-            return OmsAnswer(query, reason="no usable answer: %s" % logs.problem(exc)), retry.classify(error=exc)
-        if exc is not None:
-            if isinstance(exc, transport.RedirectRefused):
-                reason = "redirect refused: HTTP %s to %s" % (exc.status, logs.short(exc.location))
-            elif isinstance(exc, requests.Timeout):
-                reason = "no answer within %g s (OMS_TIMEOUT)" % seconds
-            else:
-                reason = "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
-            return OmsAnswer(query, reason=reason), retry.classify(error=exc)
-        request_id = _request_id(response)
-        if response.status_code == 200:
-            body, text = _read(response)
-            if isinstance(body, dict):
-                return OmsAnswer(query, 200, body, request_id=request_id), None
-            reason = "answer is not a JSON object: %s" % logs.short(text[:200])
-            return OmsAnswer(query, 200, reason=reason, request_id=request_id), \
-                retry.classify(error=retry.Unreadable(reason))
-        verdict, error_code, error_msg = _answer_verdict(response)
-        return OmsAnswer(query, response.status_code, error_code=error_code, error_msg=error_msg,
-                         request_id=request_id), verdict
-
-    def _query(self, url, params, query, deadline):
-        """A signed GET, tried as ``retry`` says; an ``OmsAnswer`` (never an exception), logged."""
-        started = time.monotonic()
-        outcome = self._run(lambda number, seconds: self._get(url, params, seconds, query), deadline)
-        answer = outcome.result or OmsAnswer(query, reason="no time left for an OMS request")
-        logs.log(logger, logging.INFO if answer.ok else logging.WARNING,
-                 "oms query" if answer.ok else "oms query failed", query=query, status=answer.status,
-                 error_code=answer.error_code, error_msg=answer.error_msg, reason=answer.reason,
-                 oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
-        return answer

@@ -12,7 +12,6 @@
   started with less than ``min_seconds`` left, and no pause that would leave less than that for the next.
   ``sleep``, ``rand`` and the time left are injectable for tests.
 """
-import collections
 import random
 import socket
 import time
@@ -20,6 +19,7 @@ import time
 import requests
 
 from cos2oms import transport
+from cos2oms.record import Record
 
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
@@ -31,9 +31,12 @@ RETRYABLE_CODES = frozenset(["SlowDown", "RequestTimeout", "ServiceUnavailable",
 AUTH_STATUSES = (401, 403)
 
 
-class Verdict(collections.namedtuple("Verdict", "retry reason wait")):
+class Verdict(Record):
     """Whether an attempt's outcome is worth another attempt (``retry``), why (``reason``), and the pause the
     server asked for (``wait``, seconds; None: the back-off decides)."""
+
+    __slots__ = ()
+    _fields = ("retry", "reason", "wait")
 
     def __new__(cls, retry, reason, wait=None):
         return super(Verdict, cls).__new__(cls, retry, reason, wait)
@@ -110,9 +113,12 @@ def backoff(attempt, rand=random.random):
     return rand() * min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1)))
 
 
-class Outcome(collections.namedtuple("Outcome", "result verdict attempts out_of_time")):
+class Outcome(Record):
     """What ``run`` ended with: the last attempt's ``result`` and ``verdict`` (None for both when no attempt
     was made), the ``attempts`` made, and ``out_of_time``: it stopped for want of time, not by the verdict."""
+
+    __slots__ = ()
+    _fields = ("result", "verdict", "attempts", "out_of_time")
 
 
 def unbounded():

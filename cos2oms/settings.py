@@ -12,10 +12,10 @@ import math
 import os
 import re
 import sys
-from typing import NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from cos2oms import context as scf_context
+from cos2oms.record import Record
 
 KEY_ENCODINGS = ("url", "raw")
 LOG_FORMATS = ("text", "json")
@@ -43,12 +43,32 @@ REQUIRED = ("SYNC_URL", "HW_AK", "HW_SK", "LOG_BUCKET")
 #: The execution role's temporary credentials, set by SCF.
 ROLE_VARIABLES = ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN")
 
-_PLACEHOLDER = re.compile(r"^\*\*\*.*\*\*\*$", re.S)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]*-[0-9]+$")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _SECRETS = ("hw_sk", "cos_secret_key", "cos_token")
+
+
+class _OnFirstUse(object):
+    """A regular expression compiled when first used: most invocations never need it, and compiling one
+    costs the cold start about half a million instructions on Python 3.6."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self._compiled = None
+
+    def match(self, text):
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled.match(text)
+
+
+_HOST = _OnFirstUse(r"^[A-Za-z0-9.-]+$")  # COS_ENDPOINT, SOURCE_ENDPOINT, OBS_ENDPOINT's host
+
+
+def _is_placeholder(value):
+    """The guide's placeholders: ``***...***`` (``"***Access Key***"``)."""
+    return len(value) >= 6 and value.startswith("***") and value.endswith("***")
 
 
 class ConfigError(ValueError):
@@ -59,27 +79,15 @@ class ConfigError(ValueError):
         self.variable = variable
 
 
-class Settings(NamedTuple):
-    """The validated configuration of one invocation. ``repr`` never shows a secret."""
+class Settings(Record):
+    """The validated configuration of one invocation. ``repr`` never shows a secret. ``cos_token``,
+    ``cos_endpoint`` and ``cos_address`` (a ``(host, port)``) may be None; ``oms_timeout`` is a float,
+    ``oms_max_attempts`` and ``log_level`` ints, ``raise_on_failure`` a bool; the rest are strings."""
 
-    sync_url: str
-    task_id: str
-    hw_ak: str
-    hw_sk: str
-    log_bucket: str
-    cos_region: str
-    cos_secret_id: str
-    cos_secret_key: str
-    cos_token: Optional[str]
-    cos_scheme: str
-    cos_endpoint: Optional[str]
-    cos_address: Optional[Tuple[str, int]]
-    oms_timeout: float
-    oms_max_attempts: int
-    key_encoding: str
-    raise_on_failure: bool
-    log_level: int
-    log_format: str
+    __slots__ = ()
+    _fields = ("sync_url", "task_id", "hw_ak", "hw_sk", "log_bucket", "cos_region", "cos_secret_id",
+               "cos_secret_key", "cos_token", "cos_scheme", "cos_endpoint", "cos_address", "oms_timeout",
+               "oms_max_attempts", "key_encoding", "raise_on_failure", "log_level", "log_format")
 
     def __repr__(self):
         shown = ", ".join("%s=%r" % (name, "<redacted>" if name in _SECRETS and value else value)
@@ -108,7 +116,7 @@ class _Source(object):
         if value is not None and value.strip() != "":
             return value.strip()
         value = self.constants.get(name)
-        if isinstance(value, str) and value.strip() != "" and not _PLACEHOLDER.match(value.strip()):
+        if isinstance(value, str) and value.strip() != "" and not _is_placeholder(value.strip()):
             return value.strip()
         return default
 
@@ -291,167 +299,3 @@ def load_settings(constants=None, environ=None, context=None):
     """The validated settings: the environment, then ``constants`` (default: index.py's), then the context."""
     return load(os.environ if environ is None else environ, guide_constants() if constants is None else constants,
                 context_region=scf_context.region(context))
-
-
-# ----------------------------------------------------------------------------- verify and backfill
-
-#: What ``verify`` and ``backfill`` read besides the function's variables.
-SOURCE_VARIABLES = ("SOURCE_BUCKET", "SOURCE_REGION", "SOURCE_ENDPOINT")
-OBS_VARIABLES = ("OBS_BUCKET", "OBS_ENDPOINT", "OBS_AK", "OBS_SK", "OBS_PREFIX")
-_REGION = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-# OBS bucket names: 3 to 63 lower-case letters, digits, "-" and "."; starting and ending with a letter or digit.
-_OBS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-class SourceSettings(NamedTuple):
-    """The sync task's source bucket, as ``verify`` and ``backfill`` read it (with the log bucket's COS
-    credentials)."""
-
-    bucket: str  # BucketName-APPID
-    name: str  # BucketName
-    appid: str
-    region: str
-    endpoint: Optional[str]  # CosConfig's Endpoint for the source bucket; None: the SDK's for its region
-
-    @property
-    def event_prefix(self):
-        """What COS puts before an object's key in an event: ``/{appid}/{BucketName}/``."""
-        return "/%s/%s/" % (self.appid, self.name)
-
-
-def _source_endpoint(source, region, base_settings):
-    """``SOURCE_ENDPOINT``, checked as ``COS_ENDPOINT`` is; default ``COS_ENDPOINT`` when the source bucket is
-    in the log bucket's region (an internal endpoint there serves both), else None (the SDK's endpoint for
-    ``region``): a region-specific ``COS_ENDPOINT`` would send the source listing to the wrong region."""
-    raw = source.get("SOURCE_ENDPOINT")
-    if raw is None:
-        return base_settings.cos_endpoint if region == base_settings.cos_region else None
-    try:
-        return _endpoint(_Source({"COS_ENDPOINT": raw}, None))
-    except ConfigError as exc:
-        problem = str(exc)[len(exc.variable) + 2:].replace("COS_ENDPOINT", "SOURCE_ENDPOINT")
-        raise ConfigError("SOURCE_ENDPOINT", problem) from None
-
-
-def load_source(environ, base_settings, bucket=None):
-    """The source bucket: ``bucket`` (a command-line value) or ``SOURCE_BUCKET``; region ``SOURCE_REGION``,
-    default the log bucket's (``COS_REGION``); endpoint ``SOURCE_ENDPOINT`` (see ``_source_endpoint``)."""
-    source = _Source(environ, None)
-    bucket = bucket.strip() if bucket and bucket.strip() else source.get("SOURCE_BUCKET")
-    if bucket is None:
-        raise ConfigError("SOURCE_BUCKET", "is required (or --source-bucket): the sync task's source bucket, "
-                                           "BucketName-APPID")
-    if not _BUCKET.match(bucket):
-        raise ConfigError("SOURCE_BUCKET", "must be BucketName-APPID (e.g. photos-1250000000), got %r" % bucket)
-    if bucket == base_settings.log_bucket:
-        raise ConfigError("SOURCE_BUCKET", "is LOG_BUCKET: the markers must live in another bucket")
-    region = source.get("SOURCE_REGION") or base_settings.cos_region
-    if not _REGION.match(region):
-        raise ConfigError("SOURCE_REGION", "must be a COS region such as ap-guangzhou, got %r" % region)
-    name, _, appid = bucket.rpartition("-")
-    return SourceSettings(bucket=bucket, name=name, appid=appid, region=region,
-                          endpoint=_source_endpoint(source, region, base_settings))
-
-
-class ObsSettings(NamedTuple):
-    """The OBS bucket the sync task copies into. ``repr`` never shows the secret key."""
-
-    bucket: str
-    endpoint: str  # scheme://host[:port], no path
-    secure: bool
-    host: str
-    port: Optional[int]
-    ak: str
-    sk: str
-    prefix: str  # put before each source key to make its destination key
-
-    def __repr__(self):
-        shown = ", ".join("%s=%r" % (name, "<redacted>" if name == "sk" and value else value)
-                          for name, value in zip(self._fields, self))
-        return "ObsSettings(%s)" % shown
-
-    def destination_key(self, source_key):
-        return self.prefix + source_key
-
-
-def _obs_endpoint(source):
-    raw = source.required("OBS_ENDPOINT")
-    parts = urlsplit(raw)
-    if "@" in parts.netloc:
-        # Never echo it: the part before "@" is a credential. OBS is authenticated with OBS_AK/OBS_SK.
-        raise ConfigError("OBS_ENDPOINT", "must not carry credentials (user:password@host); OBS is authenticated "
-                                          "with OBS_AK/OBS_SK")
-    problem = "must be a URL such as https://obs.cn-north-4.myhuaweicloud.com (scheme and host, no path), got %r"
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or not _HOST.match(parts.hostname):
-        raise ConfigError("OBS_ENDPOINT", problem % raw)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError("OBS_ENDPOINT", problem % raw) from None
-    return parts, port
-
-
-def load_obs(environ, base_settings):
-    """The destination: ``OBS_BUCKET`` at ``OBS_ENDPOINT``, read with ``OBS_AK``/``OBS_SK`` (default
-    ``HW_AK``/``HW_SK``; a read-only key is better), keys under ``OBS_PREFIX`` (default none)."""
-    source = _Source(environ, None)
-    bucket = source.required("OBS_BUCKET")
-    if not _OBS_BUCKET.match(bucket) or ".." in bucket:
-        raise ConfigError("OBS_BUCKET", "must be an OBS bucket name (3 to 63 characters: a-z, 0-9, '-', '.'), "
-                                        "got %r" % bucket)
-    parts, port = _obs_endpoint(source)
-    ak, sk = source.get("OBS_AK"), source.get("OBS_SK")
-    if ak or sk:
-        if not ak:
-            raise ConfigError("OBS_AK", "is required when OBS_SK is set")
-        if not sk:
-            raise ConfigError("OBS_SK", "is required when OBS_AK is set")
-    else:
-        ak, sk = base_settings.hw_ak, base_settings.hw_sk
-    prefix = environ.get("OBS_PREFIX") or ""  # as given: a prefix's spaces are part of every key
-    if prefix.startswith("/"):
-        raise ConfigError("OBS_PREFIX", "must not start with '/' (OBS keys do not), got %r" % prefix)
-    return ObsSettings(bucket=bucket, endpoint="%s://%s" % (parts.scheme, parts.netloc), secure=parts.scheme == "https",
-                       host=parts.hostname, port=port, ak=ak, sk=sk, prefix=prefix)
-
-
-# ----------------------------------------------------------------------------- the audit
-
-#: What the audit (``audit.main_handler``, ``python -m cos2oms audit``) reads besides verify's variables.
-AUDIT_VARIABLES = ("AUDIT_GRACE", "AUDIT_MAX_RESUBMIT", "AUDIT_INTERVAL")
-DEFAULT_AUDIT_GRACE = 3600.0
-DEFAULT_AUDIT_MAX_RESUBMIT = 10000
-DEFAULT_AUDIT_INTERVAL = 86400.0
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class AuditSettings(NamedTuple):
-    """The audit's pace and limits: ``grace`` and ``interval`` in seconds, ``max_resubmit`` keys a pass."""
-
-    grace: float  # objects last modified this long before the pass started are not judged yet
-    max_resubmit: int  # keys resubmitted at most per pass (0: report only)
-    interval: float  # a new pass starts this long after the last one completed
-
-
-def parse_duration(text):
-    """Seconds of ``90s``, ``30m``, ``2h``, ``1d`` or a plain number of seconds; ValueError otherwise."""
-    match = _DURATION.match((text or "").strip().lower())
-    if not match:
-        raise ValueError("not a duration: %r" % text)
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _duration(source, name, default):
-    return _number(source, name, default, parse_duration,
-                   "a duration from %s to %s seconds (90s, 30m, 2h, 1d or seconds)", " seconds")
-
-
-def load_audit(environ):
-    """The audit's settings: ``AUDIT_GRACE`` (default 1 h), ``AUDIT_MAX_RESUBMIT`` (default 10,000; 0 = report
-    only), ``AUDIT_INTERVAL`` (default 24 h); ``ConfigError`` naming the variable, with its range."""
-    source = _Source(environ, None)
-    return AuditSettings(grace=_duration(source, "AUDIT_GRACE", DEFAULT_AUDIT_GRACE),
-                         max_resubmit=_number(source, "AUDIT_MAX_RESUBMIT", DEFAULT_AUDIT_MAX_RESUBMIT, int),
-                         interval=_duration(source, "AUDIT_INTERVAL", DEFAULT_AUDIT_INTERVAL))

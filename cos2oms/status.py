@@ -6,7 +6,7 @@ import logging
 import math
 import time
 
-from cos2oms import audit_state, listings, logs, markers, oms, settings as settings_module, storage
+from cos2oms import audit_state, listings, logs, markers, oms_tasks, settings as settings_module, storage
 from cos2oms.commands.base import EXIT_ATTENTION, EXIT_CONFIG, EXIT_OK
 from cos2oms.status_figures import (DATA_TYPES, HOUR, human_age, iso, parse_statistics, parse_task, shown,
                                     statistics_pieces, totals, window)
@@ -43,7 +43,7 @@ def from_iso(text):
 # ----------------------------------------------------------------------------------------- OMS queries
 
 def ask_statistics(client, start, end):
-    """ListSyncTaskStatistic over the window, piece by piece (``client``: an ``oms.OmsClient``): (window fields,
+    """ListSyncTaskStatistic over the window, piece by piece (``client``: an ``oms_tasks.TaskClient``): (window fields,
     None), or (None, the answer that failed: nothing more is asked after it)."""
     types, rows, gaps = [], [], []
     for start_ms, end_ms in statistics_pieces(start, end):
@@ -116,7 +116,7 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
     now = time.time() if now is None else now
     start, end = window(now, hours)
     _, project, task_id = settings_module.task_address(settings.sync_url)
-    client = oms.OmsClient.from_settings(settings, session)
+    client = oms_tasks.TaskClient.from_settings(settings, session)
     report = {
         "task_id": task_id, "project_id": project, "log_bucket": settings.log_bucket, "checked_at": iso(now),
         "task": None,

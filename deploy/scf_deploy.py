@@ -67,7 +67,7 @@ from collections import namedtuple
 from pathlib import Path
 
 try:
-    from cos2oms import settings
+    from cos2oms import bucket_settings, settings
 except ModuleNotFoundError as e:  # pragma: no cover - run as a file, or from another folder
     if e.name != "cos2oms":
         raise
@@ -112,7 +112,8 @@ AUDIT_TIMER_NAME = "audit-timer"
 AUDIT_TIMEOUT = 600
 # What the audit reads besides the function's variables (verify's, and its own); OBS_BUCKET and OBS_ENDPOINT
 # it cannot do without (OBS_AK/OBS_SK default to HW_AK/HW_SK).
-AUDIT_VARIABLES = settings.VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES
+AUDIT_VARIABLES = (settings.VARIABLES + bucket_settings.SOURCE_VARIABLES + bucket_settings.OBS_VARIABLES
+                   + bucket_settings.AUDIT_VARIABLES)
 AUDIT_REQUIRED = settings.REQUIRED + ("OBS_BUCKET", "OBS_ENDPOINT")
 # SCF's async retry defaults ("错误类型与重试策略": 重试次数 默认配置为2次; 最长保留时间 默认配置为6小时), also
 # what the Serverless toolkit sends when retryNum / msgTTL are unset (RetryNum ?? 2, MsgTTL || 21600). Neither

@@ -51,10 +51,10 @@ def obs_stand_in(**options):
 
 def cos2oms_variables() -> tuple[str, ...]:
     """Every variable the function and the commands read: what a world's environment sets or removes."""
-    from cos2oms import settings
+    from cos2oms import bucket_settings, settings
 
-    return (settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",) + settings.SOURCE_VARIABLES
-            + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES)
+    return (settings.VARIABLES + settings.ROLE_VARIABLES + ("TENCENTCLOUD_REGION",)
+            + bucket_settings.SOURCE_VARIABLES + bucket_settings.OBS_VARIABLES + bucket_settings.AUDIT_VARIABLES)
 
 
 def _sync_url(oms, project: str, task: str) -> str:

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from cos2oms import audit as audit_module, audit_state, bulk, handler, logs, settings as settings_module
+from cos2oms import audit as audit_module, audit_state, bulk, handler, bucket_settings, logs
 from cos2oms.audit import PASS_DONE, NOT_DUE, RETRY_LATER, AuditError, Auditor, PassCounts, logger
 from cos2oms.commands import base
 from cos2oms.commands.buckets import Setup
@@ -88,7 +88,7 @@ def run(args, environ=None, out=None, prog="cos2oms audit"):
     out = out or sys.stdout
     try:
         setup = Setup(args, environ)
-        audit = settings_module.load_audit(environ)
+        audit = bucket_settings.load_audit(environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
     try:

@@ -6,7 +6,7 @@ import os
 import re
 import time
 
-from cos2oms import handler, listings, settings as settings_module, storage
+from cos2oms import bucket_settings, handler, listings, settings as settings_module, storage
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 from cos2oms.verify_merge import Window
@@ -57,8 +57,8 @@ class Setup(object):
         environ = os.environ if environ is None else environ
         self.environ = environ
         self.settings = settings_module.load_settings(environ=environ, context=context)
-        self.source = settings_module.load_source(environ, self.settings, getattr(args, "source_bucket", None))
-        self.obs = settings_module.load_obs(environ, self.settings) if need_obs else None
+        self.source = bucket_settings.load_source(environ, self.settings, getattr(args, "source_bucket", None))
+        self.obs = bucket_settings.load_obs(environ, self.settings) if need_obs else None
         self.window = window_of(args)
         self.prefix = getattr(args, "prefix", None) or ""
         self._cos = None

@@ -25,7 +25,7 @@ shape) or status itself failed unexpectedly; 2 on bad configuration: a setting i
 (401/403), knows no such task (404) or rejects the query (any other 4xx, e.g. 400 ``OMS.0054``), or the log
 bucket refuses the listing or does not exist. With ``--json`` every outcome is one JSON object.
 
-Each OMS query (``oms.OmsClient``) is tried as every OMS request is (``retry``): connection errors, timeouts,
+Each OMS query (``oms_tasks.TaskClient``) is tried as every OMS request is (``retry``): connection errors, timeouts,
 408, 429 and 5xx again, at most ``OMS_MAX_ATTEMPTS`` attempts, each bounded as a whole by ``OMS_TIMEOUT``;
 after a refusal (401/403), or any query that still fails, nothing more is sent to OMS (failed signatures lock
 the key for a while). The markers are listed by ``markers.MarkerStore``, each page tried as ``listings`` does.

@@ -12,8 +12,10 @@ from tests import support
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: Modules (and their submodules) the function must not import. ``obs`` is esdk-obs-python's package.
+#: ``oms_tasks`` (the task queries) and ``bucket_settings`` (the source and OBS buckets) are status's and
+#: verify's and backfill's.
 COMMANDS_ONLY = ("cos2oms.verify", "cos2oms.status", "cos2oms.bulk", "cos2oms.backfill", "cos2oms.cli",
-                 "cos2oms.commands", "cos2oms.obs", "tqdm", "obs")
+                 "cos2oms.commands", "cos2oms.obs", "cos2oms.oms_tasks", "cos2oms.bucket_settings", "tqdm", "obs")
 
 # In the child: OMS answers 200 (responses), the log bucket is an in-memory fake; one created object.
 _CHILD = """

@@ -213,3 +213,49 @@ def test_a_ca_bundle_is_handed_on_for_https_only(scheme, verify):
     session.mount(scheme + "://", Adapter())
     transport.LeanSession(session).put(scheme + "://b.cos.example/k", data=b"", timeout=2)
     assert seen == [verify]
+
+
+# ----------------------------------------------------------------------------- the markers' fast listing
+
+LISTINGS = {
+    "a page that goes on": b"<?xml version='1.0' encoding='utf-8' ?><ListBucketResult><Name>b</Name>"
+    b"<Prefix>oms_source_record/t1/failed_object/</Prefix><Marker></Marker><MaxKeys>2</MaxKeys>"
+    b"<IsTruncated>true</IsTruncated><NextMarker>zzz</NextMarker><EncodingType>url</EncodingType>"
+    b"<Contents><Key>oms_source_record/t1/failed_object//1/src/a%20b%2Bc%2541%E4%B8%AD.jpg</Key>"
+    b"<LastModified>2024-05-01T00:00:00.000Z</LastModified><ETag>\"e\"</ETag><Size>0</Size></Contents>"
+    b"<Contents><Key>oms_source_record/t1/failed_object//1/src/b%0A</Key><Size>0</Size></Contents>"
+    b"</ListBucketResult>",
+    "the last page, one entry, names not encoded": b"<ListBucketResult><Name>b</Name>"
+    b"<Prefix>oms_source_record/t1/failed_object/</Prefix><IsTruncated>false</IsTruncated>"
+    b"<Contents><Key>oms_source_record/t1/failed_object//1/src/%41</Key></Contents></ListBucketResult>",
+    "empty": b"<ListBucketResult><Name>b</Name><Prefix>oms_source_record/t1/failed_object/</Prefix>"
+    b"<IsTruncated>false</IsTruncated></ListBucketResult>",
+    "another prefix": b"<ListBucketResult><Name>b</Name><Prefix>other/</Prefix><IsTruncated>false</IsTruncated>"
+    b"</ListBucketResult>",
+    "an entry without a name": b"<ListBucketResult><Name>b</Name><Prefix>oms_source_record/t1/failed_object/"
+    b"</Prefix><IsTruncated>false</IsTruncated><Contents><Key></Key></Contents></ListBucketResult>",
+    "goes on, no names": b"<ListBucketResult><Name>b</Name><Prefix>oms_source_record/t1/failed_object/</Prefix>"
+    b"<IsTruncated>true</IsTruncated></ListBucketResult>",
+    "not a listing": b"<Error><Code>NoSuchBucket</Code><Message>no</Message></Error>",
+    "says neither": b"<ListBucketResult><Name>b</Name><Prefix>oms_source_record/t1/failed_object/</Prefix>"
+    b"</ListBucketResult>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LISTINGS))
+def test_the_markers_listing_sends_and_reads_what_list_objects_does(name, frozen_clock, monkeypatch):
+    """``MarkerStore.list_page`` through ``listings.list_objects_reader`` (ElementTree) and through the SDK's
+    ``list_objects`` (``xml_to_dict``, what it does without the reader): the same request, the same page."""
+    from cos2oms import listings, markers
+
+    found = []
+    reader = listings.list_objects_reader
+    for fast in (False, True):
+        monkeypatch.setattr(listings, "list_objects_reader", reader if fast else lambda client: None)
+        recorder = Recorder(lambda request: (200, {"Content-Type": "application/xml"}, LISTINGS[name]))
+        store = markers.MarkerStore(client(ENVIRONMENTS["the SDK's endpoint"], True, recorder), support.LOG_BUCKET,
+                                    "t1")
+        found.append((store.list_page(markers.FAILED, marker="oms_source_record/t1/failed_object/", max_keys=2),
+                      recorder.sent))
+    assert found[1] == found[0]
+    assert len(found[1][1]) == 1  # one request, no attempt again for an answer that is no listing

@@ -9,7 +9,7 @@ import requests
 import responses
 from hypothesis import given, settings, strategies as st
 
-from cos2oms import logs, markers, oms, sync
+from cos2oms import logs, markers, oms, oms_tasks, sync
 from cos2oms.deadline import Deadline
 from tests import support
 
@@ -22,9 +22,10 @@ class FakeDeadline(object):
         return self.budget
 
 
-def client(session=None, max_attempts=3, sleeps=None, encoding="url", timeout=5.0):
+def client(session=None, max_attempts=3, sleeps=None, encoding="url", timeout=5.0, kind=oms.OmsClient):
+    """An OMS client (``kind``: ``oms_tasks.TaskClient`` for the task queries) that records its pauses."""
     sleeps = [] if sleeps is None else sleeps
-    return oms.OmsClient(session or requests.Session(), support.SYNC_URL, support.HW_AK, support.HW_SK, timeout,
+    return kind(session or requests.Session(), support.SYNC_URL, support.HW_AK, support.HW_SK, timeout,
                          max_attempts, encoding, sleep=sleeps.append, rand=lambda: 0.5)
 
 
@@ -174,7 +175,7 @@ def test_after_a_refusal_nothing_more_is_sent(status):
     responses.add(responses.GET, TASK_URL, status=status, json={"error_code": "APIG.0301"})
     sleeps = []
     posted = client(sleeps=sleeps).submit(["k"], FakeDeadline(100))
-    asked = client(sleeps=sleeps).show_sync_task(1)
+    asked = client(sleeps=sleeps, kind=oms_tasks.TaskClient).show_sync_task(1)
     assert posted.auth_refused and asked.refused and sleeps == []
     assert [call.request.method for call in responses.calls] == ["POST", "GET"]
 
@@ -186,7 +187,7 @@ def test_task_queries_are_tried_again_as_the_post_is():
     responses.add(responses.GET, TASK_URL, status=200, json={"status": "SYNCHRONIZING"},
                   headers={"X-Request-Id": "q-1"})
     sleeps = []
-    answer = client(sleeps=sleeps).show_sync_task(1714558800000.7)
+    answer = client(sleeps=sleeps, kind=oms_tasks.TaskClient).show_sync_task(1714558800000.7)
     assert answer.ok and answer.body == {"status": "SYNCHRONIZING"} and answer.request_id == "q-1"
     assert sleeps == [2.0, 0.25]  # the server's Retry-After, then the back-off (rand 0.5)
     assert [call.request.url for call in responses.calls] == [TASK_URL + "?query_time=1714558800000"] * 3
@@ -198,7 +199,8 @@ def test_statistics_are_asked_on_the_tasks_address_and_a_final_answer_is_read_on
     responses.add(responses.GET, url, status=400, json={"error_code": "OMS.0054", "error_msg": "bad"},
                   headers={"X-Request-Id": "q-2"})
     sleeps = []
-    answer = client(sleeps=sleeps).list_statistics({"data_type": "REQUEST", "start_time": 1, "end_time": 2})
+    answer = client(sleeps=sleeps, kind=oms_tasks.TaskClient).list_statistics(
+        {"data_type": "REQUEST", "start_time": 1, "end_time": 2})
     assert not answer.ok and not answer.retryable and sleeps == []
     assert (answer.query, answer.status, answer.error_code, answer.error_msg, answer.request_id) == (
         "statistics", 400, "OMS.0054", "bad", "q-2")
@@ -209,11 +211,11 @@ def test_statistics_are_asked_on_the_tasks_address_and_a_final_answer_is_read_on
 def test_a_query_out_of_attempts_keeps_the_last_answer():
     responses.add(responses.GET, TASK_URL, status=502, body="<html>Bad gateway</html>")
     sleeps = []
-    answer = client(sleeps=sleeps, max_attempts=2).show_sync_task(1)
+    answer = client(sleeps=sleeps, max_attempts=2, kind=oms_tasks.TaskClient).show_sync_task(1)
     assert len(responses.calls) == 2 and len(sleeps) == 1
     assert (answer.status, answer.error_msg) == (502, "<html>Bad gateway</html>") and answer.retryable
 
 
 def test_a_query_within_a_deadline_that_has_no_time_is_not_sent():
-    answer = client().show_sync_task(1, deadline=FakeDeadline(0.01))
+    answer = client(kind=oms_tasks.TaskClient).show_sync_task(1, deadline=FakeDeadline(0.01))
     assert not answer.ok and answer.status is None and "no time" in answer.reason

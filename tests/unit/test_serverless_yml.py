@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cos2oms import settings
+from cos2oms import bucket_settings, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -29,7 +29,8 @@ ENTRY_POINTS = ("index.main_handler", "replay.main_handler", "audit.main_handler
 AUDIT = "audit.main_handler"
 # What each function reads, and needs: the audit (verify's comparison, on a timer) reads more than the others,
 # and only it gets the OBS key.
-AUDIT_VARIABLES = settings.VARIABLES + settings.SOURCE_VARIABLES + settings.OBS_VARIABLES + settings.AUDIT_VARIABLES
+AUDIT_VARIABLES = (settings.VARIABLES + bucket_settings.SOURCE_VARIABLES + bucket_settings.OBS_VARIABLES
+                   + bucket_settings.AUDIT_VARIABLES)
 AUDIT_REQUIRED = settings.REQUIRED + ("SOURCE_BUCKET", "OBS_BUCKET", "OBS_ENDPOINT")
 
 

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 import index
-from cos2oms import logs, settings
+from cos2oms import bucket_settings, logs, settings
 from tests import support
 
 
@@ -194,15 +194,15 @@ def test_the_audit_reads_exactly_its_documented_variables():
             read.add(name)
             return dict.get(self, name, default)
 
-    assert settings.load_audit(Spy()) == (3600.0, 10000, 86400.0)  # the defaults: 1 h, 10,000, 24 h
-    assert read == set(settings.AUDIT_VARIABLES) == {"AUDIT_GRACE", "AUDIT_MAX_RESUBMIT", "AUDIT_INTERVAL"}
+    assert bucket_settings.load_audit(Spy()) == (3600.0, 10000, 86400.0)  # the defaults: 1 h, 10,000, 24 h
+    assert read == set(bucket_settings.AUDIT_VARIABLES) == {"AUDIT_GRACE", "AUDIT_MAX_RESUBMIT", "AUDIT_INTERVAL"}
 
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1d", 86400), ("45", 45),
                                           ("0", 0), ("1.5h", 5400), (" 2H ", 7200)])
 def test_audit_durations(text, seconds):
-    assert settings.load_audit({"AUDIT_GRACE": text}).grace == seconds
-    assert settings.load_audit({"AUDIT_INTERVAL": text}).interval == seconds
+    assert bucket_settings.load_audit({"AUDIT_GRACE": text}).grace == seconds
+    assert bucket_settings.load_audit({"AUDIT_INTERVAL": text}).interval == seconds
 
 
 #: The README's rows: AUDIT_GRACE 0 to 7 days, AUDIT_INTERVAL 0 to 30 days (in seconds), AUDIT_MAX_RESUBMIT 0 to
@@ -219,7 +219,7 @@ AUDIT_RANGES = {"AUDIT_GRACE": ("0", "604800"), "AUDIT_INTERVAL": ("0", "2592000
 ])
 def test_audit_settings_outside_their_range_are_refused_with_the_range(variable, value):
     with pytest.raises(settings.ConfigError, match=variable) as info:
-        settings.load_audit({variable: value})
+        bucket_settings.load_audit({variable: value})
     low, high = AUDIT_RANGES[variable]
     assert low in str(info.value) and high in str(info.value)
 
@@ -229,4 +229,4 @@ def test_audit_settings_outside_their_range_are_refused_with_the_range(variable,
     ("AUDIT_MAX_RESUBMIT", "0", "max_resubmit", 0), ("AUDIT_MAX_RESUBMIT", "10000000", "max_resubmit", 10 ** 7),
 ])
 def test_the_audit_range_ends_are_accepted(variable, value, attribute, expected):
-    assert getattr(settings.load_audit({variable: value}), attribute) == expected
+    assert getattr(bucket_settings.load_audit({variable: value}), attribute) == expected

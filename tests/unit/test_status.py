@@ -3,7 +3,7 @@
 import pytest
 import responses
 
-from cos2oms import oms, settings, status, transport
+from cos2oms import oms_tasks, settings, status, transport
 from cos2oms import status_figures as figures, status_view as view
 from cos2oms.commands import base
 from tests import support
@@ -228,14 +228,14 @@ def test_configuration_problems_outrank_the_rest():
 
 
 @pytest.mark.parametrize("answer, code, words", [
-    (oms.OmsAnswer("task", 400, error_code="OMS.0054", error_msg="Invalid task id"), 2, "Check SYNC_URL"),
-    (oms.OmsAnswer("task", 409), 2, "asking again will not help"),
-    (oms.OmsAnswer("statistics", 400, error_code="OMS.0002"), 2, "or try a shorter --hours"),
-    (oms.OmsAnswer("task", 429), 1, "Try again later"),
-    (oms.OmsAnswer("task", 408), 1, "Try again later"),
-    (oms.OmsAnswer("task", 502), 1, "Try again later"),
-    (oms.OmsAnswer("task", reason="ConnectionError: refused"), 1, "Try again later"),
-    (oms.OmsAnswer("task", 200, reason="answer is not a JSON object"), 1, "could not be read"),
+    (oms_tasks.OmsAnswer("task", 400, error_code="OMS.0054", error_msg="Invalid task id"), 2, "Check SYNC_URL"),
+    (oms_tasks.OmsAnswer("task", 409), 2, "asking again will not help"),
+    (oms_tasks.OmsAnswer("statistics", 400, error_code="OMS.0002"), 2, "or try a shorter --hours"),
+    (oms_tasks.OmsAnswer("task", 429), 1, "Try again later"),
+    (oms_tasks.OmsAnswer("task", 408), 1, "Try again later"),
+    (oms_tasks.OmsAnswer("task", 502), 1, "Try again later"),
+    (oms_tasks.OmsAnswer("task", reason="ConnectionError: refused"), 1, "Try again later"),
+    (oms_tasks.OmsAnswer("task", 200, reason="answer is not a JSON object"), 1, "could not be read"),
 ])
 def test_what_an_oms_refusal_means(answer, code, words):
     severity, message, _ = status._oms_problem(answer, support.PROJECT, support.TASK)
@@ -286,7 +286,7 @@ def test_network_names_are_shown_plainly_only_when_harmless():
 def test_unusable_answers_are_described(answer, expected):
     url = "https://oms.test.invalid/v2/p/sync-tasks/t"
     responses.add(responses.GET, url, **answer)
-    client = oms.OmsClient(transport.new_session(), url + "/events", "ak", "sk", 1.0, 3, sleep=lambda s: None)
+    client = oms_tasks.TaskClient(transport.new_session(), url + "/events", "ak", "sk", 1.0, 3, sleep=lambda s: None)
     got = client.show_sync_task(1)
     assert not got.ok and not got.refused
     assert expected in got.describe()

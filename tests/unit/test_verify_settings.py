@@ -5,7 +5,7 @@ import ssl
 
 import pytest
 
-from cos2oms import settings
+from cos2oms import bucket_settings, settings
 from cos2oms.settings import ConfigError
 from tests.support import env
 
@@ -13,20 +13,20 @@ BASE = settings.load(env())
 
 
 def source(**overrides):
-    return settings.load_source(env(**overrides), BASE)
+    return bucket_settings.load_source(env(**overrides), BASE)
 
 
 def obs(**overrides):
     values = dict(OBS_BUCKET="migrated-photos", OBS_ENDPOINT="https://obs.cn-north-4.myhuaweicloud.com")
     values.update(overrides)
-    return settings.load_obs(env(**values), BASE)
+    return bucket_settings.load_obs(env(**values), BASE)
 
 
 def test_source_bucket_and_its_event_prefix():
     got = source(SOURCE_BUCKET="photos-1253970026")
     assert got == ("photos-1253970026", "photos", "1253970026", "ap-guangzhou", None)  # region: the log bucket's
     assert got.event_prefix == "/1253970026/photos/"
-    assert settings.load_source(env(SOURCE_BUCKET="a-1"), BASE, bucket="my-bucket-2").name == "my-bucket"
+    assert bucket_settings.load_source(env(SOURCE_BUCKET="a-1"), BASE, bucket="my-bucket-2").name == "my-bucket"
     assert source(SOURCE_BUCKET="photos-1253970026", SOURCE_REGION="ap-shanghai").region == "ap-shanghai"
 
 
@@ -50,7 +50,7 @@ def test_source_endpoint_defaults_to_cos_endpoint_only_in_the_log_buckets_region
     base = settings.load(env(COS_ENDPOINT=INTERNAL))  # the log bucket in ap-guangzhou (TENCENTCLOUD_REGION)
 
     def endpoint(**overrides):
-        return settings.load_source(env(SOURCE_BUCKET="photos-1253970026", **overrides), base).endpoint
+        return bucket_settings.load_source(env(SOURCE_BUCKET="photos-1253970026", **overrides), base).endpoint
 
     assert endpoint() == INTERNAL  # the same region: what reaches the log bucket reaches the source
     assert endpoint(SOURCE_REGION="ap-guangzhou") == INTERNAL
