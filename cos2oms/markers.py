@@ -90,11 +90,10 @@ class MarkerStore(object):
         ``read(answer)``, within the same time limit), tried again as ``retry`` says (``COS_ATTEMPTS`` in all)
         while the invocation has time. Returns (answer, None) or (None, cause); with ``absent``, a 404 is
         (None, None): no such object."""
-        call = getattr(self.client, method) if isinstance(method, str) else method
-
         def attempt(number, seconds):
             try:
                 with transport.time_limit(seconds):
+                    call = getattr(self.client, method) if isinstance(method, str) else method
                     answer = call(Bucket=self.bucket, **kwargs)
                     return ((read(answer) if read else answer), None), None
             except storage.CosServiceError as exc:

@@ -277,3 +277,19 @@ def test_a_refused_look_up_is_not_tried_again():
     with pytest.raises(listings.ListingError) as raised:
         store.head("m", sleep=lambda s: None)
     assert raised.value.status == 403 and store.client.asked == ["m"]
+
+
+class ClientWithoutReads(object):
+    """A COS client that can list and write but not read objects (an SDK, or a fake, lacking ``get_object``)."""
+
+    def put_object(self, **kwargs):
+        return {}
+
+
+def test_a_call_the_client_cannot_make_is_a_cause_never_an_exception():
+    """Every MarkerStore call answers with a cause: status and the audit read documents through it and must
+    report an unreadable one, not stop."""
+    store = markers.MarkerStore(ClientWithoutReads(), support.LOG_BUCKET, support.TASK)
+    data, cause = store.read_document("oms_source_record/%s/audit/state.json" % support.TASK)
+    assert data is None and "AttributeError" in cause
+    assert store.write(markers.SUCCESS, "/1/b/k") is None
