@@ -12,7 +12,7 @@
 #   - the function's own files, exactly those listed in packaging/manifest.txt: the
 #     top-level index.py, replay.py, audit.py and signer.py, and the cos2oms/ package's modules
 #     (*.py only). Nothing else of the work tree, tracked or not: no stray scratch.py,
-#     no cos2oms/notes.txt or __pycache__, no tests/, local/, bench/, .ci/,
+#     no cos2oms/notes.txt or the work tree's __pycache__, no tests/, local/, bench/, .ci/,
 #     requirements*.txt, Makefile, README, serverless.yml, this script, packaging/,
 #     dotfiles. The build fails if a listed file is missing, or (in a git work tree) if a
 #     tracked cos2oms/*.py is not listed: that zip would lack a module;

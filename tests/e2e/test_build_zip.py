@@ -14,7 +14,6 @@ Each zip is run on its own interpreter: pyenv's 3.7 to 3.12, and .venv36 (the em
 A missing one skips those tests, naming it, on a developer's machine; with REQUIRE_ALL_RUNTIMES=1 (which .ci/run
 exports) it is a failure, so CI cannot pass without running every zip.
 """
-import calendar
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from local.unzip import unzip_as_unzip
 from tests.support import TASK
 
 pytestmark = pytest.mark.zip
@@ -747,18 +747,6 @@ def test_unzipped_audit_completes_a_pass_and_writes_its_report(build, runtime, t
     assert "audit pass done" in result.stderr
 
 
-def unzip_as_unzip(zip_path, directory):
-    """Unpack as unzip (and SCF) does: each entry's mtime restored from its DOS date_time, read in the runtime's
-    time zone, UTC (SCF's default; the runtimes below run with TZ=UTC). Returns the files' names."""
-    with zipfile.ZipFile(str(zip_path)) as zf:
-        zf.extractall(str(directory))
-        infos = zf.infolist()
-    for info in infos:
-        stamp = calendar.timegm(info.date_time)
-        os.utime(str(directory / info.filename), (stamp, stamp))
-    return [i.filename for i in infos if not i.is_dir()]
-
-
 IMPORT_EVERYTHING = r"""
 import importlib.util, json, sys
 sys.path.insert(0, '')
@@ -776,10 +764,10 @@ CODE_OBJECT_FROM = re.compile(r"^# code object from '?(.+?)'?$", re.M)
 
 
 def import_unzipped(runtime, directory, files):
-    """Import the entry modules and every module of the package from the unzipped `directory` on `runtime`, as SCF
-    would (TZ=UTC), with -v, writing nothing (PYTHONDONTWRITEBYTECODE=1, every folder read-only). Returns the
-    probe's report, the bytecode files (relative to `directory`) the importer took code objects from, and the
-    sources it compiled instead."""
+    """Import the entry modules and every module of the package from `directory` (unzip_as_unzip: mtimes as
+    unzip gives them in UTC) on `runtime`, as SCF would (TZ=UTC), with -v, writing nothing
+    (PYTHONDONTWRITEBYTECODE=1, every folder read-only). Returns the probe's report, the bytecode files (relative
+    to `directory`) the importer took code objects from, and the sources it compiled instead."""
     modules = sorted(f[:-3].replace("/", ".").replace(".__init__", "") for f in files
                      if f.startswith("cos2oms/") and f.endswith(".py"))
     folders = [p for p in [directory] + list(directory.rglob("*")) if p.is_dir()]
