@@ -845,3 +845,17 @@ def test_no_runtime_interpreter_no_bytecode_unless_required(tmp_path, required):
         with zipfile.ZipFile(str(zip_path)) as zf:
             names = zf.namelist()
         assert "cos2oms/__init__.py" in names and not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_python36_bytecode_matches_a_source_date_epoch_zip(scratch, tmp_path):
+    """With SOURCE_DATE_EPOCH (here an odd second: the zip stores two-second steps, so the files unzip at the even
+    second below it) the 3.6 pycs record the mtime unzip gives the sources in UTC: the bytecode is still used."""
+    repo = tmp_path / "repo"
+    shutil.copytree(str(scratch), str(repo), ignore=shutil.ignore_patterns("dist", "build"))
+    b = Build(repo, "python3.6", run_build(repo, "python3.6", SOURCE_DATE_EPOCH="1700000001"))
+    assert {i.date_time for i in b.infos} == {(2023, 11, 14, 22, 13, 20)}
+    files = unzip_as_unzip(b.zip_path, tmp_path / "unzipped")
+    assert os.stat(str(tmp_path / "unzipped" / "cos2oms" / "retry.py")).st_mtime == 1700000000
+    _, used, compiled = import_unzipped("python3.6", tmp_path / "unzipped", files)
+    assert used == shipped_pycs("python3.6", function_files())
+    assert [p for p in compiled if p.startswith("cos2oms/")] == []
