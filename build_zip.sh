@@ -12,10 +12,18 @@
 #   - the function's own files, exactly those listed in packaging/manifest.txt: the
 #     top-level index.py, replay.py, audit.py and signer.py, and the cos2oms/ package's modules
 #     (*.py only). Nothing else of the work tree, tracked or not: no stray scratch.py,
-#     no cos2oms/notes.txt or __pycache__, no tests/, local/, bench/, .ci/,
+#     no cos2oms/notes.txt or the work tree's __pycache__, no tests/, local/, bench/, .ci/,
 #     requirements*.txt, Makefile, README, serverless.yml, this script, packaging/,
 #     dotfiles. The build fails if a listed file is missing, or (in a git work tree) if a
 #     tracked cos2oms/*.py is not listed: that zip would lack a module;
+#   - the package's bytecode, cos2oms/**/__pycache__/NAME.cpython-3X.pyc, compiled by the runtime's
+#     own interpreter (pyenv's $(pyenv root)/versions/3.X*, else python3.X on PATH) by
+#     packaging/pycs.py: SCF's code directory is read-only, so without it every cold start compiles
+#     every module. 3.7+: checked hash-based pycs; 3.6: timestamp pycs recording the mtime unzip
+#     gives the source in UTC (the zip's timestamp). Either way an edited source is compiled instead
+#     of its stale pyc. Never for the top-level modules (users edit index.py in the SCF console).
+#     Without that interpreter the zip ships the sources alone, saying so on stderr; with
+#     REQUIRE_ALL_RUNTIMES=1 (CI) that is an error;
 #   - vendored packages, as manylinux2014_x86_64 wheels for that CPython (SCF runs CentOS
 #     x86_64), at the versions pinned in packaging/constraints-<runtime>.txt: for each
 #     package, the newest release that supports that Python (the file says which and why):
@@ -110,8 +118,38 @@ for path in "${files[@]}"; do
 done
 log "$runtime: the function's ${#files[@]} files (packaging/manifest.txt): ${files[*]}"
 
-# ---- vendored dependencies -----------------------------------------------------------------
+# ---- the package's bytecode, compiled by the runtime's own interpreter ---------------------
+# SCF's code directory is read-only: without __pycache__ in the zip, every cold start compiles every module.
+# Only cos2oms/ gets bytecode; the top-level modules never do (users edit index.py's constants in the SCF
+# console: their edit must always take effect). packaging/pycs.py says how each pyc stays valid only for
+# its unedited source (3.7+: checked hash; 3.6: the mtime unzip gives the source, the zip's time in UTC).
 version="${runtime#python}"                      # 3.9
+runtime_python=""
+pyenv_root="$(pyenv root 2>/dev/null || printf '%s' "${PYENV_ROOT:-$HOME/.pyenv}")"
+for candidate in $(ls -d "$pyenv_root/versions/$version".*/bin/"$runtime" 2>/dev/null | sort -V -r) \
+                 "$(command -v "$runtime" 2>/dev/null || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -S -c \
+            "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$version'.split('.'))))" 2>/dev/null; then
+        runtime_python="$candidate"
+        break
+    fi
+done
+package=()
+for path in "${files[@]}"; do
+    case "$path" in cos2oms/*) package+=("$path") ;; esac
+done
+if [ -n "$runtime_python" ]; then
+    env -u PYTHONPYCACHEPREFIX -u PYTHONOPTIMIZE PYTHONHASHSEED=0 "$runtime_python" -S -s \
+        "$repo/packaging/pycs.py" "$stage" "$("$py" "$repo/packaging/mkzip.py" --mtime)" "${package[@]}" \
+        || die "$runtime_python could not compile the package (see above)"
+    log "$runtime: the package's ${#package[@]} modules compiled by $runtime_python"
+elif [ "${REQUIRE_ALL_RUNTIMES:-}" = 1 ]; then
+    die "no $runtime interpreter (under $pyenv_root/versions or on PATH) to compile the package with (REQUIRE_ALL_RUNTIMES=1: every zip must ship its bytecode)"
+else
+    log "$runtime: no $runtime interpreter (under $pyenv_root/versions or on PATH): the zip ships the package's sources only, without bytecode (each cold start will compile them)"
+fi
+
+# ---- vendored dependencies -----------------------------------------------------------------
 abi="cp${version/./}"                            # cp39
 case "$version" in 3.6|3.7) abi="${abi}m" ;; esac  # 3.7 is the last ABI with the "m" flag
 constraints="$repo/packaging/constraints-$runtime.txt"

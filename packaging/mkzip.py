@@ -1,6 +1,7 @@
 """Write a reproducible zip of a folder: a local build tool for build_zip.sh, never shipped.
 
     mkzip.py SRC_DIR OUT_ZIP
+    mkzip.py --mtime          (prints the mtime, in seconds, unzip gives its files in UTC)
 
 Same files in, same bytes out: entries sorted by path, a directory entry before its
 contents, every timestamp SOURCE_DATE_EPOCH (if set) or 1980-01-01 00:00:00, modes 0644
@@ -11,6 +12,7 @@ a given Python/zlib; the listing and the file contents always match.
 Prints the zip's size in bytes and its number of files, one per line.
 """
 
+import calendar
 import os
 import sys
 import time
@@ -20,10 +22,18 @@ EARLIEST = (1980, 1, 1, 0, 0, 0)  # the zip format cannot store an earlier date
 
 
 def timestamp():
+    """Every entry's date_time: SOURCE_DATE_EPOCH in UTC (seconds rounded down to even, as the zip stores
+    them: DOS times count two-second steps), or 1980-01-01 00:00:00."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if not epoch:
         return EARLIEST
-    return max(EARLIEST, tuple(time.gmtime(int(epoch))[:6]))
+    stamp = max(EARLIEST, tuple(time.gmtime(int(epoch))[:6]))
+    return stamp[:5] + (stamp[5] - stamp[5] % 2,)
+
+
+def unzipped_mtime():
+    """The mtime unzip gives every file of the zip in a UTC time zone (SCF's default): timestamp() as UTC."""
+    return calendar.timegm(timestamp())
 
 
 def entries(src):
@@ -63,6 +73,9 @@ def write_zip(src, out):
 
 
 def main(argv):
+    if argv == ["--mtime"]:
+        print(unzipped_mtime())
+        return 0
     if len(argv) != 2 or not os.path.isdir(argv[0]):
         print(__doc__.strip(), file=sys.stderr)
         return 2

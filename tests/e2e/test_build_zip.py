@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from local.unzip import unzip_as_unzip
 from tests.support import TASK
 
 pytestmark = pytest.mark.zip
@@ -52,6 +53,7 @@ DECOYS = ["scratch.py", "cos2oms/scratch_notes.txt", "cos2oms/notes.txt", "cos2o
           "cos2oms/__pycache__/handler.cpython-311.pyc", "cos2oms/sub/decoy.py", "setup.py",
           "local/decoy.py", "bench/decoy.py", ".ci/decoy.py", ".decoy.py", "conftest.py", "tests/decoy_test.py",
           "__pycache__/index.cpython-311.pyc", "packaging/decoy.py", "dist/stale.py", ".env"]
+DECOY_TEXT = "raise SystemExit('decoy: must not be in the zip')\n"
 FORBIDDEN_PARTS = {"tests", "test", "SelfTest", "local", "bench", "dist", "build", "packaging", "bin", "__pycache__"}
 FORBIDDEN_NAMES = {"Makefile", "build_zip.sh", "serverless.yml", "README.md", "requirements.txt",
                    "requirements-dev.txt", "conftest.py", "setup.py", "RECORD", "decoy.py", "scratch.py",
@@ -117,6 +119,17 @@ def function_files():
     return sorted(TOP_LEVEL_MODULES + package)
 
 
+def cache_tag(runtime):
+    return "cpython-" + runtime[len("python"):].replace(".", "")  # cpython-36
+
+
+def shipped_pycs(runtime, modules):
+    """The bytecode a runtime's zip ships: cos2oms/X.py -> cos2oms/__pycache__/X.cpython-3Y.pyc, for the package's
+    modules only (never the top-level ones: users edit index.py's constants in the SCF console)."""
+    return sorted("%s/__pycache__/%s.%s.pyc" % (m.rsplit("/", 1)[0], m.rsplit("/", 1)[1][:-3], cache_tag(runtime))
+                  for m in modules if m.startswith("cos2oms/"))
+
+
 def read_manifest(path=MANIFEST):
     lines = (re.sub(r"#.*", "", line).strip() for line in path.read_text(encoding="utf-8").splitlines())
     return [line for line in lines if line]
@@ -141,7 +154,7 @@ def scratch(tmp_path_factory):
     for decoy in DECOYS:
         path = repo / decoy
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("raise SystemExit('decoy: must not be in the zip')\n")
+        path.write_text(DECOY_TEXT)
     return repo
 
 
@@ -211,10 +224,17 @@ def test_zip_holds_exactly_the_function_files_and_vendored_packages(build, runti
             VENDORED_36 if runtime == "python3.6" else VENDORED)
 
     own = sorted(n for n in b.files if not vendored(n))
-    assert own == expected  # no decoy: scratch.py, cos2oms/scratch_notes.txt, cos2oms/scratch.py...
-    for decoy in DECOYS:
-        assert decoy not in b.names
-    folders = {f.rsplit("/", 1)[0] + "/" for f in expected if "/" in f}     # cos2oms/, cos2oms/commands/
+    # no decoy: scratch.py, cos2oms/scratch_notes.txt, cos2oms/scratch.py...; the package's bytecode, index.py's none
+    expected = sorted(expected + shipped_pycs(runtime, expected))
+    assert own == expected
+    with zipfile.ZipFile(str(b.zip_path)) as zf:
+        for decoy in DECOYS:
+            if decoy in expected:  # 3.11's handler.cpython-311.pyc: compiled by the build, never the planted one
+                assert zf.read(decoy) != DECOY_TEXT.encode()
+            else:
+                assert decoy not in b.names
+    # cos2oms/, cos2oms/commands/ and their __pycache__/
+    folders = {f.rsplit("/", 1)[0] + "/" for f in expected if "/" in f}
     assert [n for n in b.names if n.startswith("cos2oms/")] == sorted(
         folders | {f for f in expected if f.startswith("cos2oms/")})
     if runtime == "python3.6":  # SCF's 3.6 runtime has the COS SDK and requests built in: none shadowed
@@ -227,14 +247,16 @@ def test_zip_holds_exactly_the_function_files_and_vendored_packages(build, runti
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_nothing_that_is_not_the_function(build, runtime):
     b = build(runtime)
+    bytecode = shipped_pycs(runtime, function_files())
+    allowed = set(bytecode) | {name.rsplit("/", 1)[0] + "/" for name in bytecode}  # the package's bytecode alone
     bad = []
-    for name in b.names:
+    for name in set(b.names) - allowed:
         parts = name.rstrip("/").split("/")
         stems = {p.rsplit(".", 1)[0] if p.endswith(".py") else p for p in parts}
         if (stems & FORBIDDEN_PARTS or parts[-1] in FORBIDDEN_NAMES or name.endswith(FORBIDDEN_SUFFIXES)
                 or any(p.startswith(".") for p in parts)):
             bad.append(name)
-    assert bad == []
+    assert sorted(bad) == []
 
 
 @pytest.mark.parametrize("runtime", VENDORING)
@@ -420,7 +442,10 @@ def test_manifest_alone_decides_what_ships(tmp_path):
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(str(repo / result.stdout.splitlines()[-1])) as zf:
         own = [n for n in zf.namelist() if n.split("/")[0] not in VENDORED_36 and not DIST_INFO.match(n.split("/")[0])]
-        assert own == ["cos2oms/", "cos2oms/__init__.py", "cos2oms/a.py", "index.py"]
+    expected = ["cos2oms/", "cos2oms/__init__.py", "cos2oms/a.py", "index.py"]
+    if pyenv_python("python3.6"):  # and the listed package modules' bytecode (none for index.py)
+        expected += ["cos2oms/__pycache__/"] + shipped_pycs("python3.6", ["cos2oms/__init__.py", "cos2oms/a.py"])
+    assert own == sorted(expected)
 
 
 @pytest.mark.parametrize("manifest, message", [
@@ -723,3 +748,117 @@ def test_unzipped_audit_completes_a_pass_and_writes_its_report(build, runtime, t
     assert oms_server.received_keys() == [migration.EVENT_PREFIX + "differs.jpg",
                                           migration.EVENT_PREFIX + "never arrived.jpg"]
     assert "audit pass done" in result.stderr
+
+
+IMPORT_EVERYTHING = r"""
+import importlib.util, json, sys
+sys.path.insert(0, '')
+import index, replay, audit, signer
+for module in sys.argv[1:]:
+    if module.endswith('.__main__'):  # importing it would run the command line: get its code as runpy does
+        importlib.util.find_spec(module).loader.get_code(module)
+    else:
+        importlib.import_module(module)
+import cos2oms.retry
+print(json.dumps({'backoff_cap': cos2oms.retry.BACKOFF_CAP, 'python': list(sys.version_info[:2]),
+                  'dont_write_bytecode': sys.dont_write_bytecode}))
+"""
+CODE_OBJECT_FROM = re.compile(r"^# code object from '?(.+?)'?$", re.M)
+
+
+def import_unzipped(runtime, directory, files):
+    """Import the entry modules and every module of the package from `directory` (unzip_as_unzip: mtimes as
+    unzip gives them in UTC) on `runtime`, as SCF would (TZ=UTC), with -v, writing nothing
+    (PYTHONDONTWRITEBYTECODE=1, every folder read-only). Returns the probe's report, the bytecode files (relative
+    to `directory`) the importer took code objects from, and the sources it compiled instead."""
+    modules = sorted(f[:-3].replace("/", ".").replace(".__init__", "") for f in files
+                     if f.startswith("cos2oms/") and f.endswith(".py"))
+    folders = [p for p in [directory] + list(directory.rglob("*")) if p.is_dir()]
+    before = sorted(p for p in directory.rglob("*"))
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        result = subprocess.run(runtime_command(runtime) + ["-v", "-c", IMPORT_EVERYTHING] + modules,
+                                cwd=str(directory), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True, timeout=120,
+                                env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
+                                     "PYTHONDONTWRITEBYTECODE": "1"})
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p for p in directory.rglob("*")) == before  # nothing compiled to disk
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["python"] == [3, int(runtime[len("python3."):])] and report["dont_write_bytecode"]
+    # -v says "code object from" for each module, naming the bytecode it read or the source it compiled.
+    loaded = [os.path.relpath(path, str(directory)).replace(os.sep, "/")
+              for path in CODE_OBJECT_FROM.findall(result.stderr) if Path(path).is_relative_to(directory)]
+    return report, sorted(p for p in loaded if p.endswith(".pyc")), sorted(p for p in loaded if p.endswith(".py"))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_unzipped_package_runs_from_its_shipped_bytecode(build, runtime, tmp_path):
+    """SCF's code directory is read-only: each cold start would compile every module the zip ships as source. The
+    package's bytecode in the zip, compiled by the runtime's interpreter, is valid as unzip leaves the files (3.7+:
+    checked hash; 3.6: the source's mtime and size as unzipped in UTC): every module of cos2oms comes from it, the
+    top-level entry modules (users edit index.py in the console) and the vendored packages from their sources."""
+    files = unzip_as_unzip(build(runtime).zip_path, tmp_path)
+    report, used, compiled = import_unzipped(runtime, tmp_path, files)
+    assert used == shipped_pycs(runtime, function_files())
+    assert set(TOP_LEVEL_MODULES) <= set(compiled)  # index.py, replay.py... from their sources, always
+    assert [p for p in compiled if p.startswith("cos2oms/")] == []
+    assert report["backoff_cap"] == 4.0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_edited_package_module_takes_effect_over_its_bytecode(build, runtime, tmp_path):
+    """A module of the package edited after unzipping (a constant changed, the file's size the same) is compiled from
+    its source: its shipped bytecode, now stale, is never used; the other modules still come from theirs."""
+    files = unzip_as_unzip(build(runtime).zip_path, tmp_path)
+    source = tmp_path / "cos2oms" / "retry.py"
+    text = source.read_text(encoding="utf-8")
+    assert text.count("BACKOFF_CAP = 4.0\n") == 1
+    source.write_text(text.replace("BACKOFF_CAP = 4.0\n", "BACKOFF_CAP = 7.0\n"), encoding="utf-8")
+    report, used, compiled = import_unzipped(runtime, tmp_path, files)
+    assert report["backoff_cap"] == 7.0
+    stale = "cos2oms/__pycache__/retry.%s.pyc" % cache_tag(runtime)
+    assert used == [p for p in shipped_pycs(runtime, function_files()) if p != stale]
+    assert [p for p in compiled if p.startswith("cos2oms/")] == ["cos2oms/retry.py"]
+
+
+@pytest.mark.parametrize("required", ["0", "1"])
+def test_no_runtime_interpreter_no_bytecode_unless_required(tmp_path, required):
+    """Without the runtime's interpreter (none under $(pyenv root)/versions, none on PATH) the zip is built without
+    the package's bytecode, saying so on stderr; with REQUIRE_ALL_RUNTIMES=1 (CI) that is an error and no zip."""
+    (tmp_path / "repo").mkdir()
+    repo = small_repo(tmp_path / "repo", "index.py\ncos2oms/__init__.py\n", ["index.py", "cos2oms/__init__.py"])
+    (tmp_path / "pyenv").mkdir()
+    env = dict(os.environ, COS2OMS_CACHE=str(REPO_ROOT / "build" / "cache"), PYENV_ROOT=str(tmp_path / "pyenv"),
+               PATH="/usr/bin:/bin", PYTHON=sys.executable, REQUIRE_ALL_RUNTIMES=required)
+    result = subprocess.run(["./build_zip.sh", "python3.6"], cwd=str(repo), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=BUILD_TIMEOUT, env=env)
+    zip_path = repo / "dist" / "cos2oms-python3.6.zip"
+    if required == "1":
+        assert result.returncode != 0
+        assert "no python3.6 interpreter" in result.stderr and "REQUIRE_ALL_RUNTIMES=1" in result.stderr
+        assert not zip_path.exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert "no python3.6 interpreter" in result.stderr and "without bytecode" in result.stderr
+        with zipfile.ZipFile(str(zip_path)) as zf:
+            names = zf.namelist()
+        assert "cos2oms/__init__.py" in names and not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_python36_bytecode_matches_a_source_date_epoch_zip(scratch, tmp_path):
+    """With SOURCE_DATE_EPOCH (here an odd second: the zip stores two-second steps, so the files unzip at the even
+    second below it) the 3.6 pycs record the mtime unzip gives the sources in UTC: the bytecode is still used."""
+    repo = tmp_path / "repo"
+    shutil.copytree(str(scratch), str(repo), ignore=shutil.ignore_patterns("dist", "build"))
+    b = Build(repo, "python3.6", run_build(repo, "python3.6", SOURCE_DATE_EPOCH="1700000001"))
+    assert {i.date_time for i in b.infos} == {(2023, 11, 14, 22, 13, 20)}
+    files = unzip_as_unzip(b.zip_path, tmp_path / "unzipped")
+    assert os.stat(str(tmp_path / "unzipped" / "cos2oms" / "retry.py")).st_mtime == 1700000000
+    _, used, compiled = import_unzipped("python3.6", tmp_path / "unzipped", files)
+    assert used == shipped_pycs("python3.6", function_files())
+    assert [p for p in compiled if p.startswith("cos2oms/")] == []
