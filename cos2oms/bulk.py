@@ -22,6 +22,9 @@ DEFAULT_WORKERS = 8
 #: Marker writes in flight per worker (a batch's ten markers go out together), up to the connections the
 #: COS client keeps (``transport.POOL_SIZE``): more would open and discard a connection per marker.
 MARKER_WRITES_PER_WORKER = 10
+#: Connections of the COS client the run itself uses beside the marker writers (replay lists and batch-deletes
+#: markers on the same client): kept free, or each would open and discard one ("connection pool is full").
+RUN_CONNECTIONS = 1
 NOT_SENT_STOPPING = "not sent: the run is stopping"
 NOT_SENT_NO_TIME = "not sent: no time left for OMS requests (the rest is kept for markers)"
 
@@ -77,7 +80,7 @@ class Engine(object):
         inside the engine sets ``stopping``, yields what was in flight, then propagates.
         """
         batches = batched(keys, oms.MAX_KEYS_PER_REQUEST)
-        marker_threads = min(self.workers * MARKER_WRITES_PER_WORKER, transport.POOL_SIZE)
+        marker_threads = min(self.workers * MARKER_WRITES_PER_WORKER, transport.POOL_SIZE - RUN_CONNECTIONS)
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(marker_threads) as markers:
             first = next(batches, None)
             if first is None:
