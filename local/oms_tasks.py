@@ -95,6 +95,7 @@ class MigrationTask:
     request: dict
     project_id: str
     keys: list[str] = field(default_factory=list)  # the source keys to copy this run
+    total: int = 0  # the task's objects (a restart for failed objects keeps the first run's total and counts)
     done: int = 0
     shows: int = 0
     status: int = WAITING
@@ -236,7 +237,7 @@ class Tasks:
             task.keys, task.failed = list(task.failed), []
         else:
             task.keys, task.failed, task.succeeded, task.skipped = self._plan(task.request), [], 0, 0
-            task.complete_size = 0
+            task.complete_size, task.total = 0, 0
         self._sizes(task)
         task.done, task.shows, task.status, task.error, task.fail_reason = 0, 0, WAITING, None, None
         return 200, {}
@@ -271,8 +272,11 @@ class Tasks:
         """total_size: what OMS found to copy when it listed (this run's keys still in the source)."""
         from local.obs_server import _store
 
+        if task.total:  # a restart for the failed objects: the first run's figures stand
+            return
         source, bucket = self._stores()[0], _source_bucket(task.request["src_node"])
         task.total_size = sum(len(got[0]) for got in (_store(source).get(bucket, k) for k in task.keys) if got)
+        task.total = len(task.keys)
 
     def _list_files(self, destination, listing: dict) -> list[str]:
         key = listing["list_file_key"]
@@ -338,7 +342,7 @@ class Tasks:
 
     def _answer(self, task: MigrationTask) -> dict:
         doc, src, dst = task.request, task.request["src_node"], task.request["dst_node"]
-        total = len(task.keys)
+        total = task.total
         finished = task.status in (FAILED, SUCCEEDED)
         answer = {
             "id": task.id, "name": task.name, "task_type": doc.get("task_type") or "object", "status": task.status,
@@ -356,8 +360,8 @@ class Tasks:
             "dst_storage_policy": doc.get("dst_storage_policy") or "STANDARD",
             "total_num": total, "successful_num": task.succeeded, "failed_num": len(task.failed),
             "skipped_num": task.skipped, "complete_size": task.complete_size,
-            "total_size": task.total_size,
-            "real_size": task.complete_size, "progress": 1.0 if finished or not total else task.done / total,
+            "total_size": task.total_size, "real_size": task.complete_size,
+            "progress": 1.0 if finished or not task.keys else task.done / len(task.keys),
             "is_query_over": task.shows > 1 or task.status not in (WAITING,),
             "start_time": task.start_time, "total_time": int(time.time() * 1000) - task.start_time,
             "left_time": 0 if finished else 1, "migrate_speed": 0,
