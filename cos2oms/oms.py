@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import time
+from collections import namedtuple
 from urllib.parse import quote
 
 import requests
@@ -299,3 +300,24 @@ class OmsClient(object):
                  error_code=answer.error_code, error_msg=answer.error_msg, reason=answer.reason,
                  oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
         return answer
+
+
+# ----------------------------------------------------------------------------------------- the sync task's settings
+
+class SyncTaskSettings(namedtuple("SyncTaskSettings", "src_bucket src_region dst_bucket dst_region "
+                                                      "object_overwrite_mode consistency_check")):
+    """What a ShowSyncTask answer says of where the task copies from and to, and how (None: not said)."""
+
+
+def sync_task_settings(body):
+    """The ``SyncTaskSettings`` of a ShowSyncTask answer (a dict). ``src_bucket`` as ``BucketName-APPID``: a
+    Tencent bucket named without its APPID gets ``app_id`` appended."""
+    def text(name):
+        value = body.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    bucket, app_id = text("src_bucket"), text("app_id")
+    if bucket and app_id and not bucket.endswith("-" + app_id):
+        bucket = "%s-%s" % (bucket, app_id)
+    return SyncTaskSettings(bucket, text("src_region"), text("dst_bucket"), text("dst_region"),
+                            text("object_overwrite_mode"), text("consistency_check"))

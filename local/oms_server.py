@@ -459,8 +459,8 @@ class OmsServer(BackgroundServer):
 
     #: ShowSyncTask's descriptive fields (replace per instance to stage another task).
     task_details = {
-        "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "testpic-1253970026",
-        "dst_region": "cn-north-4", "dst_bucket": "loopback-obs", "description": "loopback sync task",
+        "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "photos-1253970026",
+        "dst_region": "cn-north-4", "dst_bucket": "migrated-photos", "description": "loopback sync task",
         "enable_metadata_migration": False, "enable_restore": False, "app_id": "1253970026",
         "object_overwrite_mode": "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "dst_storage_policy": "STANDARD",
         "consistency_check": "size_last_modified",

@@ -300,6 +300,7 @@ def test_the_source_bucket_is_listed_at_its_own_endpoint(oms_server, cos_server,
     endpoint unless SOURCE_ENDPOINT says otherwise (the Host header shows where each request was sent)."""
     internal = "cos-internal.ap-guangzhou.tencentcos.cn"
     world.source(cos_server, "a")
+    oms_server.task_details = dict(oms_server.task_details, src_region=None)  # the task does not say: SOURCE_REGION
 
     def listed_hosts(**overrides):
         cos_server.clear()
@@ -469,7 +470,7 @@ def test_resubmit_sends_exactly_the_missing_and_differing_keys_then_omss_copies_
     assert result == summary(source=30, matched=5, missing=23, differ=2, missing_unmarked=22, missing_failed=1,
                              resubmitted=25)
     assert status == 1  # OMS has accepted them; they are not there yet
-    requests = oms_server.requests
+    requests = [r for r in oms_server.requests if r.method == "POST"]  # after one ShowSyncTask
     assert all(1 <= len(r.raw_keys) <= 10 for r in requests) and all(r.verified for r in requests)
     assert sorted(oms_server.received_keys()) == sorted(EVENT_PREFIX + k for k in resubmitted)
     assert len(requests) == 3
@@ -527,7 +528,7 @@ def test_an_object_oms_accepts_and_never_copies_found_and_repaired_the_real_way(
 def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ, oms_server, cos_server):
     for key in ["a", "b"]:
         world.source(cos_server, key)
-    oms_server.script(400)
+    oms_server.script("normal", 400)  # ShowSyncTask answered, the resubmission refused
     status, lines, result = verify_run(environ, "--resubmit")
     assert result == summary(source=2, missing=2, missing_unmarked=2, errors=2)
     assert world.markers_of(cos_server, markers.FAILED, ["a", "b"]) == {"a", "b"}
@@ -536,11 +537,11 @@ def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ
 # ----------------------------------------------------------------------------- configuration
 
 @pytest.mark.parametrize("overrides, variable", [
-    ({"SOURCE_BUCKET": None}, "SOURCE_BUCKET"),
+    ({"SOURCE_BUCKET": "other-1253970026"}, "SOURCE_BUCKET"),  # contradicts the sync task's src_bucket
     ({"SOURCE_BUCKET": "no-appid"}, "SOURCE_BUCKET"),
     ({"SOURCE_BUCKET": world.LOG_BUCKET}, "SOURCE_BUCKET"),
-    ({"OBS_BUCKET": None}, "OBS_BUCKET"),
-    ({"OBS_ENDPOINT": None}, "OBS_ENDPOINT"),
+    ({"OBS_BUCKET": "other-bucket"}, "OBS_BUCKET"),  # contradicts the task's dst_bucket
+    ({"OBS_ENDPOINT": "https://obs.cn-east-3.myhuaweicloud.com"}, "OBS_ENDPOINT"),  # another region than dst_region
     ({"OBS_ENDPOINT": "obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
     ({"OBS_ENDPOINT": "https://user:s3cr3t-pass@obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
     ({"OBS_AK": None}, "OBS_AK"),
