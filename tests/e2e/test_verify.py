@@ -641,3 +641,38 @@ def test_the_command_prints_the_report_then_the_summary_and_a_progress_bar_only_
         assert b"verify: 30 source object(s): 29 matched, 1 missing (1 no marker" in stderr
     else:
         assert b"\r" not in stderr and b"verify:" not in stderr
+
+
+# ----------------------------------------------------------------------------- settings from the sync task
+
+def test_buckets_not_configured_are_taken_from_the_sync_task(oms_server, cos_server, obs_server):
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a")
+    environ = world.environ(oms_server, cos_server, obs_server, SOURCE_BUCKET=None, OBS_BUCKET=None)
+    assert verify_run(environ)[2] == summary(source=1, matched=1)
+    assert [r.method for r in oms_server.requests] == ["GET"]  # ShowSyncTask, once
+
+
+def test_a_destination_that_contradicts_the_task_exits_2_naming_both_unless_forced(oms_server, cos_server, obs_server,
+                                                                                   capsys):
+    world.source(cos_server, "a")
+    obs_server.create_bucket("typo-bucket")
+    environ = world.environ(oms_server, cos_server, obs_server, OBS_BUCKET="typo-bucket")
+    parser = argparse.ArgumentParser()
+    verify_command.add_arguments(parser)
+    status = verify_command.run(parser.parse_args([]), environ=environ, out=io.StringIO())
+    error = capsys.readouterr().err
+    assert status == 2 and "'typo-bucket'" in error and repr(OBS_BUCKET) in error
+    status, _, result = verify_run(environ, "--force")
+    assert result == summary(source=1, missing=1, missing_unmarked=1)  # compared with the configured bucket
+
+
+def test_without_synctask_get_the_configured_values_are_used_with_a_warning(oms_server, cos_server, obs_server,
+                                                                           caplog):
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a")
+    oms_server.script(403)
+    with caplog.at_level(logging.WARNING):
+        status, _, result = verify_run(world.environ(oms_server, cos_server, obs_server, OBS_BUCKET=OBS_BUCKET))
+    assert result == summary(source=1, matched=1) and status == 0
+    assert "configured values are used" in caplog.text and "oms:synctask:get" in caplog.text
