@@ -710,7 +710,9 @@ def main(argv: list[str] | None = None) -> None:
     server = OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
                        new_connection_delay=args.new_connection_delay)
     server.task_details = dict(server.task_details, object_overwrite_mode=args.overwrite)
-    if all(copy_options):
+    if all(copy_options):  # ShowSyncTask answers with these buckets; migration tasks copy between the same servers
+        server.task_details.update(src_bucket=args.source_bucket, app_id=args.source_bucket.rpartition("-")[2],
+                                   dst_bucket=args.destination_bucket)
         migration = server.migrate(CosEndpoint(args.source, args.source_secret_id, args.source_secret_key),
                                    args.source_bucket, ObsEndpoint(args.destination, args.destination_ak,
                                                                    args.destination_sk),
