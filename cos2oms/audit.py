@@ -396,7 +396,7 @@ def main_handler(event, context):
     deadline = Deadline.from_context(context, clock=clock, started=clock())
     request_id = scf_context.request_id(context)
     logs.bind(request_id)
-    setup = Setup(_Args(), context=context)
+    setup = Setup(_Args(), task=None, context=context)  # configured values: a firing between passes is one GET
     logs.configure(setup.settings.log_level, setup.settings.log_format)
     audit = bucket_settings.load_audit(setup.environ)
     obs_client = obs_client_or_refuse(setup)

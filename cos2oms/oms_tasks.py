@@ -2,6 +2,7 @@
 """The OMS task queries (ShowSyncTask, ListSyncTaskStatistic): ``TaskClient``, the OMS client (``oms``) with
 the queries, and their outcome ``OmsAnswer``; signed, tried and read as the events POST is. Command-only
 (``status``): kept off the function's import path (its cold start)."""
+import collections
 import logging
 import time
 
@@ -102,3 +103,26 @@ class TaskClient(OmsClient):
                  error_code=answer.error_code, error_msg=answer.error_msg, reason=answer.reason,
                  oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
         return answer
+
+
+# ----------------------------------------------------------------------------------------- the sync task's settings
+
+_SYNC_TASK_FIELDS = "src_bucket src_region dst_bucket dst_region object_overwrite_mode consistency_check"
+
+
+class SyncTaskSettings(collections.namedtuple("SyncTaskSettings", _SYNC_TASK_FIELDS)):
+    """What a ShowSyncTask answer says of where the task copies from and to, and how (None: not said)."""
+
+
+def sync_task_settings(body):
+    """The ``SyncTaskSettings`` of a ShowSyncTask answer (a dict). ``src_bucket`` as ``BucketName-APPID``: a
+    Tencent bucket named without its APPID gets ``app_id`` appended."""
+    def text(name):
+        value = body.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    bucket, app_id = text("src_bucket"), text("app_id")
+    if bucket and app_id and not bucket.endswith("-" + app_id):
+        bucket = "%s-%s" % (bucket, app_id)
+    return SyncTaskSettings(bucket, text("src_region"), text("dst_bucket"), text("dst_region"),
+                            text("object_overwrite_mode"), text("consistency_check"))

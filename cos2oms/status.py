@@ -6,7 +6,8 @@ import logging
 import math
 import time
 
-from cos2oms import audit_state, listings, logs, markers, oms_tasks, settings as settings_module, storage
+from cos2oms import audit_state, bucket_settings, listings, logs, markers, oms_tasks, settings as settings_module
+from cos2oms import storage
 from cos2oms.commands.base import EXIT_ATTENTION, EXIT_CONFIG, EXIT_OK
 from cos2oms.status_figures import (DATA_TYPES, HOUR, human_age, iso, parse_statistics, parse_task, shown,
                                     statistics_pieces, totals, window)
@@ -110,9 +111,26 @@ def list_markers(store, prefix, cap):
 
 # ----------------------------------------------------------------------------------------- gathering
 
+def contradictions(body, environ, force=False):
+    """Problems (exit 2) for each of SOURCE_BUCKET, SOURCE_REGION, OBS_BUCKET in ``environ`` that the sync task's
+    ShowSyncTask answer (``body``) contradicts, naming both; none with ``force``."""
+    task = oms_tasks.sync_task_settings(body)
+    problems = []
+    for variable, field in (("SOURCE_BUCKET", "src_bucket"), ("SOURCE_REGION", "src_region"),
+                            ("OBS_BUCKET", "dst_bucket")):
+        configured = (environ.get(variable) or "").strip() or None
+        try:
+            bucket_settings.agreed(variable, configured, getattr(task, field), field, force)
+        except settings_module.ConfigError as exc:
+            problems.append((EXIT_CONFIG, "Configuration: %s." % exc, None))
+    return problems
+
+
 def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_LIST, count_success=False,
-           now=None, session=None, cos=None):
-    """Ask OMS and the log bucket; returns the report (a JSON-ready dict), ``assess``-ed."""
+           now=None, session=None, cos=None, environ=None, force=False):
+    """Ask OMS and the log bucket; returns the report (a JSON-ready dict), ``assess``-ed. The one ShowSyncTask
+    answer also checks the configured SOURCE_BUCKET, SOURCE_REGION and OBS_BUCKET of ``environ`` against the
+    task (``contradictions``; not with ``force``)."""
     now = time.time() if now is None else now
     start, end = window(now, hours)
     _, project, task_id = settings_module.task_address(settings.sync_url)
@@ -133,6 +151,8 @@ def gather(settings, hours=DEFAULT_HOURS, statistics=True, max_list=DEFAULT_MAX_
             report["task"] = parse_task(answer.body)
         except Exception as exc:  # parse_task reads any dict; this is the net under it
             answer.reason, answer.body = "answer not of the documented shape: %s" % logs.problem(exc), None
+    if answer.ok and environ is not None:
+        problems += contradictions(answer.body, environ, force)
     if not answer.ok:
         report["oms_errors"].append(answer.as_dict())
         problems.append(_oms_problem(answer, project, task_id))

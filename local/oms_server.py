@@ -38,6 +38,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
 from local import fake_credentials
+from local.oms_tasks import TASKS_PATH, Tasks
 from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._connection_closed(self.connection)
 
     def do_POST(self) -> None:
-        self.server.owner._handle(self)
+        if not self.server.owner._handle_query(self):  # migration tasks; sync events as before
+            self.server.owner._handle(self)
 
     def do_GET(self) -> None:
         if not self.server.owner._handle_query(self):  # sync task queries; any other GET as before
@@ -281,6 +283,8 @@ class OmsServer(BackgroundServer):
         # OMS's part after accepting (copying off until ``migrate``): one ``local.obs_server.CopyRecord`` per copy.
         self.copies: list = []
         self.migration = None
+        # Migration tasks (CreateTask/ShowTask/StartTask): scripting hooks and received bodies there.
+        self.tasks = Tasks(self)
 
     # --- lifecycle
 
@@ -455,8 +459,8 @@ class OmsServer(BackgroundServer):
 
     #: ShowSyncTask's descriptive fields (replace per instance to stage another task).
     task_details = {
-        "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "testpic-1253970026",
-        "dst_region": "cn-north-4", "dst_bucket": "loopback-obs", "description": "loopback sync task",
+        "src_cloud_type": "Tencent", "src_region": "ap-guangzhou", "src_bucket": "photos-1253970026",
+        "dst_region": "cn-north-4", "dst_bucket": "migrated-photos", "description": "loopback sync task",
         "enable_metadata_migration": False, "enable_restore": False, "app_id": "1253970026",
         "object_overwrite_mode": "SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE", "dst_storage_policy": "STANDARD",
         "consistency_check": "size_last_modified",
@@ -512,12 +516,14 @@ class OmsServer(BackgroundServer):
         return series
 
     def _handle_query(self, handler: _Handler) -> bool:
-        """Answer ShowSyncTask / ListSyncTaskStatistic (signature checked, scripted actions applied, recorded);
+        """Answer ShowSyncTask / ListSyncTaskStatistic and the migration tasks' CreateTask / ShowTask / StartTask
+        (``self.tasks``, local.oms_tasks) (signature checked, scripted actions applied, recorded);
         False, touching nothing, for any other path."""
         url = urlsplit(handler.path)
-        route = TASK_PATH.match(url.path)
+        route = TASKS_PATH.match(url.path) or (TASK_PATH.match(url.path) if handler.command == "GET" else None)
         if not route:
             return False
+        migration_task = route.re is TASKS_PATH
         body = _read_body(handler)
         headers = {name.lower(): ", ".join(_utf8(v) for v in handler.headers.get_all(name))
                    for name in set(handler.headers.keys())}
@@ -545,6 +551,8 @@ class OmsServer(BackgroundServer):
             status, answer = action.status, action.body if action.body is not None else _error_body(action.status)
         elif not verdict.ok:
             status, answer = 401, _error_body(401, verdict.reason)
+        elif migration_task:
+            status, answer = self.tasks.handle(handler.command, route, body)
         elif self.task_status(route["task_id"]) is None:
             status, answer = 404, dict(NO_SUCH_TASK)
         else:
@@ -702,7 +710,9 @@ def main(argv: list[str] | None = None) -> None:
     server = OmsServer(args.ak, args.sk, host=args.host, port=args.port, latency=args.latency,
                        new_connection_delay=args.new_connection_delay)
     server.task_details = dict(server.task_details, object_overwrite_mode=args.overwrite)
-    if all(copy_options):
+    if all(copy_options):  # ShowSyncTask answers with these buckets; migration tasks copy between the same servers
+        server.task_details.update(src_bucket=args.source_bucket, app_id=args.source_bucket.rpartition("-")[2],
+                                   dst_bucket=args.destination_bucket)
         migration = server.migrate(CosEndpoint(args.source, args.source_secret_id, args.source_secret_key),
                                    args.source_bucket, ObsEndpoint(args.destination, args.destination_ak,
                                                                    args.destination_sk),

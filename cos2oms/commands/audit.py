@@ -87,7 +87,7 @@ def run(args, environ=None, out=None, prog="cos2oms audit"):
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
     try:
-        setup = Setup(args, environ)
+        setup = Setup(args, environ, task=None)  # as the timer function: configured values
         audit = bucket_settings.load_audit(environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)

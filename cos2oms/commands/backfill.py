@@ -7,7 +7,7 @@ import os
 from cos2oms import bulk, listings, logs
 from cos2oms.backfill import Summary, in_window_keys, logger
 from cos2oms.commands import base
-from cos2oms.commands.buckets import Setup, parse_when
+from cos2oms.commands.buckets import Setup, add_force_argument, parse_when
 from cos2oms.settings import ConfigError
 
 DESCRIPTION = "Send OMS every source object last modified in a time window (with markers, as the function does)."
@@ -24,6 +24,7 @@ def add_arguments(parser):
                         help="the source COS bucket (default: SOURCE_BUCKET; region SOURCE_REGION, else COS_REGION)")
     parser.add_argument("--dry-run", action="store_true", help="list and count; send nothing, write no marker")
     base.add_sending_arguments(parser, default_workers=bulk.DEFAULT_WORKERS)
+    add_force_argument(parser)
     base.add_arguments(parser)
 
 

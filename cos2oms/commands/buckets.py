@@ -2,11 +2,12 @@
 """What ``verify`` and ``backfill`` share: their settings and clients (``Setup``: the source bucket, the log
 bucket, the destination), and the window of ``--since``/``--until``."""
 import argparse
+import logging
 import os
 import re
 import time
 
-from cos2oms import bucket_settings, handler, listings, settings as settings_module, storage
+from cos2oms import bucket_settings, handler, listings, logs, oms_tasks, settings as settings_module, storage
 from cos2oms.deadline import Deadline
 from cos2oms.settings import ConfigError
 from cos2oms.verify_merge import Window
@@ -49,16 +50,47 @@ def window_of(args):
     return Window(since, until)
 
 
+logger = logging.getLogger("cos2oms.commands")
+
+
+def add_force_argument(parser):
+    """``--force``: go on with configured values the sync task contradicts."""
+    parser.add_argument("--force", action="store_true",
+                        help="go on when SOURCE_BUCKET, SOURCE_REGION, OBS_BUCKET or OBS_ENDPOINT contradicts the "
+                             "sync task's settings (ShowSyncTask)")
+
+
+def task_settings_of(answer):
+    """The sync task's settings from a ShowSyncTask ``answer`` (``oms.OmsAnswer``), or None, with a warning
+    saying the configured values are used, when OMS did not say (403: the key lacks ``oms:synctask:get``)."""
+    if answer.ok:
+        return oms_tasks.sync_task_settings(answer.body)
+    why = ("the key may not call oms:synctask:get" if answer.status == 403 else answer.describe())
+    logs.log(logger, logging.WARNING, "sync task settings not read: the configured values are used "
+                                      "(SOURCE_BUCKET, SOURCE_REGION, OBS_BUCKET, OBS_ENDPOINT)", why=why)
+    return None
+
+
+def ask_task_settings(settings):
+    """Ask ShowSyncTask once: ``task_settings_of`` its answer."""
+    return task_settings_of(oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000))
+
+
 class Setup(object):
     """Settings and clients of ``verify``, ``backfill`` and the audit: ``ConfigError`` on bad configuration
-    (``context``: the SCF context of the audit's timer function, for the region)."""
+    (``context``: the SCF context of the audit's timer function, for the region). What is not configured is
+    taken from the sync task (``task``: ``oms_tasks.SyncTaskSettings``, asked once; None when OMS did not say);
+    a configured value it contradicts is a ConfigError unless ``--force``."""
 
-    def __init__(self, args, environ=None, need_obs=True, context=None):
+    def __init__(self, args, environ=None, need_obs=True, task=False, context=None):
         environ = os.environ if environ is None else environ
         self.environ = environ
         self.settings = settings_module.load_settings(environ=environ, context=context)
-        self.source = bucket_settings.load_source(environ, self.settings, getattr(args, "source_bucket", None))
-        self.obs = bucket_settings.load_obs(environ, self.settings) if need_obs else None
+        self.task = ask_task_settings(self.settings) if task is False else task
+        force = bool(getattr(args, "force", False))
+        self.source = bucket_settings.load_source(environ, self.settings, getattr(args, "source_bucket", None),
+                                                  self.task, force)
+        self.obs = bucket_settings.load_obs(environ, self.settings, self.task, force) if need_obs else None
         self.window = window_of(args)
         self.prefix = getattr(args, "prefix", None) or ""
         self._cos = None

@@ -40,6 +40,7 @@ import sys
 
 from cos2oms import cli, logs, settings as settings_module
 from cos2oms.commands import base
+from cos2oms.commands.buckets import add_force_argument
 from cos2oms.settings import ConfigError
 from cos2oms.status import DEFAULT_HOURS, DEFAULT_MAX_LIST, MAX_HOURS, gather, logger
 from cos2oms.status_view import DEFAULT_WIDTH, MIN_WIDTH, render
@@ -57,6 +58,7 @@ def add_arguments(parser):
                         help="list at most this many markers of each kind (default %d)" % DEFAULT_MAX_LIST)
     parser.add_argument("--no-statistics", action="store_true",
                         help="do not ask OMS for the per-hour statistics (regions without that API)")
+    add_force_argument(parser)
     base.add_arguments(parser)
 
 
@@ -103,7 +105,8 @@ def run(args, environ=None, out=None, prog="cos2oms status"):
     try:
         with cli.Output(args, settings, environ):
             report = gather(settings, hours=args.hours, statistics=not args.no_statistics, max_list=args.max_list,
-                            count_success=args.count_success)
+                            count_success=args.count_success, environ=environ,
+                            force=getattr(args, "force", False))
             logs.log(logger, logging.INFO, "status done", task=report["task_id"], exit_status=report["exit_status"],
                      attention=len(report["attention"]))
             text = json.dumps(report, sort_keys=True) + "\n" if args.json else render(report, width=output_width(out))

@@ -8,7 +8,7 @@ import tempfile
 
 from cos2oms import bulk, logs, obs
 from cos2oms.commands import base
-from cos2oms.commands.buckets import Setup, parse_when
+from cos2oms.commands.buckets import Setup, add_force_argument, parse_when
 from cos2oms.report import INTERRUPTED, combined_line
 from cos2oms.settings import ConfigError
 from cos2oms.verify import logger, verify
@@ -36,6 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--resubmit", action="store_true",
                         help="send every missing or differing key to OMS (10 a request), with markers")
     base.add_sending_arguments(parser, " for --resubmit", DEFAULT_WORKERS)
+    add_force_argument(parser)
     base.add_arguments(parser)
 
 
@@ -52,6 +53,7 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
         setup = Setup(args, environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
+    _checksum_caveat(args, setup.task)
     try:
         obs_client = obs.build_obs_client(setup.obs)
     except ImportError:
@@ -71,6 +73,17 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
         if combined is not None:
             combined.close()  # once more, harmlessly, unless the run never got to it
         obs_client.close()
+
+
+def _checksum_caveat(args, task):
+    """``--checksum`` against this task (README: the caveat): a difference only MD5s see is resubmitted in vain
+    unless the task overwrites whatever the destination holds."""
+    mode = task and task.object_overwrite_mode
+    if args.checksum and mode and mode != "FULL_OVERWRITE":
+        logs.log(logger, logging.WARNING, "--checksum: this sync task's object overwrite mode keeps an object of the "
+                                          "same size that is not older, so --resubmit cannot fix a difference only "
+                                          "the MD5 shows", object_overwrite_mode=mode,
+                 consistency_check=task.consistency_check)
 
 
 def _run(args, setup, obs_client, combined, environ, out):

@@ -573,3 +573,14 @@ def test_with_log_format_json_every_line_is_a_json_object_and_no_secret_is_logge
     secrets = [oms_server.sk, cos_server.secret_key, "Signature=", "q-signature"] + authorizations
     secrets += [a.rsplit("Signature=", 1)[1] for a in authorizations if "Signature=" in a]
     assert [s for s in secrets if s in done.stdout + done.stderr] == []
+
+
+def test_a_configured_bucket_the_sync_task_contradicts_exits_2_unless_forced(environ, oms_server):
+    """status checks SOURCE_BUCKET/OBS_BUCKET against the one ShowSyncTask answer it asks anyway."""
+    environ = dict(environ, OBS_BUCKET="typo-bucket")
+    code, report = run_json(environ, "--no-statistics")
+    assert code == 2 and any("'typo-bucket'" in line and repr(oms_server.task_details["dst_bucket"]) in line
+                             for line in report["attention"])
+    assert [r.method for r in oms_server.requests] == ["GET"]  # ShowSyncTask once
+    code, report = run_json(environ, "--no-statistics", "--force")
+    assert not any("typo-bucket" in line for line in report["attention"])

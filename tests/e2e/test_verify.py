@@ -300,6 +300,7 @@ def test_the_source_bucket_is_listed_at_its_own_endpoint(oms_server, cos_server,
     endpoint unless SOURCE_ENDPOINT says otherwise (the Host header shows where each request was sent)."""
     internal = "cos-internal.ap-guangzhou.tencentcos.cn"
     world.source(cos_server, "a")
+    oms_server.task_details = dict(oms_server.task_details, src_region=None)  # the task does not say: SOURCE_REGION
 
     def listed_hosts(**overrides):
         cos_server.clear()
@@ -469,7 +470,7 @@ def test_resubmit_sends_exactly_the_missing_and_differing_keys_then_omss_copies_
     assert result == summary(source=30, matched=5, missing=23, differ=2, missing_unmarked=22, missing_failed=1,
                              resubmitted=25)
     assert status == 1  # OMS has accepted them; they are not there yet
-    requests = oms_server.requests
+    requests = [r for r in oms_server.requests if r.method == "POST"]  # after one ShowSyncTask
     assert all(1 <= len(r.raw_keys) <= 10 for r in requests) and all(r.verified for r in requests)
     assert sorted(oms_server.received_keys()) == sorted(EVENT_PREFIX + k for k in resubmitted)
     assert len(requests) == 3
@@ -527,7 +528,7 @@ def test_an_object_oms_accepts_and_never_copies_found_and_repaired_the_real_way(
 def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ, oms_server, cos_server):
     for key in ["a", "b"]:
         world.source(cos_server, key)
-    oms_server.script(400)
+    oms_server.script("normal", 400)  # ShowSyncTask answered, the resubmission refused
     status, lines, result = verify_run(environ, "--resubmit")
     assert result == summary(source=2, missing=2, missing_unmarked=2, errors=2)
     assert world.markers_of(cos_server, markers.FAILED, ["a", "b"]) == {"a", "b"}
@@ -536,11 +537,11 @@ def test_resubmit_refused_by_oms_counts_errors_and_writes_failed_markers(environ
 # ----------------------------------------------------------------------------- configuration
 
 @pytest.mark.parametrize("overrides, variable", [
-    ({"SOURCE_BUCKET": None}, "SOURCE_BUCKET"),
+    ({"SOURCE_BUCKET": "other-1253970026"}, "SOURCE_BUCKET"),  # contradicts the sync task's src_bucket
     ({"SOURCE_BUCKET": "no-appid"}, "SOURCE_BUCKET"),
     ({"SOURCE_BUCKET": world.LOG_BUCKET}, "SOURCE_BUCKET"),
-    ({"OBS_BUCKET": None}, "OBS_BUCKET"),
-    ({"OBS_ENDPOINT": None}, "OBS_ENDPOINT"),
+    ({"OBS_BUCKET": "other-bucket"}, "OBS_BUCKET"),  # contradicts the task's dst_bucket
+    ({"OBS_ENDPOINT": "https://obs.cn-east-3.myhuaweicloud.com"}, "OBS_ENDPOINT"),  # another region than dst_region
     ({"OBS_ENDPOINT": "obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
     ({"OBS_ENDPOINT": "https://user:s3cr3t-pass@obs.cn-north-4.myhuaweicloud.com"}, "OBS_ENDPOINT"),
     ({"OBS_AK": None}, "OBS_AK"),
@@ -640,3 +641,38 @@ def test_the_command_prints_the_report_then_the_summary_and_a_progress_bar_only_
         assert b"verify: 30 source object(s): 29 matched, 1 missing (1 no marker" in stderr
     else:
         assert b"\r" not in stderr and b"verify:" not in stderr
+
+
+# ----------------------------------------------------------------------------- settings from the sync task
+
+def test_buckets_not_configured_are_taken_from_the_sync_task(oms_server, cos_server, obs_server):
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a")
+    environ = world.environ(oms_server, cos_server, obs_server, SOURCE_BUCKET=None, OBS_BUCKET=None)
+    assert verify_run(environ)[2] == summary(source=1, matched=1)
+    assert [r.method for r in oms_server.requests] == ["GET"]  # ShowSyncTask, once
+
+
+def test_a_destination_that_contradicts_the_task_exits_2_naming_both_unless_forced(oms_server, cos_server, obs_server,
+                                                                                   capsys):
+    world.source(cos_server, "a")
+    obs_server.create_bucket("typo-bucket")
+    environ = world.environ(oms_server, cos_server, obs_server, OBS_BUCKET="typo-bucket")
+    parser = argparse.ArgumentParser()
+    verify_command.add_arguments(parser)
+    status = verify_command.run(parser.parse_args([]), environ=environ, out=io.StringIO())
+    error = capsys.readouterr().err
+    assert status == 2 and "'typo-bucket'" in error and repr(OBS_BUCKET) in error
+    status, _, result = verify_run(environ, "--force")
+    assert result == summary(source=1, missing=1, missing_unmarked=1)  # compared with the configured bucket
+
+
+def test_without_synctask_get_the_configured_values_are_used_with_a_warning(oms_server, cos_server, obs_server,
+                                                                           caplog):
+    world.source(cos_server, "a")
+    world.destination(obs_server, "a")
+    oms_server.script(403)
+    with caplog.at_level(logging.WARNING):
+        status, _, result = verify_run(world.environ(oms_server, cos_server, obs_server, OBS_BUCKET=OBS_BUCKET))
+    assert result == summary(source=1, matched=1) and status == 0
+    assert "configured values are used" in caplog.text and "oms:synctask:get" in caplog.text
