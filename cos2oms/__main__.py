@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from cos2oms import __version__
-from cos2oms.commands import backfill, base, replay, status, verify
+from cos2oms.commands import backfill, base, replay, status, task, verify
 
 DESCRIPTION = "Tools for the COS -> OMS sync function (same environment variables as the function)."
 #: name -> (module with add_arguments(parser) and run(args), one-line help)
@@ -17,6 +17,7 @@ COMMANDS = {
     "status": (status, status.DESCRIPTION),
     "verify": (verify, verify.DESCRIPTION),
     "backfill": (backfill, backfill.DESCRIPTION),
+    "task": (task, task.DESCRIPTION),
 }
 
 

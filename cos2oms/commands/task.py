@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+"""``python -m cos2oms task TASK_ID``: show an OMS migration task this tool created (``backfill --via-task``,
+``verify --resubmit --via-task``) and follow it until it ends; then remove its list files (those under
+``oms-list-files/``, with ``OBS_AK``/``OBS_SK``, when OBS is configured). The JSON last line and the exit
+statuses are those of ``commands.migrate``."""
+import os
+
+from cos2oms import migration, obs, settings as settings_module
+from cos2oms.commands import base, migrate
+from cos2oms.oms import OmsClient
+from cos2oms.settings import ConfigError
+
+DESCRIPTION = "Show and follow an OMS migration task created by backfill/verify --via-task until it ends."
+
+
+def add_arguments(parser):
+    parser.add_argument("task_id", metavar="TASK_ID", help="the migration task's id (CreateTask's answer)")
+    migrate.add_following_arguments(parser)
+    base.add_arguments(parser)
+
+
+def _remove_list_files(state, obs_settings):
+    found = state.list_file
+    if found is None or obs_settings is None:
+        return
+    bucket, key, count = found
+    keys = [key] if not key.endswith("/") else [migration.list_file_name(key, n) for n in range(1, count + 1)]
+    client = obs.build_obs_client(obs_settings)
+    try:
+        migrate.remove_list_files(client, bucket or obs_settings.bucket, keys)
+    finally:
+        client.close()
+
+
+def run(args, environ=None, out=None, prog="cos2oms task"):
+    environ = os.environ if environ is None else environ
+    try:
+        settings = settings_module.load_settings(environ=environ)
+    except ConfigError as exc:
+        return base.config_error(prog, exc)
+    try:
+        obs_settings = settings_module.load_obs(environ, settings)
+    except ConfigError:
+        obs_settings = None  # the list files, if any, stay
+    client = OmsClient.from_settings(settings)
+    report = migrate.Report()
+    report.oms_task_id = args.task_id
+
+    def work(output, stopping):
+        follow = migrate.follow_to_end(client, args.task_id, report, output, stopping, args.poll_interval)
+        if follow.outcome == "finished":
+            _remove_list_files(follow.state, obs_settings)
+
+    return base.run_counted(args, settings, environ, out, migrate.logger, report, work, describe=report.describe,
+                            exit_status=report.exit_status)
