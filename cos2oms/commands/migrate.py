@@ -87,6 +87,8 @@ class Report(base.Counts):
     def exit_status(self):
         if self.config_problem:
             return base.EXIT_CONFIG
+        if self.status == "dry_run":
+            return base.EXIT_OK
         return base.EXIT_OK if self.status == migration.STATUS_NAMES[migration.SUCCEEDED] and self.failed == 0 \
             else base.EXIT_FAILED
 
@@ -295,6 +297,7 @@ class TaskRun(object):
         say("migration task %s created (%s); follow it elsewhere with %s" % (task_id, body["task_type"],
                                                                           follow_hint(task_id)))
         follow = follow_to_end(self.client, task_id, report, output, stopping, self.args.poll_interval, restart)
+        say(NO_MARKERS)
         if follow.outcome == "finished" and files is not None:
             files.remove()
         elif files is not None and files.keys:
