@@ -276,6 +276,11 @@ class TaskRun(object):
                 say("%s: list file not written (%s): no migration task created" % (self.prog, exc.cause))
                 files.remove()
                 return
+        if stopping.is_set():  # Ctrl-C before anything was created
+            if files is not None:
+                files.remove()
+                files.client.close()
+            return
         try:
             self._create_and_follow(report, output, stopping, body, restart, files)
         finally:

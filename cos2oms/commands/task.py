@@ -32,16 +32,22 @@ def _remove_list_files(state, obs_settings):
         client.close()
 
 
+def _configured(environ):
+    """The settings, and OBS's (None when OBS is not configured: the list files, if any, stay)."""
+    settings = settings_module.load_settings(environ=environ)
+    try:
+        return settings, settings_module.load_obs(environ, settings)
+    except ConfigError:
+        return settings, None
+
+
 def run(args, environ=None, out=None, prog="cos2oms task"):
+    """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
-        settings = settings_module.load_settings(environ=environ)
+        settings, obs_settings = _configured(environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
-    try:
-        obs_settings = settings_module.load_obs(environ, settings)
-    except ConfigError:
-        obs_settings = None  # the list files, if any, stay
     client = OmsClient.from_settings(settings)
     report = migrate.Report()
     report.oms_task_id = args.task_id

@@ -58,10 +58,11 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
     """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
-        if (args.via_task or args.list_bucket or args.dry_run) and not args.resubmit:
-            raise ConfigError("--via-task", "--via-task, --list-bucket and --dry-run go with --resubmit")
-        if args.list_bucket and not args.via_task:
-            raise ConfigError("--list-bucket", "goes with --via-task")
+        if args.via_task and not args.resubmit:
+            raise ConfigError("--via-task", "goes with --resubmit")
+        for name in ("list_bucket", "dry_run"):
+            if getattr(args, name) and not args.via_task:
+                raise ConfigError("--" + name.replace("_", "-"), "goes with --resubmit --via-task")
         setup = Setup(args, environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)

@@ -265,3 +265,29 @@ def test_markers_are_not_written_and_the_report_says_so(cos_server, obs_server, 
     assert status == 0
     assert cos_server.keys("logs-1250000000") == []
     assert "a migration task writes no markers" in capsys.readouterr().err
+
+
+def test_verify_dry_run_via_task_writes_and_sends_nothing(cos_server, obs_server):
+    source(cos_server, "gone.jpg")
+    with ScriptedOms() as oms:
+        status, lines, report = run(verify, environ(oms, cos_server, obs_server), "--resubmit", "--via-task",
+                                    "--dry-run")
+    assert oms.received == [] and objects(obs_server, OBS_BUCKET) == {}
+    assert (status, report["status"], report["task_type"]) == (0, "dry_run", "list")
+    assert any(line.startswith("list files (1) to write in %s: oms-list-files/" % OBS_BUCKET) for line in lines)
+
+
+@pytest.mark.parametrize("argv", [["--via-task"], ["--resubmit", "--list-bucket", "b"], ["--resubmit", "--dry-run"]])
+def test_verify_via_task_options_go_together(cos_server, obs_server, argv, capsys):
+    with ScriptedOms() as oms:
+        status = verify.run(verify_args(argv), environ=environ(oms, cos_server, obs_server))
+    assert status == 2 and oms.received == []
+    assert "configuration error" in capsys.readouterr().err
+
+
+def verify_args(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    verify.add_arguments(parser)
+    return parser.parse_args(argv)
