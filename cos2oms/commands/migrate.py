@@ -161,13 +161,19 @@ def remove_list_files(client, bucket, keys):
             logs.log(logger, logging.WARNING, "list file not removed", bucket=bucket, key=key, cause=exc.cause)
 
 
-def follow_to_end(client, task_id, report, output, stopping, interval, restart_body=None):
+def follow_to_end(client, task_id, report, output, stopping, interval, restart_body=None, shown=None):
     """Follow the task until it ends into ``report``; restart it once for its failed objects when
-    ``restart_body`` is given. Returns the ``Follow`` that ended the run."""
+    ``restart_body`` is given; ``shown(state)`` at the first answer. Returns the ``Follow`` that ended the run."""
     bars = Bars(output)
+
+    def on_state(state):
+        if report.status in ("not_created", "created") and shown is not None:
+            shown(state)
+        report.take(state)
+        bars(state)
+
     try:
-        follow = migration.Follow(client, task_id, stopping, lambda state: (report.take(state), bars(state)),
-                                  interval)
+        follow = migration.Follow(client, task_id, stopping, on_state, interval)
         state = follow.run()
         if follow.outcome == "finished" and state.failed and restart_body is not None:
             say("migration task %s ended with %d failed object(s): restarting it once for them" % (task_id,

@@ -4,8 +4,9 @@
 ``oms-list-files/``, with ``OBS_AK``/``OBS_SK``, when OBS is configured). The JSON last line and the exit
 statuses are those of ``commands.migrate``."""
 import os
+import sys
 
-from cos2oms import migration, obs, settings as settings_module
+from cos2oms import logs, migration, obs, settings as settings_module
 from cos2oms.commands import base, migrate
 from cos2oms.oms import OmsClient
 from cos2oms.settings import ConfigError
@@ -17,6 +18,18 @@ def add_arguments(parser):
     parser.add_argument("task_id", metavar="TASK_ID", help="the migration task's id (CreateTask's answer)")
     migrate.add_following_arguments(parser)
     base.add_arguments(parser)
+
+
+def describe_task(state):
+    """One line about the task, as ShowTask tells it (network values escaped and capped)."""
+    body = state.body
+    src = body.get("src_node") if isinstance(body.get("src_node"), dict) else {}
+    dst = body.get("dst_node") if isinstance(body.get("dst_node"), dict) else {}
+    return "migration task %s (%s), %s: %s; from %s %s/%s to %s/%s%s" % tuple(
+        logs.short(value) for value in (
+            state.task_id, body.get("task_type"), state.status_name, body.get("description"),
+            src.get("cloud_type"), src.get("region"), src.get("bucket"), dst.get("region"), dst.get("bucket"),
+            "/" + str(dst["save_prefix"]) if dst.get("save_prefix") else ""))
 
 
 def _remove_list_files(state, obs_settings):
@@ -42,6 +55,7 @@ def _configured(environ):
 
 
 def run(args, environ=None, out=None, prog="cos2oms task"):
+    out = sys.stdout if out is None else out
     """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
@@ -52,8 +66,12 @@ def run(args, environ=None, out=None, prog="cos2oms task"):
     report = migrate.Report()
     report.oms_task_id = args.task_id
 
+    def shown(state):
+        print(describe_task(state), file=out)
+
     def work(output, stopping):
-        follow = migrate.follow_to_end(client, args.task_id, report, output, stopping, args.poll_interval)
+        follow = migrate.follow_to_end(client, args.task_id, report, output, stopping, args.poll_interval,
+                                       shown=shown)
         if follow.outcome == "finished":
             _remove_list_files(follow.state, obs_settings)
 

@@ -246,8 +246,12 @@ def test_list_files_stay_while_the_task_may_read_them_then_task_removes_them(cos
 
 
 def test_task_command_follows_until_the_end_and_reports(cos_server, obs_server):
-    with ScriptedOms([state(1), state(2, 2, 1), state(3, 2, 1, failed=1)]) as oms:
-        status, _, report = run(task, environ(oms, cos_server, obs_server), str(TASK_ID), *FAST)
+    first = state(1, description="cos2oms backfill\nsince", src_node={"cloud_type": "Tencent", "bucket": "b-1"},
+                  dst_node={"bucket": "d", "region": "cn-north-4", "save_prefix": "p/"})
+    with ScriptedOms([first, state(2, 2, 1), state(3, 2, 1, failed=1)]) as oms:
+        status, lines, report = run(task, environ(oms, cos_server, obs_server), str(TASK_ID), *FAST)
+    assert lines == ['migration task "4242" ("prefix"), "waiting": "cos2oms backfill\\nsince"; from "Tencent" -/"b-1" '
+                     'to "cn-north-4"/"d""/p/"']  # what OMS said, quoted and escaped
     assert oms.calls() == ["show_task"] * 3
     assert (status, report["status"], report["failed"]) == (1, "stopped", 1)
 
