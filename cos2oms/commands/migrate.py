@@ -204,14 +204,33 @@ def follow_to_end(client, task_id, report, output, stopping, interval, restart_b
 
 class TaskRun(object):
     """One new migration task for ``backfill``/``verify``: ``setup`` (``commands.buckets.Setup``, with OBS),
-    ``args`` (``dry_run``, ``poll_interval``). ``run(out, environ, plan)``: ``plan(context)`` gives
-    (task_type, object_key or None, keys for list files or None, description, migrate_since or None)."""
+    ``args`` (``dry_run``, ``poll_interval``, ``list_bucket``)."""
 
     def __init__(self, args, setup, prog):
         self.args = args
         self.setup = setup
         self.prog = prog
         self.client = OmsClient.from_settings(setup.settings)
+
+    def run(self, environ, out, task_type, object_key=None, list_keys=None, text="", migrate_since=None):
+        """A ``prefix`` task (``object_key``: the prefixes) or a ``list`` task (``list_keys``: source keys);
+        returns the exit status."""
+        report = Report(task_type, "dry_run" if self.args.dry_run else "not_created")
+
+        def work(output, stopping):
+            sync_task = self._sync_task(report)
+            if sync_task is None:
+                return
+            plan = self._plan(report, sync_task, task_type, object_key, list_keys, text, migrate_since)
+            if plan is None:
+                return
+            if self.args.dry_run:
+                self._print(plan, out)
+            else:
+                self._send(report, output, stopping, plan)
+
+        return base.run_counted(self.args, self.setup.settings, environ, out, logger, report, work,
+                                describe=report.describe, exit_status=report.exit_status)
 
     def _sync_task(self, report):
         """ShowSyncTask's answer (a dict), {} in a dry run; None when it failed (said, and counted)."""
@@ -225,76 +244,67 @@ class TaskRun(object):
             % (self.prog, answer.describe()))
         return None
 
-    def run(self, environ, out, task_type, object_key=None, list_keys=None, text="", migrate_since=None):
-        report = Report(task_type, "dry_run" if self.args.dry_run else "not_created")
-
-        def work(output, stopping):
-            self._work(report, output, stopping, task_type, object_key, list_keys, text, migrate_since, out)
-
-        return base.run_counted(self.args, self.setup.settings, environ, out, logger, report, work,
-                                describe=report.describe, exit_status=report.exit_status)
-
-    def _work(self, report, output, stopping, task_type, object_key, list_keys, text, migrate_since, out):
-        sync_task = self._sync_task(report)
-        if sync_task is None:
-            return
+    def _plan(self, report, sync_task, task_type, object_key, list_keys, text, migrate_since):
+        """The bodies, checked, and the list files to write: a ``Plan``, or None (said, and counted)."""
         region = destination_region(sync_task, self.setup.obs)
-        if region is None:
-            if not self.args.dry_run:
-                say("%s: the destination's region is unknown: the sync task does not say it and OBS_ENDPOINT is "
-                    "not obs.REGION.myhuaweicloud.com" % self.prog)
-                report.config_problem = True
-                return
-            region = "<dst_region from ShowSyncTask>"
-        src, dst = self.setup.settings, migration.destination_node(self.setup.obs, region)
-        files = None
+        if region is None and not self.args.dry_run:
+            say("%s: the destination's region is unknown: the sync task does not say it and OBS_ENDPOINT is not "
+                "obs.REGION.myhuaweicloud.com" % self.prog)
+            report.config_problem = True
+            return None
+        dst = migration.destination_node(self.setup.obs, region or "<dst_region from ShowSyncTask>")
+        plan = Plan()
         if list_keys is not None:
-            bucket = getattr(self.args, "list_bucket", None) or self.setup.obs.bucket
-            contents = list(migration.split_list(list_keys))
-            folder = migration.list_folder(unique=uuid.uuid4().hex[:8])
-            names = [migration.list_file_name(folder, n) for n in range(1, len(contents) + 1)]
-            src_node = migration.source_node(src, self.setup.source,
-                                             list_file=migration.list_file(bucket, names))
+            plan.bucket = getattr(self.args, "list_bucket", None) or self.setup.obs.bucket
+            plan.contents = list(migration.split_list(list_keys))
+            plan.folder = migration.list_folder(unique=uuid.uuid4().hex[:8])
+            plan.names = [migration.list_file_name(plan.folder, n) for n in range(1, len(plan.contents) + 1)]
+            src = migration.source_node(self.setup.settings, self.setup.source,
+                                        list_file=migration.list_file(plan.bucket, plan.names))
         else:
-            src_node = migration.source_node(src, self.setup.source, object_key=object_key)
-        body = migration.create_body(task_type, src_node, dst, text, sync_task, migrate_since)
-        restart = migration.start_body(src_node, dst)
+            src = migration.source_node(self.setup.settings, self.setup.source, object_key=object_key)
+        plan.body = migration.create_body(task_type, src, dst, text, sync_task, migrate_since)
+        plan.restart = migration.start_body(src, dst)
         try:
-            migration.check_body("CreateTaskReq", body)
-            migration.check_body("StartTaskReq", restart)
+            migration.check_body("CreateTaskReq", plan.body)
+            migration.check_body("StartTaskReq", plan.restart)
         except migration.BodyError as exc:
             say("%s: %s: nothing sent" % (self.prog, exc))
             report.config_problem = True
-            return
-        if self.args.dry_run:
-            print("CreateTask POST %s" % self.client.tasks_url(), file=out)
-            print(json.dumps(migration.redacted(body), ensure_ascii=False, indent=2), file=out)
-            if list_keys is not None:
-                print("list files (%d) to write in %s: %s" % (len(contents), bucket, ", ".join(names)), file=out)
-            print("StartTask (once, for failed objects) body:", file=out)
-            print(json.dumps(migration.redacted(restart), ensure_ascii=False, indent=2), file=out)
-            return
-        if list_keys is not None:
-            files = ListFiles(obs.build_obs_client(self.setup.obs), bucket, folder)
-            try:
-                files.write(contents)
-            except obs.ObsWriteError as exc:
-                say("%s: list file not written (%s): no migration task created" % (self.prog, exc.cause))
-                files.remove()
-                return
-        if stopping.is_set():  # Ctrl-C before anything was created
-            if files is not None:
-                files.remove()
-                files.client.close()
-            return
+            return None
+        return plan
+
+    def _print(self, plan, out):
+        """``--dry-run``: the requests it would send, secrets redacted."""
+        print("CreateTask POST %s" % self.client.tasks_url(), file=out)
+        print(json.dumps(migration.redacted(plan.body), ensure_ascii=False, indent=2), file=out)
+        if plan.names:
+            print("list files (%d) to write in %s: %s" % (len(plan.names), plan.bucket, ", ".join(plan.names)),
+                  file=out)
+        print("StartTask (once, for failed objects) body:", file=out)
+        print(json.dumps(migration.redacted(plan.restart), ensure_ascii=False, indent=2), file=out)
+
+    def _send(self, report, output, stopping, plan):
+        files = ListFiles(obs.build_obs_client(self.setup.obs), plan.bucket, plan.folder) if plan.names else None
         try:
-            self._create_and_follow(report, output, stopping, body, restart, files)
+            if files is not None:
+                try:
+                    files.write(plan.contents)
+                except obs.ObsWriteError as exc:
+                    say("%s: list file not written (%s): no migration task created" % (self.prog, exc.cause))
+                    files.remove()
+                    return
+            if stopping.is_set():  # Ctrl-C before anything was created
+                if files is not None:
+                    files.remove()
+                return
+            self._create_and_follow(report, output, stopping, plan, files)
         finally:
             if files is not None:
                 files.client.close()
 
-    def _create_and_follow(self, report, output, stopping, body, restart, files):
-        answer = self.client.create_task(body)
+    def _create_and_follow(self, report, output, stopping, plan, files):
+        answer = self.client.create_task(plan.body)
         task_id = answer.body.get("id") if answer.ok else None
         if task_id is None:
             report.config_problem = answer.refused
@@ -305,15 +315,25 @@ class TaskRun(object):
             return
         report.oms_task_id = task_id
         report.status = "created"
-        say("migration task %s created (%s); follow it elsewhere with %s" % (task_id, body["task_type"],
+        say("migration task %s created (%s); follow it elsewhere with %s" % (task_id, plan.body["task_type"],
                                                                           follow_hint(task_id)))
-        follow = follow_to_end(self.client, task_id, report, output, stopping, self.args.poll_interval, restart)
+        follow = follow_to_end(self.client, task_id, report, output, stopping, self.args.poll_interval,
+                               plan.restart)
         say(NO_MARKERS)
         if follow.outcome == "finished" and files is not None:
             files.remove()
         elif files is not None and files.keys:
             say("list files kept while the task may still read them: %s in %s (%s removes them once the task "
                 "has ended)" % (files.folder, files.bucket, follow_hint(task_id)))
+
+
+class Plan(object):
+    """A new task's requests: ``body`` (CreateTaskReq), ``restart`` (StartTaskReq); for a list task its list
+    files (``contents``, their ``names`` in ``folder`` of ``bucket``)."""
+
+    def __init__(self):
+        self.body = self.restart = self.bucket = self.folder = None
+        self.contents, self.names = [], []
 
 
 def run_new_task(args, setup, prog, environ, out, **plan):
