@@ -324,7 +324,10 @@ class Follow(object):
         self.outcome = None
         self.answer = None
 
-    def run(self, wait_first=False):
+    def run(self, wait_first=False, stale=None, max_stale=3):
+        """Until the task ends. ``stale``: the ended state before a restart; an answer that still shows it
+        (status and counts unchanged: OMS may not have taken the restart in yet) is not the end, up to
+        ``max_stale`` times."""
         misses = 0
         if wait_first and self.stopping.wait(self.interval):
             self.outcome = "interrupted"
@@ -339,7 +342,10 @@ class Follow(object):
                 self.state = TaskState(self.task_id, answer.body)
                 if self.on_state is not None:
                     self.on_state(self.state)
-                if self.state.finished:
+                if self.state.finished and stale is not None and max_stale > 0 and \
+                        _counts(self.state) == _counts(stale):
+                    max_stale -= 1
+                elif self.state.finished:
                     self.outcome = "finished"
                     return self.state
             else:
@@ -354,3 +360,7 @@ class Follow(object):
             if self.stopping.wait(self.interval):
                 self.outcome = "interrupted"
                 return self.state
+
+
+def _counts(state):
+    return state.status, state.total, state.succeeded, state.failed, state.skipped, state.bytes

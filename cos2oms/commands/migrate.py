@@ -182,7 +182,7 @@ def follow_to_end(client, task_id, report, output, stopping, interval, restart_b
             if answer.ok:
                 report.restarted = True
                 follow = migration.Follow(client, task_id, stopping, follow.on_state, interval)
-                follow.run(wait_first=True)
+                follow.run(wait_first=True, stale=state)
             else:
                 follow.answer, follow.outcome = answer, "refused" if answer.refused else "restart_failed"
     finally:

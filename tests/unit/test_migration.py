@@ -226,3 +226,20 @@ def test_follow_stops_when_asked_to():
                               on_state=lambda s: (seen.append(s), stopping.set()), interval=60)
     follow.run()
     assert follow.outcome == "interrupted" and len(seen) == 1
+
+
+def test_after_a_restart_the_old_end_is_not_taken_for_the_new_one():
+    old = {"status": 5, "total_num": 4, "successful_num": 3, "failed_num": 1}
+    client = Client([answer(200, old), answer(200, dict(old, status=2)), answer(200, dict(old, failed_num=0,
+                                                                                          successful_num=4))])
+    follow = migration.Follow(client, 1, threading.Event(), interval=0.001)
+    state = follow.run(stale=migration.TaskState(1, old))
+    assert (follow.outcome, state.succeeded, client.asked) == ("finished", 4, 3)
+
+
+def test_an_end_that_stays_as_it_was_is_taken_after_a_few_answers():
+    old = {"status": 5, "total_num": 4, "successful_num": 3, "failed_num": 1}
+    client = Client([answer(200, old)])
+    follow = migration.Follow(client, 1, threading.Event(), interval=0.001)
+    state = follow.run(stale=migration.TaskState(1, old), max_stale=3)
+    assert (follow.outcome, state.failed, client.asked) == ("finished", 1, 4)
