@@ -278,6 +278,16 @@ class CosEndpoint:
         headers = {k.lower(): v for k, v in answer.items() if k != "Body"}
         return answer["Body"].get_raw_stream().read(), _http_time(headers.get("last-modified"))
 
+    def list(self, bucket: str, prefix: str = "") -> list[str]:
+        """Every key under ``prefix`` (for the loopback OMS's migration tasks)."""
+        keys, marker = [], ""
+        while True:
+            answer = self.client.list_objects(Bucket=bucket, Prefix=prefix, Marker=marker, MaxKeys=1000)
+            keys += [item["Key"] for item in answer.get("Contents", [])]
+            if answer.get("IsTruncated") != "true":
+                return keys
+            marker = answer.get("NextMarker") or keys[-1]
+
 
 class ObsEndpoint:
     """An OBS-compatible endpoint reached over HTTP with the OBS SDK (``python -m local.obs_server``'s endpoint)."""
@@ -295,6 +305,25 @@ class ObsEndpoint:
         if not 200 <= (answer.status or 0) < 300:
             raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a HEAD of {key!r}")
         return answer.body.contentLength, _http_time(answer.body.lastModified)
+
+    def get(self, bucket: str, key: str) -> tuple[bytes, float] | None:
+        answer = self.client.getObject(bucket, key, loadStreamInMemory=True)
+        if answer.status == 404:
+            return None
+        if not 200 <= (answer.status or 0) < 300:
+            raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a GET of {key!r}")
+        return answer.body.buffer, _http_time(answer.body.lastModified)
+
+    def list(self, bucket: str, prefix: str = "") -> list[str]:
+        keys, marker = [], None
+        while True:
+            answer = self.client.listObjects(bucket, prefix=prefix, marker=marker, max_keys=1000)
+            if not 200 <= (answer.status or 0) < 300:
+                raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a listing of {bucket!r}")
+            keys += [item.key for item in answer.body.contents]
+            if not answer.body.is_truncated:
+                return keys
+            marker = answer.body.next_marker or keys[-1]
 
     def put(self, bucket: str, key: str, body: bytes) -> None:
         answer = self.client.putContent(bucket, key, body)

@@ -38,6 +38,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
 from local import fake_credentials
+from local.oms_tasks import TASKS_PATH, Tasks
 from local.serving import BackgroundServer, run_until_interrupted
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.owner._connection_closed(self.connection)
 
     def do_POST(self) -> None:
-        self.server.owner._handle(self)
+        if not self.server.owner._handle_query(self):  # migration tasks; sync events as before
+            self.server.owner._handle(self)
 
     def do_GET(self) -> None:
         if not self.server.owner._handle_query(self):  # sync task queries; any other GET as before
@@ -281,6 +283,8 @@ class OmsServer(BackgroundServer):
         # OMS's part after accepting (copying off until ``migrate``): one ``local.obs_server.CopyRecord`` per copy.
         self.copies: list = []
         self.migration = None
+        # Migration tasks (CreateTask/ShowTask/StartTask): scripting hooks and received bodies there.
+        self.tasks = Tasks(self)
 
     # --- lifecycle
 
@@ -512,12 +516,14 @@ class OmsServer(BackgroundServer):
         return series
 
     def _handle_query(self, handler: _Handler) -> bool:
-        """Answer ShowSyncTask / ListSyncTaskStatistic (signature checked, scripted actions applied, recorded);
+        """Answer ShowSyncTask / ListSyncTaskStatistic and the migration tasks' CreateTask / ShowTask / StartTask
+        (``self.tasks``, local.oms_tasks) (signature checked, scripted actions applied, recorded);
         False, touching nothing, for any other path."""
         url = urlsplit(handler.path)
-        route = TASK_PATH.match(url.path)
+        route = TASKS_PATH.match(url.path) or (TASK_PATH.match(url.path) if handler.command == "GET" else None)
         if not route:
             return False
+        migration_task = route.re is TASKS_PATH
         body = _read_body(handler)
         headers = {name.lower(): ", ".join(_utf8(v) for v in handler.headers.get_all(name))
                    for name in set(handler.headers.keys())}
@@ -545,6 +551,8 @@ class OmsServer(BackgroundServer):
             status, answer = action.status, action.body if action.body is not None else _error_body(action.status)
         elif not verdict.ok:
             status, answer = 401, _error_body(401, verdict.reason)
+        elif migration_task:
+            status, answer = self.tasks.handle(handler.command, route, body)
         elif self.task_status(route["task_id"]) is None:
             status, answer = 404, dict(NO_SUCH_TASK)
         else:

@@ -132,10 +132,25 @@ class World:
                 else:
                     server = asked or None
                 setattr(self, role, server)
+            self._agree()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _agree(self) -> None:
+        """A loopback OMS this world started answers ShowSyncTask with this world's buckets (so that commands
+        taking settings from the sync task agree with the environment), and its migration tasks copy from this
+        world's COS to its OBS."""
+        if not any(server is self.oms for server in self._started) or not hasattr(self.oms, "task_details"):
+            return
+        details = dict(self.oms.task_details, dst_bucket=self.names["obs_bucket"])
+        if self.names["source_bucket"]:
+            details.update(src_bucket=self.names["source_bucket"],
+                           app_id=self.names["source_bucket"].rpartition("-")[2])
+        self.oms.task_details = details
+        if self.cos is not None and self.obs is not None:
+            self.oms.tasks.source, self.oms.tasks.destination = self.cos, self.obs
 
     def stop(self) -> None:
         while self._started:
