@@ -295,3 +295,26 @@ def verify_args(argv):
     parser = argparse.ArgumentParser()
     verify.add_arguments(parser)
     return parser.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- the loopback world, end to end
+
+def test_both_commands_end_to_end_on_the_loopback_world_and_verify_agrees():
+    from local.world import World
+
+    with World(oms=True, cos=True, obs=True, source_bucket=SOURCE_BUCKET, obs_bucket=OBS_BUCKET) as world:
+        world.obs.create_bucket(OBS_BUCKET)
+        env = world.environ(COS_REGION="ap-guangzhou")
+        for key in ("old.jpg", "a/in window.jpg", "b/also+here.jpg"):
+            source(world.cos, key, mtime=T0 if key != "old.jpg" else T0 - 86400)
+        status, _, report = run(backfill, env, "--since", "2024-05-01T00:00:00", "--via-task", *FAST)
+        assert (status, report["status"], report["task_type"]) == (0, "succeeded", "prefix")
+        assert sorted(objects(world.obs, OBS_BUCKET)) == ["a/in window.jpg", "b/also+here.jpg"]
+        for key in TRICKY:
+            source(world.cos, key)
+        status, _, report = run(verify, env, "--resubmit", "--via-task", *FAST)
+        assert (status, report["status"], report["task_type"], report["failed"]) == (0, "succeeded", "list", 0)
+        assert objects(world.obs, OBS_BUCKET, migration.LIST_FILE_FOLDER) == {}
+        status, _, summary = run(verify, env)
+        assert (status, summary["source"], summary["matched"], summary["missing"]) == (0, 3 + len(TRICKY),
+                                                                                      3 + len(TRICKY), 0)
