@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from cos2oms import __version__
-from cos2oms.commands import audit, backfill, base, replay, status, verify
+from cos2oms.commands import audit, backfill, base, replay, status, task, verify
 
 DESCRIPTION = "Tools for the COS -> OMS sync function (same environment variables as the function)."
 #: name -> (module with add_arguments(parser) and run(args), one-line help)
@@ -18,6 +18,7 @@ COMMANDS = {
     "verify": (verify, verify.DESCRIPTION),
     "backfill": (backfill, backfill.DESCRIPTION),
     "audit": (audit, audit.DESCRIPTION),
+    "task": (task, task.DESCRIPTION),
 }
 
 

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """The OBS client (esdk-obs-python, imported only when a client is built: only ``verify`` needs it) and its
-lister, beside ``storage``'s COS client: the destination bucket's listing for ``verify``.
+lister, beside ``storage``'s COS client: the destination bucket's listing for ``verify``; ``put_text`` and
+``delete_object`` for the migration tasks' list files.
 
 A listing page that fails is classified by ``retry`` like every other remote call (``listings.pages`` tries
 it again when worth it); the SDK's own retries are off.
@@ -91,3 +92,37 @@ class ObsLister(object):
             cause = "OBS's listing could not be read: %s" % (self._problem.cause or "no body")
             raise PageProblem(cause, retry.classify(error=retry.Unreadable(cause)).retry)
         return answer.body
+
+
+class ObsWriteError(Exception):
+    """An OBS write or delete that did not succeed: ``cause`` says why (network values escaped and capped)."""
+
+    def __init__(self, cause):
+        Exception.__init__(self, cause)
+        self.cause = cause
+
+
+def _answered(answer, what):
+    status = getattr(answer, "status", None) or 0
+    if not 200 <= status <= 299:
+        raise ObsWriteError("%s: OBS answered %s %s %s" % (what, status or "-", logs.short(answer.errorCode),
+                                                           logs.short(answer.errorMessage)))
+
+
+def put_text(client, bucket, key, content):
+    """Write ``content`` (bytes) as object ``key`` of ``bucket``; ``ObsWriteError`` when OBS did not take it."""
+    try:
+        answer = client.putContent(bucket, key, content)
+    except Exception as exc:  # the SDK raises when a connection fails
+        raise ObsWriteError("put %s: %s: %s" % (key, type(exc).__name__, logs.short(str(exc)))) from None
+    _answered(answer, "put %s" % key)
+
+
+def delete_object(client, bucket, key):
+    """Delete object ``key`` of ``bucket`` (gone already is fine); ``ObsWriteError`` otherwise."""
+    try:
+        answer = client.deleteObject(bucket, key)
+    except Exception as exc:
+        raise ObsWriteError("delete %s: %s: %s" % (key, type(exc).__name__, logs.short(str(exc)))) from None
+    if getattr(answer, "status", None) != 404:
+        _answered(answer, "delete %s" % key)

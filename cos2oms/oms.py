@@ -5,7 +5,8 @@
 SDK-HMAC-SHA256. HTTP 200 means accepted. The task queries (``show_sync_task``: ShowSyncTask, ``GET
 .../sync-tasks/{id}?query_time=``; ``list_statistics``: ListSyncTaskStatistic, ``GET .../statistics?...``)
 are signed GETs on the task's address, read from ``SYNC_URL``: ``oms_tasks.TaskClient``, this client with the
-queries, which only the commands use (kept off the function's import path, its cold start).
+queries and the migration task calls (CreateTask, ShowTask, StartTask), which only the commands use (kept off
+the function's import path, its cold start).
 
 Every request is tried as ``retry`` says: connection errors, timeouts, 408, 429 and 5xx again, with
 exponential back-off and full jitter, at most ``max_attempts`` attempts (``OMS_MAX_ATTEMPTS``), each bounded
@@ -148,9 +149,9 @@ class OmsClient(object):
         return cls(session or transport.new_session(), settings.sync_url, settings.hw_ak, settings.hw_sk,
                    settings.oms_timeout, settings.oms_max_attempts, settings.key_encoding, **kwargs)
 
-    def _run(self, attempt, deadline):
+    def _run(self, attempt, deadline, max_attempts=None):
         time_left = retry.unbounded if deadline is None else deadline.remaining_for_requests
-        return retry.run(attempt, self.max_attempts, time_left, max_seconds=self.timeout,
+        return retry.run(attempt, max_attempts or self.max_attempts, time_left, max_seconds=self.timeout,
                          min_seconds=MIN_ATTEMPT_SECONDS, sleep=self._sleep, rand=self._rand)
 
     # ------------------------------------------------------------------------------------- sync requests

@@ -1,10 +1,13 @@
 # -*- coding: utf-8 -*-
-"""The OMS task queries (ShowSyncTask, ListSyncTaskStatistic): ``TaskClient``, the OMS client (``oms``) with
-the queries, and their outcome ``OmsAnswer``; signed, tried and read as the events POST is. Command-only
-(``status``): kept off the function's import path (its cold start)."""
+"""The OMS task queries (ShowSyncTask, ListSyncTaskStatistic) and migration task calls (CreateTask, ShowTask,
+StartTask): ``TaskClient``, the OMS client (``oms``) with them, and their outcome ``OmsAnswer``; signed, tried
+and read as the events POST is. Command-only (``status``, ``verify``, ``backfill``, ``task``): kept off the
+function's import path (its cold start)."""
 import collections
+import json
 import logging
 import time
+from urllib.parse import quote
 
 import requests
 
@@ -67,10 +70,11 @@ class TaskClient(OmsClient):
         ``OmsAnswer`` (``statistics``)."""
         return self._query(self.task_url() + "/statistics", params, "statistics", deadline)
 
-    def _get(self, url, params, seconds, query):
-        """One signed GET: (``OmsAnswer``, ``retry.Verdict`` or None)."""
+    def _call(self, method, url, params, body, seconds, query):
+        """One signed request (``get`` or ``post``): (``OmsAnswer``, ``retry.Verdict`` or None)."""
+        kwargs = {"params": params} if body is None else {"params": params, "data": body}
         try:
-            response, exc = self._send("get", url, seconds, params=params)
+            response, exc = self._send(method, url, seconds, **kwargs)
         except Exception as exc:  # what the HTTP stack raises on an answer nothing foresaw: still no answer
             return OmsAnswer(query, reason="no usable answer: %s" % logs.problem(exc)), retry.classify(error=exc)
         if exc is not None:
@@ -83,9 +87,11 @@ class TaskClient(OmsClient):
             return OmsAnswer(query, reason=reason), retry.classify(error=exc)
         request_id = _request_id(response)
         if response.status_code == 200:
-            body, text = _read(response)
-            if isinstance(body, dict):
-                return OmsAnswer(query, 200, body, request_id=request_id), None
+            parsed, text = _read(response)
+            if method == "post" and not text.strip():
+                parsed = {}  # StartTask answers 200 with no body
+            if isinstance(parsed, dict):
+                return OmsAnswer(query, 200, parsed, request_id=request_id), None
             reason = "answer is not a JSON object: %s" % logs.short(text[:200])
             return OmsAnswer(query, 200, reason=reason, request_id=request_id), \
                 retry.classify(error=retry.Unreadable(reason))
@@ -93,16 +99,39 @@ class TaskClient(OmsClient):
         return OmsAnswer(query, response.status_code, error_code=error_code, error_msg=error_msg,
                          request_id=request_id), verdict
 
-    def _query(self, url, params, query, deadline):
-        """A signed GET, tried as ``retry`` says; an ``OmsAnswer`` (never an exception), logged."""
+    def _query(self, url, params, query, deadline, method="get", body=None, max_attempts=None):
+        """A signed request, tried as ``retry`` says (at most ``max_attempts``, default ``OMS_MAX_ATTEMPTS``);
+        an ``OmsAnswer`` (never an exception), logged."""
         started = time.monotonic()
-        outcome = self._run(lambda number, seconds: self._get(url, params, seconds, query), deadline)
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        outcome = self._run(lambda number, seconds: self._call(method, url, params, data, seconds, query), deadline,
+                            max_attempts)
         answer = outcome.result or OmsAnswer(query, reason="no time left for an OMS request")
         logs.log(logger, logging.INFO if answer.ok else logging.WARNING,
                  "oms query" if answer.ok else "oms query failed", query=query, status=answer.status,
                  error_code=answer.error_code, error_msg=answer.error_msg, reason=answer.reason,
                  oms_request_id=answer.request_id, elapsed_ms=(time.monotonic() - started) * 1000)
         return answer
+
+    # ------------------------------------------------------------------------------------- migration tasks
+
+    def tasks_url(self):
+        """``https://host/v2/{project_id}/tasks``: the migration tasks' address in the sync task's project."""
+        return self.task_url().rsplit("/sync-tasks/", 1)[0] + "/tasks"
+
+    def create_task(self, body, deadline=None):
+        """CreateTask (``POST .../tasks``) with ``body`` (a ``CreateTaskReq``); an ``OmsAnswer`` (``id``).
+        One attempt only: a request that timed out may have created the task, and a second would copy twice."""
+        return self._query(self.tasks_url(), None, "create_task", deadline, "post", body, max_attempts=1)
+
+    def show_task(self, task_id, deadline=None):
+        """ShowTask (``GET .../tasks/{task_id}``); an ``OmsAnswer`` (``ShowTaskResponse``)."""
+        return self._query("%s/%s" % (self.tasks_url(), quote(str(task_id), safe="")), None, "show_task", deadline)
+
+    def start_task(self, task_id, body, deadline=None):
+        """StartTask (``POST .../tasks/{task_id}/start``) with ``body`` (a ``StartTaskReq``)."""
+        return self._query("%s/%s/start" % (self.tasks_url(), quote(str(task_id), safe="")), None, "start_task",
+                           deadline, "post", body)
 
 
 # ----------------------------------------------------------------------------------------- the sync task's settings

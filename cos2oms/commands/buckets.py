@@ -61,7 +61,7 @@ def add_force_argument(parser):
 
 
 def task_settings_of(answer):
-    """The sync task's settings from a ShowSyncTask ``answer`` (``oms.OmsAnswer``), or None, with a warning
+    """The sync task's settings from a ShowSyncTask ``answer`` (``oms_tasks.OmsAnswer``), or None, with a warning
     saying the configured values are used, when OMS did not say (403: the key lacks ``oms:synctask:get``)."""
     if answer.ok:
         return oms_tasks.sync_task_settings(answer.body)
@@ -71,9 +71,9 @@ def task_settings_of(answer):
     return None
 
 
-def ask_task_settings(settings):
-    """Ask ShowSyncTask once: ``task_settings_of`` its answer."""
-    return task_settings_of(oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000))
+def ask_sync_task(settings):
+    """ShowSyncTask, asked once: its ``oms_tasks.OmsAnswer``."""
+    return oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000)
 
 
 class Setup(object):
@@ -86,7 +86,8 @@ class Setup(object):
         environ = os.environ if environ is None else environ
         self.environ = environ
         self.settings = settings_module.load_settings(environ=environ, context=context)
-        self.task = ask_task_settings(self.settings) if task is False else task
+        self.task_answer = ask_sync_task(self.settings) if task is False else None  # migration tasks read it too
+        self.task = task_settings_of(self.task_answer) if task is False else task
         force = bool(getattr(args, "force", False))
         self.source = bucket_settings.load_source(environ, self.settings, getattr(args, "source_bucket", None),
                                                   self.task, force)

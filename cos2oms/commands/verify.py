@@ -6,8 +6,8 @@ import os
 import sys
 import tempfile
 
-from cos2oms import bulk, logs, obs
-from cos2oms.commands import base
+from cos2oms import bulk, logs, migration, obs
+from cos2oms.commands import base, migrate
 from cos2oms.commands.buckets import Setup, add_force_argument, parse_when
 from cos2oms.report import INTERRUPTED, combined_line
 from cos2oms.settings import ConfigError
@@ -35,6 +35,15 @@ def add_arguments(parser):
                              "about no key (a listing that failed)")
     parser.add_argument("--resubmit", action="store_true",
                         help="send every missing or differing key to OMS (10 a request), with markers")
+    parser.add_argument("--via-task", action="store_true",
+                        help="with --resubmit: let OMS copy the keys itself, as one migration task (list) whose list "
+                             "files are written in --list-bucket under oms-list-files/ and removed once it has ended")
+    parser.add_argument("--list-bucket", metavar="BUCKET",
+                        help="with --via-task: the OBS bucket for the list files, in the destination's region "
+                             "(default: the destination bucket, OBS_BUCKET)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --resubmit --via-task: print the request bodies; write and send nothing")
+    migrate.add_following_arguments(parser)
     base.add_sending_arguments(parser, " for --resubmit", DEFAULT_WORKERS)
     add_force_argument(parser)
     base.add_arguments(parser)
@@ -50,6 +59,11 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
     """The command: returns its exit status. ``out``: default ``sys.stdout`` as it is at the call."""
     environ = os.environ if environ is None else environ
     try:
+        if args.via_task and not args.resubmit:
+            raise ConfigError("--via-task", "goes with --resubmit")
+        for name in ("list_bucket", "dry_run"):
+            if getattr(args, name) and not args.via_task:
+                raise ConfigError("--" + name.replace("_", "-"), "goes with --resubmit --via-task")
         setup = Setup(args, environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
@@ -68,7 +82,7 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
             print("%s: --combined: cannot write %s: %s" % (prog, args.combined, exc.strerror or exc), file=sys.stderr)
             return base.EXIT_CONFIG
     try:
-        return _run(args, setup, obs_client, combined, environ, out)
+        return _run(args, setup, obs_client, combined, environ, out, prog)
     finally:
         if combined is not None:
             combined.close()  # once more, harmlessly, unless the run never got to it
@@ -86,8 +100,9 @@ def _checksum_caveat(args, task):
                  consistency_check=task.consistency_check)
 
 
-def _run(args, setup, obs_client, combined, environ, out):
+def _run(args, setup, obs_client, combined, environ, out, prog):
     summary = Summary()
+    via_task = []  # --via-task: the source keys to give OMS as a list task
 
     def work(output, stopping):
         pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
@@ -95,13 +110,24 @@ def _run(args, setup, obs_client, combined, environ, out):
             if not _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
                 return True
             if pending is not None and pending.tell():
-                _resubmit(args, setup, summary, output, stopping, pending)
+                if args.via_task:
+                    cut = len(setup.source.event_prefix)
+                    via_task.extend(key[cut:] for key in _read_keys(pending))
+                    summary.resubmitted = len(via_task)
+                else:
+                    _resubmit(args, setup, summary, output, stopping, pending)
         finally:
             if pending is not None:
                 pending.close()
 
-    return base.run_counted(args, setup.settings, environ, out, logger, summary, work, describe=summary.describe,
-                            exit_status=lambda: summary.exit_status)
+    status = base.run_counted(args, setup.settings, environ, out, logger, summary, work, describe=summary.describe,
+                              exit_status=lambda: summary.exit_status)
+    if not via_task:
+        return status
+    text = "cos2oms verify --resubmit: %d missing or differing object(s)" % len(via_task)
+    task_status = migrate.run_new_task(args, setup, prog, environ, out, task_type=migration.LIST,
+                                       list_keys=via_task, text=text)
+    return task_status if task_status or not summary.errors else base.EXIT_FAILED
 
 
 def _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
