@@ -7,7 +7,7 @@ import re
 from typing import NamedTuple, Optional
 from urllib.parse import urlsplit
 
-from cos2oms.settings import _BUCKET, _HOST, ConfigError, _endpoint, _number, _Source
+from cos2oms.settings import _BUCKET, _HOST, ConfigError, _endpoint, _number, _Source, key_pair
 
 
 # ----------------------------------------------------------------------------- verify and backfill
@@ -152,13 +152,8 @@ def load_obs(environ, base_settings, task=None, force=False):
         raise ConfigError("OBS_BUCKET", "must be an OBS bucket name (3 to 63 characters: a-z, 0-9, '-', '.'), "
                                         "got %r" % bucket)
     parts, port = _obs_endpoint(source, task and task.dst_region, force)
-    ak, sk = source.get("OBS_AK"), source.get("OBS_SK")
-    if ak or sk:
-        if not ak:
-            raise ConfigError("OBS_AK", "is required when OBS_SK is set")
-        if not sk:
-            raise ConfigError("OBS_SK", "is required when OBS_AK is set")
-    else:
+    ak, sk = key_pair(source, "OBS_AK", "OBS_SK")
+    if not ak:
         ak, sk = base_settings.hw_ak, base_settings.hw_sk
     prefix = environ.get("OBS_PREFIX") or ""  # as given: a prefix's spaces are part of every key
     if prefix.startswith("/"):

@@ -193,14 +193,22 @@ def _flag(source, name):
     raise ConfigError(name, "must be true/false (1/0, yes/no, on/off), got %r" % raw)
 
 
+def key_pair(source, id_name, secret_name):
+    """Two variables set together or not at all: (id, secret), None for both when neither is set; ConfigError
+    naming the one missing."""
+    key_id, secret = source.get(id_name), source.get(secret_name)
+    if key_id or secret:
+        if not key_id:
+            raise ConfigError(id_name, "is required when %s is set" % secret_name)
+        if not secret:
+            raise ConfigError(secret_name, "is required when %s is set" % id_name)
+    return key_id, secret
+
+
 def _cos_credentials(source):
     """One group: a fixed key pair (and optional COS_TOKEN), or all three from the execution role."""
-    secret_id, secret_key = source.get("COS_SECRET_ID"), source.get("COS_SECRET_KEY")
-    if secret_id or secret_key:
-        if not secret_id:
-            raise ConfigError("COS_SECRET_ID", "is required when COS_SECRET_KEY is set")
-        if not secret_key:
-            raise ConfigError("COS_SECRET_KEY", "is required when COS_SECRET_ID is set")
+    secret_id, secret_key = key_pair(source, "COS_SECRET_ID", "COS_SECRET_KEY")
+    if secret_id:
         return secret_id, secret_key, source.get("COS_TOKEN")
     role = [source.environ.get(name) or None for name in ROLE_VARIABLES]
     if not (role[0] and role[1]):
