@@ -38,7 +38,9 @@ DESCRIPTION_MAX = 255
 _NOT_IN_DESCRIPTION = re.compile("[\\^<>&\"'\x00-\x1f\x7f]")
 #: Where list files are written in the list bucket (and the only place clean-up deletes from).
 LIST_FILE_FOLDER = "oms-list-files/"
-#: OMS's limits for one object list file: lines (object names), and bytes.
+#: One object list file: at most 1,024 MB (OMS's documented limit; also a ``.txt`` object, Content-Type
+#: ``text/plain``, UTF-8 without a BOM, one URL-encoded name a line); and at most 100,000 names, our choice (OMS
+#: documents no line limit): a file per 100,000 keys keeps each PUT small and a failed one cheap to redo.
 LIST_FILE_MAX_LINES = 100000
 LIST_FILE_MAX_BYTES = 1024 * 1024 * 1024
 #: Fields that hold secrets, in CreateTaskReq's nodes and in StartTaskReq.
@@ -310,8 +312,10 @@ class Follow(object):
     """Follow a task with ShowTask until it ends (``run``): ``on_state(TaskState)`` after each answer.
 
     Stops early when ``stopping`` is set (Ctrl-C: the task keeps running in OMS), when OMS refuses the
-    credentials, or after ``max_misses`` answers in a row that are no answer. ``outcome``: ``finished``,
-    ``interrupted``, ``refused`` or ``lost``; ``answer``: the last failed ``OmsAnswer``, if any."""
+    credentials (``refused``) or, before any answer showed the task, the question (``rejected``: an unknown task
+    id), or after ``max_misses``
+    answers in a row that are no answer. ``outcome``: ``finished``, ``interrupted``, ``refused``, ``rejected`` or
+    ``lost``; ``answer``: the last failed ``OmsAnswer``, if any."""
 
     def __init__(self, client, task_id, stopping, on_state=None, interval=5.0, max_misses=5):
         self.client = client
@@ -350,8 +354,8 @@ class Follow(object):
                     return self.state
             else:
                 self.answer = answer
-                if answer.refused:
-                    self.outcome = "refused"
+                if answer.refused or (answer.rejected and not self.state.body):
+                    self.outcome = "refused" if answer.refused else "rejected"  # rejected: an id OMS never showed
                     return self.state
                 misses += 1
                 if misses >= self.max_misses or not answer.retryable:

@@ -110,9 +110,12 @@ def _answered(answer, what):
 
 
 def put_text(client, bucket, key, content):
-    """Write ``content`` (bytes) as object ``key`` of ``bucket``; ``ObsWriteError`` when OBS did not take it."""
+    """Write ``content`` (bytes) as object ``key`` of ``bucket``, Content-Type ``text/plain`` (what OMS requires of
+    a list file; the SDK would guess it from ``.txt`` only); ``ObsWriteError`` when OBS did not take it."""
+    from obs import PutObjectHeader
+
     try:
-        answer = client.putContent(bucket, key, content)
+        answer = client.putContent(bucket, key, content, headers=PutObjectHeader(contentType="text/plain"))
     except Exception as exc:  # the SDK raises when a connection fails
         raise ObsWriteError("put %s: %s: %s" % (key, type(exc).__name__, logs.short(str(exc)))) from None
     _answered(answer, "put %s" % key)

@@ -34,6 +34,12 @@ class OmsAnswer(_Outcome):
         would try again (408, 429, 5xx)."""
         return self.status is None or self.status == 200 or retry.classify(self.status).retry
 
+    @property
+    def rejected(self):
+        """OMS answered that the request itself is wrong (a 4xx not worth sending again, 401/403 aside: those are
+        ``refused``): a body, a task id or a node's credentials it does not take. Asking again changes nothing."""
+        return self.status is not None and 400 <= self.status < 500 and not self.refused and not self.retryable
+
     def describe(self):
         """``HTTP 401 APIG.0301: ...`` or the reason; network values escaped and capped."""
         if self.status is None:

@@ -174,10 +174,13 @@ class ObsServer(CosServer):
         return objects(self, bucket, prefix)
 
 
-def put_object(server: CosServer, bucket: str, key: str, body: bytes = b"", last_modified: float | None = None) -> None:
+def put_object(server: CosServer, bucket: str, key: str, body: bytes = b"", last_modified: float | None = None,
+               content_type: str | None = None) -> None:
     """Seed one object into a CosServer or ObsServer, bypassing HTTP; ``last_modified`` in epoch seconds."""
     server.create_bucket(bucket)
     stored = server._backend.put_object(bucket, key, body, disable_notification=True)
+    if content_type is not None:
+        stored.metadata["Content-Type"] = content_type
     if last_modified is not None:
         stored.last_modified = datetime.fromtimestamp(last_modified, timezone.utc).replace(tzinfo=None)
 
@@ -247,6 +250,11 @@ class InProcess:
         got = self.get(bucket, key)
         return None if got is None else (len(got[0]), got[1])
 
+    def content_type(self, bucket: str, key: str) -> str | None:
+        found = self.server._backend.buckets.get(bucket)
+        stored = found.keys.get(key) if found else None
+        return None if stored is None else stored.metadata.get("content-type")
+
     def put(self, bucket: str, key: str, body: bytes) -> None:
         put_object(self.server, bucket, key, body)
 
@@ -305,6 +313,10 @@ class ObsEndpoint:
         if not 200 <= (answer.status or 0) < 300:
             raise OSError(f"OBS answered {answer.status} {answer.errorCode} to a HEAD of {key!r}")
         return answer.body.contentLength, _http_time(answer.body.lastModified)
+
+    def content_type(self, bucket: str, key: str) -> str | None:
+        answer = self.client.getObjectMetadata(bucket, key)
+        return answer.body.contentType if 200 <= (answer.status or 0) < 300 else None
 
     def get(self, bucket: str, key: str) -> tuple[bytes, float] | None:
         answer = self.client.getObject(bucket, key, loadStreamInMemory=True)

@@ -19,6 +19,14 @@ Progress is staged over ShowTask calls: the first answers status 1 (waiting), ea
 failed or the task was scripted to fail). Scripting: ``fail_objects(keys, times)``, ``fail_next_task(reason)``,
 ``refuse_credentials`` (CreateTask/StartTask answer 400 ``OMS.1007``, a stand-in code), ``steps``; ``bodies``
 holds every (operation, parsed body) received.
+
+List files are held to what OMS documents for them: a ``.txt`` object whose Content-Type is ``text/plain``, UTF-8
+without a BOM, at most 1,024 MB; one that is not ends the task FAILED with ``TRF.0019`` (OMS's code for a list
+file whose metadata is wrong), as OMS fails it when it reads the file, not at CreateTask.
+
+Error codes: ``OMS.0054`` (400, "Invalid task ID") and ``TRF.0019`` are OMS's documented codes; the others
+(``OMS.0001``, ``OMS.1007``, ``OMS.0066``, ``OMS.0067``, ``OMS.0413``, ``OMS.0500``) are stand-ins: OMS's
+documentation lists no code for those cases, and clients must not depend on them.
 """
 
 from __future__ import annotations
@@ -39,14 +47,44 @@ TASK_TYPES = ("list", "url_list", "object", "prefix")
 SERVED_TASK_TYPES = ("prefix", "list", "object")
 CONSISTENCY_CHECKS = ("size_last_modified", "crc64", "no_check")
 FAILED_LIST_PREFIX = "oms/failed_object_lists/"  # where failed-object lists go in the destination (stand-in)
-# Stand-in OMS error codes (not documented values).
+# OMS's documented codes: an unknown task id (answered 400, not 404), a list file OMS cannot read as one.
+NO_SUCH_TASK = "OMS.0054"
+BAD_LIST_FILE = "TRF.0019"
+# Stand-in codes (OMS documents none for these cases).
 INVALID_BODY = "OMS.0001"
 BAD_CREDENTIALS = "OMS.1007"
-NO_SUCH_TASK = "OMS.0063"
+#: OMS's documented limit for one object list file.
+LIST_FILE_MAX_BYTES = 1024 * 1024 * 1024
 
 
 class BodyError(ValueError):
     """A body that does not fit huaweicloudsdkoms's request model: OMS answers 400."""
+
+
+class ListFileError(ValueError):
+    """A list file OMS would not read: the task fails (``TRF.0019``)."""
+
+
+def read_list_file(store, bucket: str, key: str) -> list[str]:
+    """The object names of list file ``key`` (URL-decoded, one a line), held to OMS's rules for list files."""
+    got = store.get(bucket, key)
+    if got is None:
+        raise ListFileError(f"list file {key!r} not found in {bucket}")
+    content = got[0]
+    content_type = store.content_type(bucket, key)
+    if not key.endswith(".txt"):
+        raise ListFileError(f"list file {key!r} is not a .txt file")
+    if (content_type or "").split(";")[0].strip().lower() != "text/plain":
+        raise ListFileError(f"list file {key!r} has Content-Type {content_type!r}, not text/plain")
+    if content.startswith(b"\xef\xbb\xbf"):
+        raise ListFileError(f"list file {key!r} starts with a UTF-8 BOM")
+    if len(content) > LIST_FILE_MAX_BYTES:
+        raise ListFileError(f"list file {key!r} is over 1,024 MB")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ListFileError(f"list file {key!r} is not UTF-8") from None
+    return [unquote(line) for line in text.splitlines() if line.strip()]
 
 
 def _model(name: str):
@@ -108,6 +146,7 @@ class MigrationTask:
     failed_list_key: str | None = None
     start_time: int = 0
     fail_reason: str | None = None
+    fail_code: str = "OMS.0500"
 
 
 class Tasks:
@@ -174,7 +213,7 @@ class Tasks:
                 if operation == "CreateTask":
                     return self._create(route["project_id"], doc)
                 if route["task_id"] not in self.tasks:
-                    return 404, _error(NO_SUCH_TASK, "The task does not exist")
+                    return 400, _error(NO_SUCH_TASK, "Invalid task ID. Enter a valid task ID.")
                 if operation == "StartTask":
                     return self._start(self.tasks[route["task_id"]], doc)
                 return 200, self._show(self.tasks[route["task_id"]])
@@ -217,7 +256,10 @@ class Tasks:
         if self._fail_next:
             task.fail_reason = self._fail_next.pop(0)
         else:
-            task.keys = self._plan(doc)
+            try:
+                task.keys = self._plan(doc)
+            except ListFileError as exc:
+                task.fail_reason, task.fail_code = str(exc), BAD_LIST_FILE
         self.tasks[str(task_id)] = task
         self._sizes(task)
         return 200, {"id": task_id, "task_name": task.name}
@@ -253,10 +295,7 @@ class Tasks:
         if doc.get("task_type") == "list":
             names = []
             for list_key in self._list_files(destination, src["list_file"]):
-                got = _store(destination).get(src["list_file"]["obs_bucket"], list_key)
-                if got is None:
-                    raise BodyError(f"list file {list_key!r} not found")
-                names += [unquote(line) for line in got[0].decode("utf-8").splitlines() if line.strip()]
+                names += read_list_file(_store(destination), src["list_file"]["obs_bucket"], list_key)
             keys = list(dict.fromkeys(names))
         else:
             keys = []
@@ -288,7 +327,7 @@ class Tasks:
         task.shows += 1
         if task.status in (WAITING, EXECUTING) and task.shows > 1:
             if task.fail_reason:
-                task.status, task.error = FAILED, {"error_code": "OMS.0500", "error_msg": task.fail_reason}
+                task.status, task.error = FAILED, {"error_code": task.fail_code, "error_msg": task.fail_reason}
             else:
                 task.status = EXECUTING
                 step = max(1, math.ceil(len(task.keys) / max(1, self.steps)))

@@ -185,11 +185,16 @@ def follow_to_end(client, task_id, report, output, stopping, interval, restart_b
                 follow.run(wait_first=True, stale=state)
             else:
                 follow.answer, follow.outcome = answer, "refused" if answer.refused else "restart_failed"
+                # a StartTask OMS rejects (e.g. the task is running again) is not bad configuration: exit 1
     finally:
         bars.close()
     if follow.outcome == "refused":
         report.config_problem = True
         say("OMS refused the credentials (%s): nothing more sent" % follow.answer.describe())
+    elif follow.outcome == "rejected":
+        report.config_problem = True
+        say("OMS rejected ShowTask for task %s (%s): is it a task of this project?" % (task_id,
+                                                                                      follow.answer.describe()))
     elif follow.outcome == "restart_failed":
         say("the restart for failed objects failed: %s" % follow.answer.describe())
     elif follow.outcome == "lost":
@@ -308,7 +313,7 @@ class TaskRun(object):
         answer = self.client.create_task(plan.body)
         task_id = answer.body.get("id") if answer.ok else None
         if task_id is None:
-            report.config_problem = answer.refused
+            report.config_problem = answer.refused or answer.rejected  # what we sent is wrong: nothing was created
             say("%s: CreateTask failed: %s" % (self.prog, answer.describe() if not answer.ok
                                                 else "no task id in the answer"))
             if files is not None:

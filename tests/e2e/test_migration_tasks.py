@@ -124,6 +124,17 @@ def test_create_task_failing_is_exit_1_and_not_retried():
     assert oms.calls() == ["show_sync_task", "create_task"]  # a retried CreateTask could copy twice
 
 
+def test_create_task_rejected_with_400_is_bad_configuration_exit_2_and_not_retried(capsys):
+    """OMS answers 400 to a body or a node's credentials it does not take: what was sent is wrong, and sending
+    it again changes nothing."""
+    rejected = {"create_task": (400, {"error_code": "OMS.1007", "error_msg": "The source AK/SK is invalid"})}
+    with ScriptedOms(answers=rejected) as oms:
+        status, _, report = run(backfill, backfill_environ(oms), "--since", "7d", "--via-task", *FAST)
+    assert (status, report["oms_task_id"], report["status"]) == (2, None, "not_created")
+    assert oms.calls() == ["show_sync_task", "create_task"]
+    assert "OMS.1007" in capsys.readouterr().err
+
+
 def test_dry_run_prints_the_bodies_redacted_and_sends_nothing():
     with ScriptedOms() as oms:
         status, lines, report = run(backfill, backfill_environ(oms, OBS_PREFIX="p/"), "--since", "2024-05-01",
@@ -218,6 +229,9 @@ def test_list_files_split_and_go_to_the_list_bucket(cos_server, obs_server, monk
         folder = list_file["list_file_key"]
         seen["lines"] = [unquote(line) for key in sorted(objects(obs_server, "list-bucket", folder))
                          for line in read_object(obs_server, "list-bucket", key).decode().splitlines()]
+        from local.obs_server import InProcess
+        seen["types"] = {InProcess(obs_server).content_type("list-bucket", key)
+                         for key in objects(obs_server, "list-bucket", folder)}
 
     with ScriptedOms(on_create=on_create) as oms:
         status, _, report = run(verify, environ(oms, cos_server, obs_server), "--resubmit", "--via-task",
@@ -226,6 +240,7 @@ def test_list_files_split_and_go_to_the_list_bucket(cos_server, obs_server, monk
     assert seen["file"]["list_file_num"] == "3" and seen["file"]["list_file_key"].endswith("/")
     assert seen["file"]["obs_bucket"] == "list-bucket"
     assert seen["lines"] == keys
+    assert seen["types"] == {"text/plain"}  # OMS reads no list file of another Content-Type
     assert sorted(objects(obs_server, "list-bucket")) == ["keep.txt"]
 
 
@@ -260,6 +275,14 @@ def test_task_command_refused_credentials_exit_2(cos_server, obs_server):
     with ScriptedOms(answers={"show_task": (403, {"error_code": "APIG.0302"})}) as oms:
         status, _, report = run(task, environ(oms, cos_server, obs_server), str(TASK_ID), *FAST)
     assert status == 2 and oms.calls() == ["show_task"]
+
+
+def test_task_command_unknown_task_id_exit_2(cos_server, obs_server, capsys):
+    unknown = {"show_task": (400, {"error_code": "OMS.0054", "error_msg": "Invalid task ID. Enter a valid task ID."})}
+    with ScriptedOms(answers=unknown) as oms:
+        status, _, report = run(task, environ(oms, cos_server, obs_server), "999", *FAST)
+    assert status == 2 and oms.calls() == ["show_task"]  # asked once: a wrong id stays wrong
+    assert "OMS.0054" in capsys.readouterr().err
 
 
 def test_markers_are_not_written_and_the_report_says_so(cos_server, obs_server, capsys):

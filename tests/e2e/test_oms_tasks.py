@@ -21,6 +21,7 @@ from local.world import World
 SOURCE = "photos-1253970026"
 DESTINATION = "migrated-photos"
 ODD_NAMES = ["a b.jpg", "a+b.jpg", "100%.jpg", "ctl\x01\x1f.jpg", "照片/猫.jpg", "new\nline.jpg"]
+TEXT = "text/plain"  # what OMS requires of a list file's Content-Type
 
 
 @pytest.fixture
@@ -121,16 +122,33 @@ def test_list_task_reads_url_encoded_names_from_the_list_bucket(world, client, f
     world.obs.create_bucket("lists")
     lines = [quote(name, safe="") for name in ODD_NAMES]
     if folder:  # split over two list files in one folder
-        put_object(world.obs, "lists", "oms-list-files/t/1.txt", "\n".join(lines[:3]).encode())
-        put_object(world.obs, "lists", "oms-list-files/t/2.txt", ("\n".join(lines[3:]) + "\n").encode())
+        put_object(world.obs, "lists", "oms-list-files/t/1.txt", "\n".join(lines[:3]).encode(), content_type=TEXT)
+        put_object(world.obs, "lists", "oms-list-files/t/2.txt", ("\n".join(lines[3:]) + "\n").encode(),
+                   content_type=TEXT)
         key = "oms-list-files/t/"
     else:
-        put_object(world.obs, "lists", "oms-list-files/t.txt", "\n".join(lines).encode())
+        put_object(world.obs, "lists", "oms-list-files/t.txt", "\n".join(lines).encode(), content_type=TEXT)
         key = "oms-list-files/t.txt"
     listing = ListFile(list_file_key=key, obs_bucket="lists")
     last = follow(client, create(client, task_type="list", src_node=src(list_file=listing)))[-1]
     assert (last.total_num, last.successful_num) == (len(ODD_NAMES), len(ODD_NAMES))
     assert sorted(world.obs.objects(DESTINATION)) == sorted(ODD_NAMES)
+
+
+@pytest.mark.parametrize("key, body, content_type, problem", [
+    ("l.txt", b"a\n", "binary/octet-stream", "not text/plain"),
+    ("l.txt", b"a\n", None, "not text/plain"),
+    ("l.csv", b"a\n", TEXT, "not a .txt file"),
+    ("l.txt", b"\xef\xbb\xbfa\n", TEXT, "BOM"),
+    ("l.txt", b"\xff\xfea\n", TEXT, "not UTF-8"),
+])
+def test_a_list_file_oms_would_not_read_fails_the_task_with_trf_0019(world, client, key, body, content_type, problem):
+    seed(world, ["a"])
+    put_object(world.obs, "lists", key, body, content_type=content_type)
+    listing = ListFile(list_file_key=key, obs_bucket="lists")
+    last = follow(client, create(client, task_type="list", src_node=src(list_file=listing)))[-1]
+    assert last.status == 4 and last.error_reason.error_code == "TRF.0019" and problem in last.error_reason.error_msg
+    assert world.obs.objects(DESTINATION) == {}
 
 
 def test_failed_objects_are_recorded_and_a_restart_retries_only_them(world, client):
@@ -168,10 +186,10 @@ def test_refused_credentials_answer_400(world, client):
     assert refused.value.status_code == 400 and world.oms.tasks.tasks == {}
 
 
-def test_show_and_start_of_an_unknown_task_answer_404(world, client):
+def test_show_of_an_unknown_task_answers_400_oms_0054_as_documented(world, client):
     with pytest.raises(ClientRequestException) as unknown:
         client.show_task(ShowTaskRequest(task_id="999"))
-    assert unknown.value.status_code == 404
+    assert (unknown.value.status_code, unknown.value.error_code) == (400, "OMS.0054")
 
 
 @pytest.mark.parametrize("change, needle", [

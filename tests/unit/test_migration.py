@@ -210,7 +210,10 @@ def answer(status=None, body=None):
     ([answer(503), answer(200, {"status": 5})], "finished", 2),
     ([answer(200, {"status": 2}), answer(401)], "refused", 2),
     ([answer(None)], "lost", 3),
-    ([answer(404)], "lost", 1),
+    ([answer(404)], "rejected", 1),  # a task OMS never showed: a wrong id, said as such (exit 2)
+    ([answer(400)], "rejected", 1),  # OMS.0054, "Invalid task ID", is a 400
+    ([answer(200, {"status": 2}), answer(400)], "lost", 2),  # a task it showed: not bad configuration
+    ([answer(429)], "lost", 3),
 ])
 def test_follow_until_the_end(answers, outcome, asked):
     client = Client(answers)
