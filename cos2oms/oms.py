@@ -44,7 +44,7 @@ def encode_key(key, encoding):
     return quote(key, safe="/~")
 
 
-class _Outcome(object):
+class Outcome(object):
     """What OMS answered to one request (all its attempts), or why it did not: what sync requests and task
     queries share. ``request_id``: OMS's ``X-Request-Id``."""
 
@@ -61,12 +61,12 @@ class _Outcome(object):
         return self.status in AUTH_STATUSES
 
 
-class OmsResult(_Outcome):
+class OmsResult(Outcome):
     """The outcome of one sync request (all its attempts)."""
 
     def __init__(self, accepted, status=None, error_code=None, error_msg=None, attempts=0, oms_request_id=None,
                  reason=None):
-        _Outcome.__init__(self, status, error_code, error_msg, reason, oms_request_id)
+        Outcome.__init__(self, status, error_code, error_msg, reason, oms_request_id)
         self.accepted = accepted
         self.attempts = attempts
 
@@ -91,7 +91,7 @@ class OmsResult(_Outcome):
         return fields
 
 
-def _read(response, cap=None):
+def read_answer(response, cap=None):
     """(the body parsed as JSON, or None when it is not JSON or nested too deeply to parse; its text): decoded
     without requests' charset detection, the first ``cap`` bytes only when given."""
     text = (response.content or b"")[:cap].decode("utf-8", "replace")
@@ -104,7 +104,7 @@ def _read(response, cap=None):
 def _error_fields(response):
     """OMS's ``error_code``/``error_msg`` from a JSON error body, else a short excerpt of the body. The
     transport has already capped the body; it is read up to ``transport.ERROR_BODY_CAP`` here."""
-    body, text = _read(response, transport.ERROR_BODY_CAP)
+    body, text = read_answer(response, transport.ERROR_BODY_CAP)
     if isinstance(body, dict) and ("error_code" in body or "error_msg" in body):
         return _text(body.get("error_code")), _text(body.get("error_msg"))
     return None, text.strip()[:logs.TEXT_CAP] or None
@@ -117,12 +117,13 @@ def _text(value):
     return repr(value) if isinstance(value, float) else json.dumps(value)[:logs.TEXT_CAP]  # nan, inf too
 
 
-def _request_id(response):
+def request_id_of(response):
+    """OMS's ``X-Request-Id`` of an answer, or None."""
     value = response.headers.get("X-Request-Id")
     return value if isinstance(value, str) else None
 
 
-def _answer_verdict(response):
+def answer_verdict(response):
     """``retry``'s verdict on an OMS answer that is not a 200, and its error fields."""
     error_code, error_msg = _error_fields(response)
     return retry.classify(response.status_code, error_code, retry_after=retry.retry_after(response.headers)), \
@@ -181,9 +182,9 @@ class OmsClient(object):
             return OmsResult(False, attempts=attempt, reason="%s: %s" % (type(exc).__name__, exc)), \
                 retry.classify(error=exc)
         if response.status_code == 200:
-            return OmsResult(True, 200, attempts=attempt, oms_request_id=_request_id(response)), None
-        verdict, error_code, error_msg = _answer_verdict(response)
-        return OmsResult(False, response.status_code, error_code, error_msg, attempt, _request_id(response)), verdict
+            return OmsResult(True, 200, attempts=attempt, oms_request_id=request_id_of(response)), None
+        verdict, error_code, error_msg = answer_verdict(response)
+        return OmsResult(False, response.status_code, error_code, error_msg, attempt, request_id_of(response)), verdict
 
     def submit(self, keys, deadline, request_id="-"):
         """Ask OMS to migrate ``keys`` (at most ``MAX_KEYS_PER_REQUEST``); returns an ``OmsResult``."""

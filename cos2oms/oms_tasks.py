@@ -12,15 +12,15 @@ from urllib.parse import quote
 import requests
 
 from cos2oms import logs, retry, settings as settings_module, transport
-from cos2oms.oms import OmsClient, _answer_verdict, _Outcome, _read, _request_id, logger  # logger: cos2oms.oms
+from cos2oms.oms import Outcome, OmsClient, answer_verdict, logger, read_answer, request_id_of  # logger: cos2oms.oms
 
 
-class OmsAnswer(_Outcome):
+class OmsAnswer(Outcome):
     """One OMS query's outcome: ``body`` (a dict) when OMS answered 200 with JSON, else why not."""
 
     def __init__(self, query, status=None, body=None, error_code=None, error_msg=None, reason=None,
                  request_id=None):
-        _Outcome.__init__(self, status, error_code, error_msg, reason, request_id)
+        Outcome.__init__(self, status, error_code, error_msg, reason, request_id)
         self.query = query
         self.body = body
 
@@ -91,9 +91,9 @@ class TaskClient(OmsClient):
             else:
                 reason = "%s: %s" % (type(exc).__name__, logs.short(str(exc)))
             return OmsAnswer(query, reason=reason), retry.classify(error=exc)
-        request_id = _request_id(response)
+        request_id = request_id_of(response)
         if response.status_code == 200:
-            parsed, text = _read(response)
+            parsed, text = read_answer(response)
             if method == "post" and not text.strip():
                 parsed = {}  # StartTask answers 200 with no body
             if isinstance(parsed, dict):
@@ -101,7 +101,7 @@ class TaskClient(OmsClient):
             reason = "answer is not a JSON object: %s" % logs.short(text[:200])
             return OmsAnswer(query, 200, reason=reason, request_id=request_id), \
                 retry.classify(error=retry.Unreadable(reason))
-        verdict, error_code, error_msg = _answer_verdict(response)
+        verdict, error_code, error_msg = answer_verdict(response)
         return OmsAnswer(query, response.status_code, error_code=error_code, error_msg=error_msg,
                          request_id=request_id), verdict
 
