@@ -3,7 +3,7 @@
 
 * SCF timer trigger, in the same zip as the function: handler ``audit.main_handler``.
 * Command line: ``python audit.py [--once]`` (same as ``python -m cos2oms audit``), with the function's
-  environment variables and verify's (``SOURCE_BUCKET``, ``OBS_*``).
+  environment variables and verify's (``SOURCE_BUCKET``, ``OBS_*``; the sync task's where not set).
 """
 import sys
 

@@ -6,17 +6,20 @@ repairing what it finds (README, "Audit").
 * Command line: ``python -m cos2oms audit [--once]`` (``commands.audit``).
 
 Each invocation reads the state (``audit_state``), starts a pass when the last one completed at least
-``AUDIT_INTERVAL`` ago (else returns at once: one GET), takes the lease, and judges the source bucket page by
-page from the cursor: a source page (``PAGE`` keys after the cursor), the destination and the markers between
-the cursor and the page's last key, merged as ``verify`` merges them (``verify_merge.merge``). Objects last
-modified within ``AUDIT_GRACE`` before the pass started are not judged (``recent``). Keys missing without a
-marker or with a success marker, and differing keys, are resubmitted as ``verify --resubmit`` does (markers
-as the function writes them), at most ``AUDIT_MAX_RESUBMIT`` a pass (past it: counted in
-``resubmit_capped``, not sent); keys with a failed marker are replay's. After every page the counts and the
-cursor are saved. A page whose listing (or marker look-up) fails is not counted and the cursor does not pass
-it: the next invocation tries it again; after ``MAX_FAILURES`` invocations in a row fail there, the pass ends
-with ``complete: false``. The invocation stops while its reserve is left (``Deadline``: 20% of its time
-limit, at most 10 s), before a page it has no time for.
+``AUDIT_INTERVAL`` ago (else returns at once: one GET, nothing asked of OMS or OBS). An invocation that works
+(starts or goes on with a pass) then asks OMS for the sync task once (ShowSyncTask) and takes from it the source
+bucket and the destination not configured (``commands.buckets.Setup.resolve``: a configured value the task
+contradicts is a ``ConfigError``, with no override), builds its OBS client, takes the lease, and judges the source
+bucket page by page from the cursor: a source page (``PAGE`` keys after the cursor), the destination and the
+markers between the cursor and the page's last key, merged as ``verify`` merges them (``verify_merge.merge``).
+Objects last modified within ``AUDIT_GRACE`` before the pass started are not judged (``recent``). Keys missing
+without a marker or with a success marker, and differing keys, are resubmitted as ``verify --resubmit`` does
+(markers as the function writes them), at most ``AUDIT_MAX_RESUBMIT`` a pass (past it: counted in
+``resubmit_capped``, not sent); keys with a failed marker are replay's. After every page the counts and the cursor
+are saved. A page whose listing (or marker look-up) fails is not counted and the cursor does not pass it: the next
+invocation tries it again; after ``MAX_FAILURES`` invocations in a row fail there, the pass ends with ``complete:
+false``. The invocation stops while its reserve is left (``Deadline``: 20% of its time limit, at most 10 s),
+before a page it has no time for.
 
 When the pass ends, its report is written to ``.../audit/reports/{start}.json`` and logged as one line,
 ``audit pass done``, at ERROR when anything is missing, differs, errored or the pass is incomplete, else INFO.
@@ -33,6 +36,7 @@ from cos2oms.audit_state import AuditError, LeaseLost
 from cos2oms.commands.buckets import Setup
 from cos2oms.deadline import Deadline
 from cos2oms.report import describe
+from cos2oms.settings import ConfigError
 from cos2oms.verify_merge import ACCEPTED, DIFFER, ERROR, FAILED, MISSING, UNMARKED, Summary, Window, merge
 
 #: Source keys judged per page: the cursor is saved after each (tests make it small).
@@ -105,11 +109,12 @@ class Page(object):
 class Auditor(object):
     """One invocation's work on the audit: ``run()`` returns an ``Outcome``.
 
-    ``setup``: a ``commands.buckets.Setup`` (source, destination, log bucket); ``audit``: ``AuditSettings``;
-    ``me``: the invocation's request id (the lease's holder); ``out``: where report lines go (the command), or
-    None; ``stopping``: a ``threading.Event`` that ends the invocation between pages (Ctrl-C)."""
+    ``setup``: a ``commands.buckets.Setup``, deferred (``Setup(..., deferred=True)``: the log bucket only; ``run``
+    resolves the source and destination when the invocation works); ``audit``: ``AuditSettings``; ``me``: the
+    invocation's request id (the lease's holder); ``out``: where report lines go (the command), or None;
+    ``stopping``: a ``threading.Event`` that ends the invocation between pages (Ctrl-C)."""
 
-    def __init__(self, setup, audit, obs_client, submitter, deadline, me, clock=None, workers=bulk.DEFAULT_WORKERS,
+    def __init__(self, setup, audit, submitter, deadline, me, clock=None, workers=bulk.DEFAULT_WORKERS,
                  out=None, stopping=None, force=False):
         self.setup = setup
         self.audit = audit
@@ -123,9 +128,8 @@ class Auditor(object):
         self.submitter = submitter
         self.marker_store = verify.marker_store(setup)
         self.states = audit_state.StateStore(self.marker_store, setup.settings.task_id, deadline)
-        self.obs_lister = obs.ObsLister(obs_client, setup.obs.bucket)
+        self.obs_client = self.obs_lister = self.lookup = None  # a working invocation's (``_prepare``)
         self._source_lister = None
-        self.lookup = verify.MarkerLookup(setup)
         self.page_seconds = 0.0  # the longest page of this invocation: no page is started without that much time
         self.pages = 0
         self.report = None
@@ -142,19 +146,46 @@ class Auditor(object):
                                                                                            self.audit.interval)))
         if action == "busy":
             return self._outcome(BUSY, state, holder=audit_state.holder(state))
-        if action == "start":
-            state["pass"] = audit_state.new_pass(now, PassCounts().as_dict())
-        state["pass"]["invocations"] += 1
-        taken = self.states.take(state, self.me, self._lease_until())  # no conditional PUT to rely on
-        if taken is None or not taken.get("pass"):
-            return self._outcome(BUSY, state, holder=audit_state.holder(self.states.read()))
-        state = taken
         try:
-            return self._work(state)
-        except LeaseLost:
-            logs.log(logger, logging.WARNING, "audit lease lost: another invocation holds it; stopping unsaved",
-                     request_id=self.me)
-            return self._outcome(LEASE_LOST, state)
+            self._prepare()
+            buckets = self._buckets()
+            if action == "continue" and audit_state.pinned(state["pass"], buckets) is False:
+                logs.log(logger, logging.WARNING, "audit pass started over: its source bucket, destination or "
+                                                  "OBS_PREFIX changed", was=state["pass"].get("buckets"),
+                         now=buckets)
+                action = "start"
+            if action == "start":
+                state["pass"] = audit_state.new_pass(now, PassCounts().as_dict())
+            state["pass"]["buckets"] = buckets
+            state["pass"]["invocations"] += 1
+            taken = self.states.take(state, self.me, self._lease_until())  # no conditional PUT to rely on
+            if taken is None or not taken.get("pass"):
+                return self._outcome(BUSY, state, holder=audit_state.holder(self.states.read()))
+            state = taken
+            try:
+                return self._work(state)
+            except LeaseLost:
+                logs.log(logger, logging.WARNING, "audit lease lost: another invocation holds it; stopping unsaved",
+                         request_id=self.me)
+                return self._outcome(LEASE_LOST, state)
+        finally:
+            if self.obs_client is not None:
+                self.obs_client.close()
+
+    def _prepare(self):
+        """What only a working invocation needs, before it takes the lease: the source bucket and the destination
+        (ShowSyncTask asked once, within the deadline; ``ConfigError`` when a configured value contradicts the
+        task, or when neither says), the OBS client (``AuditError`` without the SDK) and the listers."""
+        setup = self.setup
+        setup.resolve(deadline=self.deadline, override=None)  # no override: the audit repairs through the task
+        self.obs_client = obs_client_or_refuse(setup)
+        self.obs_lister = obs.ObsLister(self.obs_client, setup.obs.bucket)
+        self.lookup = verify.MarkerLookup(setup)
+
+    def _buckets(self):
+        """What a pass compares, kept in its state: a pass never mixes two sources or destinations."""
+        return {"source": self.setup.source.bucket, "destination": self.setup.obs.bucket,
+                "prefix": self.setup.obs.prefix}
 
     def _work(self, state):
         current = state["pass"]
@@ -366,12 +397,17 @@ def _log_fields(report):
 
 # ---------------------------------------------------------------------------------------------- the function
 
+class ObsSdkMissing(AuditError):
+    """The OBS SDK is not installed on this runtime (a configuration error: the command's exit status 2)."""
+
+
 def obs_client_or_refuse(setup):
-    """The OBS client; ``AuditError`` naming the runtime when the OBS SDK is not there."""
+    """The OBS client of a resolved ``setup``; ``ObsSdkMissing`` naming the runtime when the OBS SDK is not
+    there."""
     try:
         return obs.build_obs_client(setup.obs)
     except ImportError:
-        raise AuditError("the OBS SDK (esdk-obs-python) is not installed on this runtime (Python %d.%d): the audit "
+        raise ObsSdkMissing("the OBS SDK (esdk-obs-python) is not installed on this runtime (Python %d.%d): the audit "
                          "lists the destination with it; deploy the audit from a zip that carries it"
                          % sys.version_info[:2]) from None
 
@@ -396,15 +432,16 @@ def main_handler(event, context):
     deadline = Deadline.from_context(context, clock=clock, started=clock())
     request_id = scf_context.request_id(context)
     logs.bind(request_id)
-    setup = Setup(_Args(), task=None, context=context)  # configured values: a firing between passes is one GET
+    setup = Setup(_Args(), context=context, deferred=True)  # buckets resolved when the firing works: else one GET
     logs.configure(setup.settings.log_level, setup.settings.log_format)
     audit = bucket_settings.load_audit(setup.environ)
-    obs_client = obs_client_or_refuse(setup)
+    submitter = handler.build_submitter(setup.settings, deadline, request_id)
     try:
-        submitter = handler.build_submitter(setup.settings, deadline, request_id)
-        outcome = Auditor(setup, audit, obs_client, submitter, deadline, holder_id(request_id)).run()
-    finally:
-        obs_client.close()
+        outcome = Auditor(setup, audit, submitter, deadline, holder_id(request_id)).run()
+    except ConfigError as exc:
+        logs.log(logger, logging.ERROR, "audit configuration error: the pass does not go on",
+                 variable=exc.variable, problem=str(exc))
+        raise
     logs.log(logger, logging.INFO, "audit invocation done", outcome=outcome["outcome"], pages=outcome["pages"],
              cursor=outcome.get("cursor"))
     return outcome

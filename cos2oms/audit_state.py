@@ -7,13 +7,16 @@ The state is one JSON object in the log bucket, ``oms_source_record/{task_id}/au
      "lease": {"holder": REQUEST_ID, "until": EPOCH} or null,
      "pass": {"started": EPOCH, "cursor": KEY, "counts": {...}, "invocations": N, "pages": N,
               "sent": N, "pending": [EVENT KEY, ...], "listed": BOOL, "failures": N,
-              "last_failure": TEXT or null} or null,
+              "last_failure": TEXT or null,
+              "buckets": {"source": BUCKET, "destination": BUCKET, "prefix": OBS_PREFIX}} or null,
      "last": THE LAST REPORT or null}
 
 ``pass`` is the pass in progress: ``cursor`` is the last source key fully judged ("" before the first page),
 ``failures`` the invocations in a row that failed at that cursor, ``sent`` the keys admitted for resubmission
 so far (the ``AUDIT_MAX_RESUBMIT`` cap counts them), ``pending`` those of them not yet sent, ``listed`` whether
-the source listing has been judged to its end. ``last`` is the report of the last pass that ended (also written as
+the source listing has been judged to its end, ``buckets`` what the pass compares (as the invocation that
+took the lease resolved them: a pass whose buckets change is started over, never mixed). ``last`` is the
+report of the last pass that ended (also written as
 ``.../audit/reports/{YYYYMMDDTHHMMSSZ of its start}.json``).
 
 COS has no conditional PUT to rely on, so the lease is written, then read back: an invocation works only while
@@ -139,6 +142,13 @@ def new_pass(now, counts):
     """A pass started at ``now``; ``counts``: its counts, all 0 (a dict)."""
     return {"started": now, "cursor": "", "counts": counts, "invocations": 0, "pages": 0, "sent": 0, "pending": [],
             "listed": False, "failures": 0, "last_failure": None}
+
+
+def pinned(current, buckets):
+    """Whether the pass ``current`` compares ``buckets`` (a dict): True, False when it compared others, None when
+    it does not say (a pass from before passes kept them)."""
+    kept = current.get("buckets")
+    return None if not isinstance(kept, dict) else kept == buckets
 
 
 def lease_until(now, remaining):

@@ -50,26 +50,31 @@ def _source_endpoint(source, region, base_settings):
         raise ConfigError("SOURCE_ENDPOINT", problem) from None
 
 
-def agreed(variable, configured, task_value, field, force=False):
+#: How a person goes on with configured values the sync task contradicts (named in the error).
+FORCE = "--force"
+
+
+def agreed(variable, configured, task_value, field, force=False, override=FORCE):
     """A setting both configured and said by the sync task (ShowSyncTask's ``field``): the configured value, the
-    task's when none is configured; ConfigError naming both when they differ, unless ``force``."""
+    task's when none is configured; ConfigError naming both when they differ, unless ``force``. ``override``:
+    what the error offers to go on anyway (``--force``), None when nothing may (the audit: ``force`` ignored)."""
     if configured is None:
         return task_value
-    if task_value is not None and configured != task_value and not force:
+    if task_value is not None and configured != task_value and not (force and override):
+        way = ", or use %s to go on with %r" % (override, configured) if override else ""
         raise ConfigError(variable, "is %r but the sync task's %s (ShowSyncTask) is %r: set it to the task's, or "
-                                    "unset it, or use --force to go on with %r" % (configured, field, task_value,
-                                                                                   configured))
+                                    "unset it%s" % (configured, field, task_value, way))
     return configured
 
 
-def load_source(environ, base_settings, bucket=None, task=None, force=False):
+def load_source(environ, base_settings, bucket=None, task=None, force=False, override=FORCE):
     """The source bucket: ``bucket`` (a command-line value) or ``SOURCE_BUCKET``, else the sync task's
     (``task``: ``oms_tasks.SyncTaskSettings`` or None); region ``SOURCE_REGION``, else the task's, else the log
     bucket's (``COS_REGION``); endpoint ``SOURCE_ENDPOINT`` (see ``_source_endpoint``). A configured value the
-    task contradicts is a ConfigError unless ``force``."""
+    task contradicts is a ConfigError unless ``force`` (``override``: as ``agreed``'s)."""
     source = _Source(environ, None)
     bucket = bucket.strip() if bucket and bucket.strip() else source.get("SOURCE_BUCKET")
-    bucket = agreed("SOURCE_BUCKET", bucket, task and task.src_bucket, "src_bucket", force)
+    bucket = agreed("SOURCE_BUCKET", bucket, task and task.src_bucket, "src_bucket", force, override)
     if bucket is None:
         raise ConfigError("SOURCE_BUCKET", "is required (or --source-bucket): the sync task's source bucket, "
                                            "BucketName-APPID")
@@ -78,7 +83,7 @@ def load_source(environ, base_settings, bucket=None, task=None, force=False):
     if bucket == base_settings.log_bucket:
         raise ConfigError("SOURCE_BUCKET", "is LOG_BUCKET: the markers must live in another bucket")
     region = agreed("SOURCE_REGION", source.get("SOURCE_REGION"), task and task.src_region, "src_region",
-                    force) or base_settings.cos_region
+                    force, override) or base_settings.cos_region
     if not _REGION.match(region):
         raise ConfigError("SOURCE_REGION", "must be a COS region such as ap-guangzhou, got %r" % region)
     name, _, appid = bucket.rpartition("-")
@@ -112,7 +117,7 @@ OBS_ENDPOINT_FORM = "https://obs.%s.myhuaweicloud.com"
 _OBS_REGION_HOST = re.compile(r"^obs\.([a-z0-9-]+)\.myhuaweicloud\.com$")
 
 
-def _obs_endpoint(source, region=None, force=False):
+def _obs_endpoint(source, region=None, force=False, override=FORCE):
     """``OBS_ENDPOINT``, else OBS's endpoint for ``region`` (the sync task's ``dst_region``); a configured
     ``obs.{region}.myhuaweicloud.com`` of another region is a ConfigError unless ``force``."""
     raw = source.get("OBS_ENDPOINT")
@@ -135,23 +140,24 @@ def _obs_endpoint(source, region=None, force=False):
         raise ConfigError("OBS_ENDPOINT", problem % raw) from None
     named = _OBS_REGION_HOST.match(parts.hostname.lower())
     if named and region is not None:
-        agreed("OBS_ENDPOINT", named.group(1), region, "dst_region", force)
+        agreed("OBS_ENDPOINT", named.group(1), region, "dst_region", force, override)
     return parts, port
 
 
-def load_obs(environ, base_settings, task=None, force=False):
+def load_obs(environ, base_settings, task=None, force=False, override=FORCE):
     """The destination: ``OBS_BUCKET`` at ``OBS_ENDPOINT``, read with ``OBS_AK``/``OBS_SK`` (default
     ``HW_AK``/``HW_SK``; a read-only key is better), keys under ``OBS_PREFIX`` (default none). Bucket and
     endpoint default to the sync task's (``task``: ``dst_bucket``, OBS's endpoint for ``dst_region``); a
-    configured value the task contradicts is a ConfigError unless ``force``."""
+    configured value the task contradicts is a ConfigError unless ``force`` (``override``: as ``agreed``'s)."""
     source = _Source(environ, None)
-    bucket = agreed("OBS_BUCKET", source.get("OBS_BUCKET"), task and task.dst_bucket, "dst_bucket", force)
+    bucket = agreed("OBS_BUCKET", source.get("OBS_BUCKET"), task and task.dst_bucket, "dst_bucket", force,
+                    override)
     if bucket is None:
         bucket = source.required("OBS_BUCKET")
     if not _OBS_BUCKET.match(bucket) or ".." in bucket:
         raise ConfigError("OBS_BUCKET", "must be an OBS bucket name (3 to 63 characters: a-z, 0-9, '-', '.'), "
                                         "got %r" % bucket)
-    parts, port = _obs_endpoint(source, task and task.dst_region, force)
+    parts, port = _obs_endpoint(source, task and task.dst_region, force, override)
     ak, sk = key_pair(source, "OBS_AK", "OBS_SK")
     if not ak:
         ak, sk = base_settings.hw_ak, base_settings.hw_sk

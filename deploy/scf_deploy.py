@@ -9,7 +9,7 @@ cos2oms.settings from there):
     ./build_zip.sh python3.10                       # writes dist/cos2oms-python3.10.zip
     export TENCENTCLOUD_SECRET_ID=... TENCENTCLOUD_SECRET_KEY=...     # who deploys (a CAM key)
     export SYNC_URL=... HW_AK=... HW_SK=... LOG_BUCKET=logs-1250000000  # what the function reads
-    export OBS_BUCKET=... OBS_ENDPOINT=https://obs.cn-north-4.myhuaweicloud.com   # what the audit reads too
+    export OBS_BUCKET=... OBS_ENDPOINT=https://obs.cn-north-4.myhuaweicloud.com   # the audit's (else the task's)
     .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
         --role SCF_QcsRole --source-bucket source-1250000000 --dry-run     # print the requests, send nothing
     .venv/bin/python -m deploy.scf_deploy --region ap-beijing --runtime Python3.10 \\
@@ -25,8 +25,9 @@ FUNCTIONS, one zip; --no-audit leaves the audit out):
     the environment variables: exactly the function's variables that are set and non-empty in the deploying
     shell. SYNC_URL, HW_AK, HW_SK and LOG_BUCKET must be among them; an update replaces the function's
     variables with these. Sync and replay get cos2oms.settings.VARIABLES; the audit also verify's and its own
-    (SOURCE_*, OBS_*, AUDIT_*: OBS_BUCKET and OBS_ENDPOINT required), with SOURCE_BUCKET = --source-bucket
-    and SOURCE_REGION = --region unless exported. The OBS key (OBS_AK/OBS_SK) goes to the audit alone;
+    (SOURCE_*, OBS_*, AUDIT_*: OBS_BUCKET and OBS_ENDPOINT may be left out, the audit then takes them from
+    the sync task, which HW_AK must be allowed to read: oms:synctask:get), with SOURCE_BUCKET =
+    --source-bucket and SOURCE_REGION = --region unless exported. The OBS key (OBS_AK/OBS_SK) goes to the audit alone;
   - UpdateFunctionEventInvokeConfig: the async retry count and message TTL (--retries, --message-ttl; always
     sent, SCF's documented defaults unless given, so that no account default decides what happens to an event
     that keeps failing);
@@ -110,11 +111,12 @@ AUDIT_DESCRIPTION = "Compares the source bucket with OBS and the markers, and re
 AUDIT_CRON = "0 */15 * * * * *"
 AUDIT_TIMER_NAME = "audit-timer"
 AUDIT_TIMEOUT = 600
-# What the audit reads besides the function's variables (verify's, and its own); OBS_BUCKET and OBS_ENDPOINT
-# it cannot do without (OBS_AK/OBS_SK default to HW_AK/HW_SK).
+# What the audit reads besides the function's variables (verify's, and its own). OBS_BUCKET and OBS_ENDPOINT
+# default to the sync task's (ShowSyncTask, asked by each firing that works: HW_AK needs oms:synctask:get for
+# that, else every such firing stops with an ERROR naming OBS_BUCKET); OBS_AK/OBS_SK default to HW_AK/HW_SK.
 AUDIT_VARIABLES = (settings.VARIABLES + bucket_settings.SOURCE_VARIABLES + bucket_settings.OBS_VARIABLES
                    + bucket_settings.AUDIT_VARIABLES)
-AUDIT_REQUIRED = settings.REQUIRED + ("OBS_BUCKET", "OBS_ENDPOINT")
+AUDIT_REQUIRED = settings.REQUIRED
 # SCF's async retry defaults ("错误类型与重试策略": 重试次数 默认配置为2次; 最长保留时间 默认配置为6小时), also
 # what the Serverless toolkit sends when retryNum / msgTTL are unset (RetryNum ?? 2, MsgTTL || 21600). Neither
 # the API reference nor the SDK's models document a range beyond these defaults: the script refuses only what

@@ -6,7 +6,8 @@ Without ``--once`` it keeps running, as the timer would: it goes on with the pas
 when due), and between passes waits until the next is due (``AUDIT_INTERVAL`` after the last one completed).
 With ``--once`` it goes on with the pass in progress, or starts one when due, to its end, then exits; a pass
 that is not due is said and is exit 0. ``--force`` starts a new pass even when the last one completed less
-than ``AUDIT_INTERVAL`` ago. The report lines are verify's (missing and differing keys); the last line is the
+than ``AUDIT_INTERVAL`` ago (it does not override a sync task that contradicts the configured buckets: nothing
+does, see ``audit``). The report lines are verify's (missing and differing keys); the last line is the
 JSON of the last invocation: ``outcome``, ``complete``, ``started``, ``report`` and the pass's counts.
 
 Exit status: 0 when the pass ended complete with nothing missing, differing or errored (or was not due); 1
@@ -19,7 +20,7 @@ import os
 import sys
 
 from cos2oms import audit as audit_module, audit_state, bulk, handler, bucket_settings, logs
-from cos2oms.audit import PASS_DONE, NOT_DUE, RETRY_LATER, AuditError, Auditor, PassCounts, logger
+from cos2oms.audit import PASS_DONE, NOT_DUE, RETRY_LATER, AuditError, Auditor, ObsSdkMissing, PassCounts, logger
 from cos2oms.commands import base
 from cos2oms.commands.buckets import Setup
 from cos2oms.deadline import Deadline
@@ -87,15 +88,10 @@ def run(args, environ=None, out=None, prog="cos2oms audit"):
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
     try:
-        setup = Setup(args, environ, task=None)  # as the timer function: configured values
+        setup = Setup(args, environ, deferred=True)  # as the timer function: the buckets when a run works
         audit = bucket_settings.load_audit(environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
-    try:
-        obs_client = audit_module.obs_client_or_refuse(setup)
-    except AuditError as exc:
-        print("%s: %s" % (prog, exc), file=sys.stderr)
-        return base.EXIT_CONFIG
     summary = CommandSummary()
     me = audit_module.holder_id()
 
@@ -104,7 +100,7 @@ def run(args, environ=None, out=None, prog="cos2oms audit"):
         submitter = handler.build_submitter(setup.settings, deadline, me)
         force = args.force
         while not stopping.is_set():
-            auditor = Auditor(setup, audit, obs_client, submitter, deadline, me, workers=args.workers, out=out,
+            auditor = Auditor(setup, audit, submitter, deadline, me, workers=args.workers, out=out,
                               stopping=stopping, force=force)
             summary.outcome = outcome = auditor.run()
             force = False
@@ -123,11 +119,11 @@ def run(args, environ=None, out=None, prog="cos2oms audit"):
         return base.run_counted(args, setup.settings, environ, out, logger, summary, work,
                                 describe=summary.describe,
                                 exit_status=lambda: base.EXIT_OK if summary.all_clear() else base.EXIT_FAILED)
+    except ConfigError as exc:  # the buckets, resolved when a pass was to start or go on
+        return base.config_error(prog, exc)
     except AuditError as exc:
         print("%s: %s" % (prog, exc), file=sys.stderr)
-        return base.EXIT_FAILED
-    finally:
-        obs_client.close()
+        return base.EXIT_CONFIG if isinstance(exc, ObsSdkMissing) else base.EXIT_FAILED
 
 
 def main(argv=None, environ=None, out=None, prog="audit.py"):

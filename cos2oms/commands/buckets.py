@@ -71,30 +71,48 @@ def task_settings_of(answer):
     return None
 
 
-def ask_sync_task(settings):
-    """ShowSyncTask, asked once: its ``oms_tasks.OmsAnswer``."""
-    return oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000)
+def ask_sync_task(settings, deadline=None):
+    """ShowSyncTask, asked once (within ``deadline``, a ``Deadline``, when given): its ``oms_tasks.OmsAnswer``."""
+    return oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000, deadline)
 
 
 class Setup(object):
     """Settings and clients of ``verify``, ``backfill`` and the audit: ``ConfigError`` on bad configuration
     (``context``: the SCF context of the audit's timer function, for the region). What is not configured is
     taken from the sync task (``task``: ``oms_tasks.SyncTaskSettings``, asked once; None when OMS did not say);
-    a configured value it contradicts is a ConfigError unless ``--force``."""
+    a configured value it contradicts is a ConfigError unless ``--force``.
 
-    def __init__(self, args, environ=None, need_obs=True, task=False, context=None):
+    ``deferred``: read the function's settings, the window and the prefix only; ``source``, ``obs``, ``task``
+    and ``task_answer`` stay None until ``resolve()`` (the audit asks OMS only when an invocation works)."""
+
+    def __init__(self, args, environ=None, need_obs=True, task=False, context=None, deferred=False):
         environ = os.environ if environ is None else environ
         self.environ = environ
         self.settings = settings_module.load_settings(environ=environ, context=context)
-        self.task_answer = ask_sync_task(self.settings) if task is False else None  # migration tasks read it too
-        self.task = task_settings_of(self.task_answer) if task is False else task
-        force = bool(getattr(args, "force", False))
-        self.source = bucket_settings.load_source(environ, self.settings, getattr(args, "source_bucket", None),
-                                                  self.task, force)
-        self.obs = bucket_settings.load_obs(environ, self.settings, self.task, force) if need_obs else None
+        self.need_obs = need_obs
+        self.force = bool(getattr(args, "force", False))
+        self.source_bucket = getattr(args, "source_bucket", None)
+        self.task_answer = self.task = self.source = self.obs = None
+        if not deferred:
+            self.resolve(task)
         self.window = window_of(args)
         self.prefix = getattr(args, "prefix", None) or ""
         self._cos = None
+
+    def resolve(self, task=False, deadline=None, override=bucket_settings.FORCE):
+        """Ask ShowSyncTask once (``task`` False; else ``task`` is the sync task's settings, None: not known)
+        within ``deadline``, then read the source bucket and (``need_obs``) the destination from the
+        configuration and the task: ``ConfigError`` as ``bucket_settings.load_source``/``load_obs``.
+        ``override``: how to go on with contradicted values (``--force``, as ``args.force``), None: no way (the
+        audit). Returns self."""
+        self.task_answer = ask_sync_task(self.settings, deadline) if task is False else None  # migration tasks too
+        self.task = task_settings_of(self.task_answer) if task is False else task
+        force = self.force and bool(override)
+        self.source = bucket_settings.load_source(self.environ, self.settings, self.source_bucket, self.task, force,
+                                                  override)
+        self.obs = bucket_settings.load_obs(self.environ, self.settings, self.task, force, override) \
+            if self.need_obs else None
+        return self
 
     def source_lister(self):
         """The source bucket's lister: its region, and its endpoint (``SOURCE_ENDPOINT``), not the log bucket's."""

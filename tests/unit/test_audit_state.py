@@ -157,3 +157,14 @@ def test_a_read_or_write_that_fails_is_an_error_naming_the_state():
     bucket.fail = "COS answered 403 AccessDenied"
     with pytest.raises(AuditError, match="403"):
         store.write(audit_state.empty())
+
+
+def test_a_pass_keeps_the_buckets_it_compares():
+    buckets = {"source": "photos-1253970026", "destination": "migrated", "prefix": ""}
+    current = audit_state.new_pass(T, {})
+    assert audit_state.pinned(current, buckets) is None  # a pass from before passes kept them: goes on
+    current["buckets"] = dict(buckets)
+    assert audit_state.pinned(current, buckets) is True
+    assert audit_state.pinned(current, dict(buckets, prefix="copies/")) is False
+    assert audit_state.pinned(current, dict(buckets, destination="elsewhere")) is False
+    assert audit_state.pinned(dict(current, buckets="garbled"), buckets) is None

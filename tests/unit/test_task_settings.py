@@ -80,3 +80,39 @@ def test_403_falls_back_to_the_configured_values_with_a_warning(caplog):
 
 def test_an_answer_gives_the_task_settings():
     assert buckets.task_settings_of(_Answer(200, {"dst_bucket": "b"})).dst_bucket == "b"
+
+
+def test_without_an_override_a_contradiction_offers_none_and_force_is_ignored():
+    for load, environ in ((bucket_settings.load_source, {"SOURCE_BUCKET": "other-1253970026"}),
+                          (bucket_settings.load_obs, {"OBS_BUCKET": "elsewhere"})):
+        with pytest.raises(ConfigError) as raised:
+            load(environ, base(), task=TASK, force=True, override=None)
+        assert "--force" not in str(raised.value) and "unset it" in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        bucket_settings.load_obs({"OBS_BUCKET": "elsewhere"}, base(), task=TASK)
+    assert "use --force to go on with 'elsewhere'" in str(raised.value)
+
+
+class _Args(object):
+    force = True  # the audit's --force (a new pass now): never an override of the sync task
+
+
+def test_a_deferred_setup_asks_nothing_until_resolved_then_once(monkeypatch):
+    asked = []
+
+    def ask(settings, deadline=None):
+        asked.append(deadline)
+        return _Answer(200, {"src_bucket": "photos", "app_id": "1253970026", "dst_bucket": "migrated",
+                             "dst_region": "cn-east-3"})
+
+    monkeypatch.setattr(buckets, "ask_sync_task", ask)
+    setup = buckets.Setup(_Args(), support.env(), deferred=True)
+    assert asked == [] and (setup.source, setup.obs, setup.task) == (None, None, None)
+    assert setup.resolve(deadline="the deadline", override=None) is setup
+    assert asked == ["the deadline"]
+    assert (setup.source.bucket, setup.obs.bucket, setup.obs.endpoint) == (
+        "photos-1253970026", "migrated", "https://obs.cn-east-3.myhuaweicloud.com")
+    contradicting = buckets.Setup(_Args(), support.env(OBS_BUCKET="elsewhere"), deferred=True)
+    with pytest.raises(ConfigError):
+        contradicting.resolve(override=None)
+    assert contradicting.resolve().obs.bucket == "elsewhere"  # verify's --force: the configured value
