@@ -71,9 +71,10 @@ def task_settings_of(answer):
     return None
 
 
-def ask_sync_task(settings, deadline=None):
-    """ShowSyncTask, asked once (within ``deadline``, a ``Deadline``, when given): its ``oms_tasks.OmsAnswer``."""
-    return oms_tasks.TaskClient.from_settings(settings).show_sync_task(time.time() * 1000, deadline)
+def ask_sync_task(client, deadline=None):
+    """ShowSyncTask, asked once through ``client`` (an ``oms_tasks.TaskClient``) within ``deadline``, a
+    ``Deadline``, when given: its ``oms_tasks.OmsAnswer``."""
+    return client.show_sync_task(time.time() * 1000, deadline)
 
 
 class Setup(object):
@@ -92,7 +93,7 @@ class Setup(object):
         self.need_obs = need_obs
         self.force = bool(getattr(args, "force", False))
         self.source_bucket = getattr(args, "source_bucket", None)
-        self.task_answer = self.task = self.source = self.obs = None
+        self.task_answer = self.task = self.source = self.obs = self._oms = None
         if not deferred:
             self.resolve(task)
         self.window = window_of(args)
@@ -105,7 +106,7 @@ class Setup(object):
         configuration and the task: ``ConfigError`` as ``bucket_settings.load_source``/``load_obs``.
         ``override``: how to go on with contradicted values (``--force``, as ``args.force``), None: no way (the
         audit). Returns self."""
-        self.task_answer = ask_sync_task(self.settings, deadline) if task is False else None  # migration tasks too
+        self.task_answer = ask_sync_task(self.oms_client(), deadline) if task is False else None  # migration tasks too
         self.task = task_settings_of(self.task_answer) if task is False else task
         force = self.force and bool(override)
         self.source = bucket_settings.load_source(self.environ, self.settings, self.source_bucket, self.task, force,
@@ -113,6 +114,13 @@ class Setup(object):
         self.obs = bucket_settings.load_obs(self.environ, self.settings, self.task, force, override) \
             if self.need_obs else None
         return self
+
+    def oms_client(self):
+        """The run's one OMS client (``oms_tasks.TaskClient``, built when first wanted): ShowSyncTask and the
+        migration task calls share its session."""
+        if self._oms is None:
+            self._oms = oms_tasks.TaskClient.from_settings(self.settings)
+        return self._oms
 
     def source_lister(self):
         """The source bucket's lister: its region, and its endpoint (``SOURCE_ENDPOINT``), not the log bucket's."""

@@ -17,7 +17,6 @@ import uuid
 
 from cos2oms import logs, migration, obs
 from cos2oms.commands import base
-from cos2oms.oms_tasks import TaskClient
 
 logger = migration.logger
 NO_MARKERS = ("a migration task writes no markers: the next verify (or audit) judges the objects by the "
@@ -215,7 +214,7 @@ class TaskRun(object):
         self.args = args
         self.setup = setup
         self.prog = prog
-        self.client = TaskClient.from_settings(setup.settings)
+        self.client = setup.oms_client()  # the session that asked ShowSyncTask
 
     def run(self, environ, out, task_type, object_key=None, list_keys=None, text="", migrate_since=None):
         """A ``prefix`` task (``object_key``: the prefixes) or a ``list`` task (``list_keys``: source keys);

@@ -32,6 +32,7 @@ class ScriptedOms:
         self.sync_task = dict(SYNC_TASK, **(sync_task or {}))
         self.on_create = on_create  # called with CreateTask's body before it is answered
         self.received = []  # (call, method, path, body or None)
+        self.ports = []  # the client's port of each request: one per connection
         self.lock = threading.Lock()
         self.shown = threading.Event()  # set at the first ShowTask
         owner = self
@@ -45,6 +46,7 @@ class ScriptedOms:
             def _serve(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, body = owner.answer(self.command, self.path, json.loads(raw) if raw else None)
+                owner.ports.append(self.client_address[1])
                 data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

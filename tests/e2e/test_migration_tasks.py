@@ -52,6 +52,7 @@ def test_backfill_via_task_creates_one_prefix_task_and_follows_it(capsys):
     assert report == {"oms_task_id": TASK_ID, "task_type": "prefix", "status": "succeeded", "total": 3,
                       "succeeded": 2, "failed": 0, "skipped": 1, "bytes": 9, "failed_list": None}
     assert oms.calls() == ["show_sync_task", "create_task", "show_task", "show_task", "show_task"]
+    assert len(set(oms.ports)) == 1  # one OMS session for the run: ShowSyncTask's connection serves the task calls
     body = oms.bodies("create_task")[0]
     assert sdk_problems("CreateTaskReq", body) == []
     assert body["task_type"] == "prefix" and body["migrate_since"] == 1714521600  # 2024-05-01T00:00:00Z, seconds
