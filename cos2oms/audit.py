@@ -34,6 +34,7 @@ from cos2oms import audit_state, bulk, handler, listings, logs, markers as marke
 from cos2oms import context as scf_context, bucket_settings, verify
 from cos2oms.audit_state import AuditError, LeaseLost
 from cos2oms.commands.buckets import Setup
+from cos2oms.comparison import Comparison
 from cos2oms.deadline import Deadline
 from cos2oms.report import describe
 from cos2oms.settings import ConfigError
@@ -273,8 +274,11 @@ class Auditor(object):
         page.counts.recent = sum(1 for entry in entries if entry.mtime >= cutoff)
         streams = self._listings(cursor, upto, set(entry.key for entry in entries), page.counts)
         try:
-            results = merge(entries, streams[0], streams[1], streams[2], Window(None, cutoff), False,
-                            self.lookup.is_long, self.lookup)
+            # verify's comparison, chosen from the sync task as verify chooses it (OMS's defaults when not read).
+            comparison = Comparison.for_task(self.setup.task)
+            crc64_lookup = verify.Crc64Lookup(self.setup, self.obs_lister.client, self.source_lister().client)
+            results = merge(entries, streams[0], streams[1], streams[2], Window(None, cutoff), comparison,
+                            self.lookup.is_long, self.lookup, crc64_lookup)
             for result in results:
                 if result.symbol == ERROR:
                     page.failure = result.why
@@ -285,7 +289,8 @@ class Auditor(object):
                 page.counts.count(result)
                 if result.symbol in (MISSING, DIFFER):
                     self._found(result)
-                    if result.symbol == DIFFER or result.why != FAILED:
+                    if (result.symbol == DIFFER and not result.kept) or (result.symbol == MISSING
+                                                                         and result.why != FAILED):
                         page.resubmit.append(self.setup.source.event_prefix + result.key)
         finally:
             for stream in streams:

@@ -75,23 +75,38 @@ class ObsLister(object):
 
     def __call__(self, prefix, marker, page_size):
         self._problem.cause = None
-        try:
-            answer = self.client.listObjects(self.bucket, prefix=prefix or None, marker=marker or None,
-                                             max_keys=page_size, encoding_type="url")
-        except Exception as exc:  # the SDK raises when a connection fails: its failure to connect unless typed
-            verdict = retry.error_verdict(exc) or retry.Verdict(True, "OBS client error (a network failure)")
-            raise PageProblem("%s: %s" % (type(exc).__name__, logs.short(str(exc))), verdict.retry) from None
-        status = answer.status or 0
-        if not 200 <= status <= 299:
-            cause = "OBS answered %s %s %s" % (status or "-", logs.short(answer.errorCode),
-                                               logs.short(answer.errorMessage))
-            # No status: the SDK got no answer (it reports a failed connection so).
-            verdict = retry.classify(status, answer.errorCode) if status else retry.Verdict(True, "no answer")
-            raise PageProblem(cause, verdict.retry, status or None)
+        answer = _answer(lambda: self.client.listObjects(self.bucket, prefix=prefix or None, marker=marker or None,
+                                                         max_keys=page_size, encoding_type="url"))
         if answer.body is None:
             cause = "OBS's listing could not be read: %s" % (self._problem.cause or "no body")
             raise PageProblem(cause, retry.classify(error=retry.Unreadable(cause)).retry)
         return answer.body
+
+
+def _answer(call):
+    """``call()``'s answer (an SDK ``GetResult``) when OBS answered 2xx, else ``PageProblem`` (``retry``'s
+    verdict: tried again when worth it)."""
+    try:
+        answer = call()
+    except Exception as exc:  # the SDK raises when a connection fails: its failure to connect unless typed
+        verdict = retry.error_verdict(exc) or retry.Verdict(True, "OBS client error (a network failure)")
+        raise PageProblem("%s: %s" % (type(exc).__name__, logs.short(str(exc))), verdict.retry) from None
+    status = answer.status or 0
+    if not 200 <= status <= 299:
+        cause = "OBS answered %s %s %s" % (status or "-", logs.short(answer.errorCode),
+                                           logs.short(answer.errorMessage))
+        # No status: the SDK got no answer (it reports a failed connection so).
+        verdict = retry.classify(status, answer.errorCode) if status else retry.Verdict(True, "no answer")
+        raise PageProblem(cause, verdict.retry, status or None)
+    return answer
+
+
+def crc64_header(client, bucket, key):
+    """The ``x-obs-checksum-crc64ecma`` header (a decimal) of a HEAD of object ``key``, or None when the object
+    has none; ``PageProblem`` when OBS did not answer 2xx (the object not there included). The SDK gives the
+    answer's headers with their ``x-obs-`` (or ``x-amz-``) taken off."""
+    answer = _answer(lambda: client.getObjectMetadata(bucket, key))
+    return dict(answer.header or ()).get("checksum-crc64ecma")
 
 
 class ObsWriteError(Exception):

@@ -7,18 +7,20 @@ over three sorted listings: the source COS bucket, the destination OBS bucket, a
 (success and failed) in the log bucket. The listings are read concurrently, a few pages ahead (memory does
 not grow with the buckets), and merged in key order (COS, OBS and S3 all list in UTF-8 byte order).
 
-A source object *matches* when the destination has its key (``OBS_PREFIX`` + source key) with the same size
-and a last-modified time not older than the source's, to the second (OMS's default consistency check,
-``size_last_modified``); ``--checksum`` also compares ETags where both are plain MD5s (not multipart). Each
-missing object is given its cause, from the markers: no marker (the event never reached the function), a
-success marker (OMS accepted it and did not copy it), a failed marker (waiting for replay).
+A source object *matches* when the destination has its key (``OBS_PREFIX`` + source key) and the sync task's
+consistency check says it holds the object (``comparison.Comparison``: same size and a last-modified time not
+older, to the second; a ``crc64`` task's same-size older copies by both objects' CRC64, ``Crc64Lookup``);
+``--checksum`` also compares ETags where both are plain MD5s (not multipart). A difference the task's overwrite
+mode would keep is reported so and not resubmitted (``differ_kept``). Each missing object is given its cause,
+from the markers: no marker (the event never reached the function), a success marker (OMS accepted it and did
+not copy it), a failed marker (waiting for replay).
 
 Output: a line per object that is not matched, then the JSON summary as the last line
 ``{"source": N, "matched": N, "missing": N, "differ": N, "extra": N, "errors": N, "missing_unmarked": N,
-"missing_accepted": N, "missing_failed": N, "resubmitted": N}``; ``--combined FILE`` writes rclone check's
-combined report (``report.combined_line``). Destination-only objects (``extra``) are reported only in a run
-without ``--since``/``--until``. Exit status 0 when nothing is missing or differs and there was no error, 1
-otherwise, 2 on bad configuration (an unwritable ``--combined`` file too).
+"missing_accepted": N, "missing_failed": N, "differ_kept": N, "resubmitted": N}``; ``--combined FILE`` writes
+rclone check's combined report (``report.combined_line``). Destination-only objects (``extra``) are reported
+only in a run without ``--since``/``--until``. Exit status 0 when nothing is missing or differs and there was no
+error, 1 otherwise, 2 on bad configuration (an unwritable ``--combined`` file too).
 
 Here: the listings, the look-up of hashed marker names and ``verify`` (one pass); ``verify_merge``: the merge
 and its counts; ``report``: the lines; ``commands.verify``: the command.
@@ -28,7 +30,8 @@ import json
 import logging
 import time
 
-from cos2oms import listings, logs, markers as marker_names, obs
+from cos2oms import listings, logs, markers as marker_names, obs, transport
+from cos2oms.comparison import crc64_value
 from cos2oms.report import combined_line, describe
 from cos2oms.verify_merge import DIFFER, ERROR, MATCH, MISSING, UNKNOWN_LOOKUP, Marker, marker_cause, merge
 
@@ -85,6 +88,42 @@ class MarkerLookup(object):
         return marker_cause(*found)
 
 
+class Crc64Lookup(object):
+    """``merge``'s ``crc64_lookup``: the CRC64s of a pair, by a HEAD of each object (COS's
+    ``x-cos-hash-crc64ecma``, OBS's ``x-obs-checksum-crc64ecma``; None where an object has none), each tried
+    again as a listing page is; ``listings.ListingError`` when one could not be looked up (the object gone
+    included): an ERROR for that key, never a match. The merge asks only for a ``crc64`` task's same-size copies
+    older than their source. ``source_client``: the source bucket's COS client (default: a new one)."""
+
+    def __init__(self, setup, obs_client, source_client=None, attempts=listings.ATTEMPTS, sleep=time.sleep):
+        self.setup = setup
+        self.obs_client = obs_client
+        self.source_client = source_client
+        self.attempts = attempts
+        self.sleep = sleep
+
+    def _source_crc64(self, key):
+        if self.source_client is None:
+            self.source_client = self.setup.source_lister().client
+
+        def head():
+            with transport.time_limit(listings.PAGE_SECONDS):
+                headers = self.source_client.head_object(Bucket=self.setup.source.bucket, Key=key)
+            return next((v for k, v in (headers or {}).items() if k.lower() == "x-cos-hash-crc64ecma"), None)
+
+        return crc64_value(listings.with_attempts(head, "CRC64 look-up of the source", self.attempts, self.sleep,
+                                                  message="CRC64 look-up failed", key=key))
+
+    def _destination_crc64(self, key):
+        name = self.setup.obs.prefix + key
+        return crc64_value(listings.with_attempts(
+            lambda: obs.crc64_header(self.obs_client, self.setup.obs.bucket, name), "CRC64 look-up of the destination",
+            self.attempts, self.sleep, message="CRC64 look-up failed", key=name))
+
+    def __call__(self, source, destination):
+        return self._source_crc64(source.key), self._destination_crc64(destination.key)
+
+
 def http_time(headers):
     """Epoch seconds of a HEAD answer's ``Last-Modified`` (``Wed, 01 May 2024 12:00:00 GMT``), or None."""
     value = next((v for k, v in (headers or {}).items() if k.lower() == "last-modified"), None)
@@ -110,15 +149,18 @@ def open_listings(setup, obs_client):
     return [listings.Prefetch(page_iter, name=name) for name, page_iter in streams]
 
 
-def verify(setup, obs_client, out, summary, combined=None, checksum=False, resubmit_to=None, progress=None,
+def verify(setup, obs_client, out, summary, combined=None, comparison=None, resubmit_to=None, progress=None,
            stopping=None):
     """One verification, counted into ``summary``: writes report lines to ``out`` (and ``combined``), the keys
-    to resubmit (event keys, one JSON string a line) to ``resubmit_to``. Stops early once ``stopping`` is set."""
+    to resubmit (event keys, one JSON string a line) to ``resubmit_to``: the missing ones and those differing
+    that the task would repair (not ``kept``). ``comparison``: a ``comparison.Comparison`` (default, or
+    True/False: OMS's defaults, with or without ``--checksum``). Stops early once ``stopping`` is set."""
     prefetched = open_listings(setup, obs_client)
     lookup = MarkerLookup(setup)
     try:
         source, destination, success, failed = prefetched
-        results = merge(source, destination, success, failed, setup.window, checksum, lookup.is_long, lookup)
+        results = merge(source, destination, success, failed, setup.window, comparison, lookup.is_long, lookup,
+                        Crc64Lookup(setup, obs_client))
         for result in results:
             if stopping is not None and stopping.is_set():
                 break
@@ -131,7 +173,7 @@ def verify(setup, obs_client, out, summary, combined=None, checksum=False, resub
                     logs.log(logger, logging.ERROR, "verify error", key=result.key, cause=result.why)
             if combined is not None:
                 combined.write(combined_line(result))
-            if resubmit_to is not None and result.symbol in (MISSING, DIFFER):
+            if resubmit_to is not None and result.symbol in (MISSING, DIFFER) and not result.kept:
                 resubmit_to.write(json.dumps(setup.source.event_prefix + result.key) + "\n")
     finally:
         for stream in prefetched:

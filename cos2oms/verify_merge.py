@@ -5,10 +5,11 @@ listings, ``report`` writes its results.
 """
 import collections
 import math
-import time
 
 from cos2oms import listings
 from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
+# is_plain_md5 and show_time live in comparison now; imported here for those who import them from here.
+from cos2oms.comparison import UNSETTLED, Comparison, is_plain_md5, show_time  # noqa: F401
 
 # Outcomes, as rclone check's combined report writes them.
 MATCH, MISSING, DIFFER, EXTRA, ERROR = "=", "+", "*", "-", "!"
@@ -18,11 +19,19 @@ UNKNOWN_LONG = "unknown (name too long)"
 UNKNOWN_BROKEN = "unknown (marker listing failed)"
 UNKNOWN_LOOKUP = "unknown (marker look-up failed)"
 
-Result = collections.namedtuple("Result", "symbol key source destination why")
-Result.__doc__ = """One outcome of the merge. ``symbol``: MATCH, MISSING, DIFFER, EXTRA or ERROR; ``key``: the
-source key (None for an error that is about no key); ``source``/``destination``: the listed entries; ``why``:
-for MISSING the marker state (UNMARKED, ACCEPTED, FAILED or an UNKNOWN_...), for DIFFER and ERROR the
-reason."""
+
+class Result(collections.namedtuple("Result", "symbol key source destination why kept")):
+    """One outcome of the merge. ``symbol``: MATCH, MISSING, DIFFER, EXTRA or ERROR; ``key``: the source key
+    (None for an error that is about no key); ``source``/``destination``: the listed entries; ``why``: for
+    MISSING the marker state (UNMARKED, ACCEPTED, FAILED or an UNKNOWN_...), for DIFFER and ERROR the reason;
+    ``kept``: a DIFFER the sync task would not repair if the key were resubmitted (its overwrite mode keeps the
+    destination's copy; ``why`` says so)."""
+
+    __slots__ = ()
+
+    def __new__(cls, symbol, key, source, destination, why, kept=False):
+        return super(Result, cls).__new__(cls, symbol, key, source, destination, why, kept)
+
 
 Marker = collections.namedtuple("Marker", "key mtime")
 Marker.__doc__ = """A marker of a source key: the key, and the marker's last-modified time (epoch seconds; None
@@ -42,27 +51,11 @@ class Window(collections.namedtuple("Window", "since until")):
 ALL_TIME = Window(None, None)
 
 
-def is_plain_md5(etag):
-    """True for a single-part upload's ETag (32 hex digits); a multipart ETag ends in ``-N``."""
-    return bool(etag) and len(etag) == 32 and all(c in "0123456789abcdefABCDEF" for c in etag)
-
-
 def compare(source, destination, checksum=False):
-    """None when ``destination`` holds ``source`` (same size, last-modified not older, to the second; with
-    ``checksum``, equal MD5 ETags where both are plain MD5s), else why not."""
-    if source.size != destination.size:
-        return "size %d on the source, %d on the destination" % (source.size, destination.size)
-    if math.floor(destination.mtime) < math.floor(source.mtime):
-        return "the destination (%s) is older than the source (%s)" % (show_time(destination.mtime),
-                                                                      show_time(source.mtime))
-    if checksum and is_plain_md5(source.etag) and is_plain_md5(destination.etag) \
-            and source.etag.lower() != destination.etag.lower():
-        return "MD5 %s on the source, %s on the destination" % (source.etag.lower(), destination.etag.lower())
-    return None
-
-
-def show_time(seconds):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+    """None when ``destination`` holds ``source`` by OMS's default consistency check (same size, last-modified
+    not older, to the second; with ``checksum``, equal MD5 ETags where both are plain MD5s), else why not."""
+    difference = Comparison(checksum=checksum).judge(source, destination)
+    return None if difference is None else difference.why
 
 
 class _Cursor(object):
@@ -133,8 +126,8 @@ def marker_cause(success, failed):
     return FAILED
 
 
-def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=False, long_marker=None,
-          marker_lookup=None):
+def merge(source, destination, success=(), failed=(), window=ALL_TIME, comparison=None, long_marker=None,
+          marker_lookup=None, crc64_lookup=None):
     """Merge sorted listings into ``Result``s, in key order.
 
     ``source``, ``destination``: iterables of ``listings.Entry``, keys strictly increasing (destination keys
@@ -146,11 +139,20 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
     when the key's marker is not in those listings (its guide-style name would be over COS's 850 bytes);
     ``marker_lookup(key)`` then gives its state (default ``UNKNOWN_LONG``).
 
+    ``comparison``: a ``comparison.Comparison`` (default: OMS's defaults; True/False: those, with or without
+    ``--checksum``), which judges each pair and says whether a difference is one the task keeps (``kept``).
+    ``crc64_lookup(source_entry, destination_entry)``: the pair's CRC64s (source's, destination's; each None
+    where the object has none), asked only for the pairs the comparison cannot settle from the listings (a
+    ``crc64`` task's same-size, older copies); it raises ``ListingError`` when it could not look, which is an
+    ERROR for that key. Without it such a pair is judged as OMS does without CRC64s.
+
     A ``ListingError`` from ``source`` or ``destination`` ends the merge with an ERROR result (naming the
     source key in hand, which could not be checked): nothing past the failure is reported as matched or
     missing. One from a marker listing is reported once as an ERROR; missing objects then get an UNKNOWN
     marker state.
     """
+    if not isinstance(comparison, Comparison):
+        comparison = Comparison(checksum=bool(comparison))
     src, dst = _Cursor(source), _Cursor(destination)
     markers = (_Cursor(_markers(success)), _Cursor(_markers(failed)))
     names = ("success marker", "failed marker")
@@ -207,8 +209,20 @@ def merge(source, destination, success=(), failed=(), window=ALL_TIME, checksum=
                 yield result
             yield Result(MISSING, s.key, s, None, state)
             continue
-        why = compare(s, d, checksum)
-        yield Result(MATCH if why is None else DIFFER, s.key, s, d, why)
+        difference = comparison.judge(s, d)
+        if difference is UNSETTLED:
+            try:
+                crc64s = crc64_lookup(s, d) if crc64_lookup is not None else None
+            except listings.ListingError as exc:
+                yield Result(ERROR, s.key, s, d, "CRC64 look-up failed: %s" % exc.cause)
+                continue
+            difference = comparison.judge(s, d, crc64s or (None, None))
+        if difference is None:
+            yield Result(MATCH, s.key, s, d, None)
+        elif comparison.repairs(s, d, difference.kind):
+            yield Result(DIFFER, s.key, s, d, difference.why)
+        else:
+            yield Result(DIFFER, s.key, s, d, difference.why + comparison.kept(), kept=True)
 
 
 # ----------------------------------------------------------------------------- counting and reporting
@@ -217,7 +231,7 @@ class Summary(Counts):
     """The counts of one run (the JSON last line)."""
 
     FIELDS = ("source", "matched", "missing", "differ", "extra", "errors", "missing_unmarked", "missing_accepted",
-              "missing_failed", "resubmitted")
+              "missing_failed", "differ_kept", "resubmitted")
 
     def count(self, result):
         symbol = result.symbol
@@ -233,6 +247,8 @@ class Summary(Counts):
                 self.errors += 1  # the object is missing for sure; the look-up of its markers failed
         elif symbol == DIFFER:
             self.differ += 1
+            if result.kept:
+                self.differ_kept += 1  # the task's overwrite mode keeps the destination's copy
         elif symbol == EXTRA:
             self.extra += 1
         else:
@@ -245,12 +261,13 @@ class Summary(Counts):
     def describe(self, interrupted=False):
         """The human summary shown on a terminal before the JSON line."""
         text = "verify%s: %d source object(s): %d matched, %d missing (%d no marker, %d accepted by OMS, %d failed), " \
-               "%d differ, %d extra, %d error(s)" % (
+               "%d differ%s, %d extra, %d error(s)" % (
                    " (interrupted: the counts cover what was compared)" if interrupted else "", self.source,
                    self.matched, self.missing, self.missing_unmarked, self.missing_accepted, self.missing_failed,
-                   self.differ, self.extra, self.errors)
+                   self.differ, " (%d kept by the task's overwrite mode)" % self.differ_kept if self.differ_kept
+                   else "", self.extra, self.errors)
         if self.resubmitted:
             text += "; %d resubmitted to OMS: run verify again once OMS has copied them" % self.resubmitted
-        elif self.missing or self.differ:
+        elif self.missing or self.differ > self.differ_kept:
             text += "; --resubmit sends the missing and differing keys to OMS again"
         return text

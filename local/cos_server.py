@@ -13,6 +13,8 @@ moto's S3 server does the storage; a small WSGI adapter in front of it speaks CO
 - It applies COS's limits that moto lacks: batch delete needs a matching ``Content-MD5`` and at most
   1,000 keys; a listing returns at most 1,000 keys a page.
 - Faults (``fail_next``, ``fail_all``), per-request latency, per-kind request counters.
+- ``crc64``: HEAD and GET answers carry the object's CRC64-ECMA, as COS sends it (``x-cos-hash-crc64ecma``, a
+  decimal), computed from its bytes (``crc64_ecma``); off by default, as for an object uploaded without one.
 
 moto keeps its state in process-global backends. Each CosServer uses its own moto account id (header
 ``x-moto-account-id``) and drops that account's data when it stops, so servers do not see each other's
@@ -59,6 +61,28 @@ ERROR_CODES = {400: "InvalidRequest", 403: "AccessDenied", 404: "NoSuchKey", 409
                504: "GatewayTimeout"}
 
 _account_ids = itertools.count(900000000001)
+
+
+def _crc64_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xC96C5795D7870F42 if crc & 1 else crc >> 1  # ECMA-182, reflected
+        table.append(crc)
+    return table
+
+
+_CRC64_TABLE = _crc64_table()
+
+
+def crc64_ecma(data: bytes) -> int:
+    """CRC-64/XZ (ECMA-182 polynomial, reflected, initial value and final XOR all ones): what COS calls
+    ``crc64ecma`` and OBS ``checksum-crc64ecma``."""
+    crc = 0xFFFFFFFFFFFFFFFF
+    for byte in data:
+        crc = _CRC64_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFFFFFFFFFF
 
 
 @functools.cache
@@ -147,15 +171,19 @@ class CosServer(BackgroundServer):
     Point the SDK at it with ``CosConfig(IP="127.0.0.1", Port=cos.port, Scheme="http", ...)``, i.e.
     ``COS_ADDRESS=cos.address``. ``latency``: seconds added to every request (may be changed while
     running). ``auto_create``: buckets spring into being on first use; otherwise only ``create_bucket``
-    makes them and other names get COS's ``NoSuchBucket``.
+    makes them and other names get COS's ``NoSuchBucket``. ``crc64``: HEAD and GET answers carry the object's
+    CRC64 (``CRC64_HEADER``; may be changed while running).
     """
+
+    CRC64_HEADER = "x-cos-hash-crc64ecma"
 
     def __init__(self, secret_id: str = fake_credentials.COS_SECRET_ID,
                  secret_key: str = fake_credentials.COS_SECRET_KEY,
                  token: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 latency: float = 0.0, auto_create: bool = True):
+                 latency: float = 0.0, auto_create: bool = True, crc64: bool = False):
         self.secret_id, self.secret_key, self.token = secret_id, secret_key, token
         self.latency = latency
+        self.crc64 = crc64
         self.auto_create = auto_create
         self.account_id = str(next(_account_ids))
         self._address = (host, port)
@@ -379,6 +407,10 @@ class CosServer(BackgroundServer):
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(body))))
         headers.append(("x-cos-request-id", request_id))
+        if self.crc64 and request.kind in ("head", "get") and request.status == 200:
+            stored = self._backend.buckets[request.bucket].keys.get(request.key)
+            if stored is not None:
+                headers.append((self.CRC64_HEADER, str(crc64_ecma(stored.value))))
         self._record(request)
         start_response(status, headers)
         return [body]

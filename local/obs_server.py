@@ -75,14 +75,17 @@ class ObsServer(CosServer):
     """Loopback OBS endpoint backed by moto: ``OBS_ENDPOINT=obs.endpoint``, ``OBS_AK``/``OBS_SK`` = ``ak``/``sk``.
 
     ``put_object`` seeds an object (optionally with a given last-modified time); ``objects`` reads them back.
-    Faults, latency and counters as ``CosServer`` (``fail_next(kind="list")`` fails listings).
+    Faults, latency, counters and ``crc64`` as ``CosServer`` (``fail_next(kind="list")`` fails listings).
     """
+
+    CRC64_HEADER = "x-obs-checksum-crc64ecma"
 
     thread_name = "obs-server"
 
     def __init__(self, ak: str = fake_credentials.OBS_AK, sk: str = fake_credentials.OBS_SK, *,
-                 host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, auto_create: bool = True):
-        super().__init__(ak, sk, None, host=host, port=port, latency=latency, auto_create=auto_create)
+                 host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, auto_create: bool = True,
+                 crc64: bool = False):
+        super().__init__(ak, sk, None, host=host, port=port, latency=latency, auto_create=auto_create, crc64=crc64)
 
     @property
     def ak(self) -> str:

@@ -9,6 +9,7 @@ import tempfile
 from cos2oms import bulk, logs, migration, obs
 from cos2oms.commands import base, migrate
 from cos2oms.commands.buckets import Setup, add_force_argument, parse_when
+from cos2oms.comparison import Comparison
 from cos2oms.report import INTERRUPTED, combined_line
 from cos2oms.settings import ConfigError
 from cos2oms.verify import logger, verify
@@ -34,7 +35,8 @@ def add_arguments(parser):
                              "line break or starts with '\"' is written as a JSON string, and '! \"...\"' is an error "
                              "about no key (a listing that failed)")
     parser.add_argument("--resubmit", action="store_true",
-                        help="send every missing or differing key to OMS (10 a request), with markers")
+                        help="send every missing or differing key to OMS (10 a request), with markers; not a "
+                             "difference the sync task's overwrite mode would keep")
     parser.add_argument("--via-task", action="store_true",
                         help="with --resubmit: let OMS copy the keys itself, as one migration task (list) whose list "
                              "files are written in --list-bucket under oms-list-files/ and removed once it has ended")
@@ -67,7 +69,6 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
         setup = Setup(args, environ)
     except ConfigError as exc:
         return base.config_error(prog, exc)
-    _checksum_caveat(args, setup.task)
     try:
         obs_client = obs.build_obs_client(setup.obs)
     except ImportError:
@@ -89,25 +90,23 @@ def run(args, environ=None, out=None, prog="cos2oms verify"):
         obs_client.close()
 
 
-def _checksum_caveat(args, task):
-    """``--checksum`` against this task (README: the caveat): a difference only MD5s see is resubmitted in vain
-    unless the task overwrites whatever the destination holds."""
-    mode = task and task.object_overwrite_mode
-    if args.checksum and mode and mode != "FULL_OVERWRITE":
-        logs.log(logger, logging.WARNING, "--checksum: this sync task's object overwrite mode keeps an object of the "
-                                          "same size that is not older, so --resubmit cannot fix a difference only "
-                                          "the MD5 shows", object_overwrite_mode=mode,
-                 consistency_check=task.consistency_check)
+def say_comparison(comparison):
+    """The line naming the sync task's consistency check and overwrite mode, and the comparison chosen from them
+    (WARNING when ShowSyncTask did not answer: OMS's defaults are used)."""
+    message, fields = comparison.describe()
+    logs.log(logger, logging.INFO if comparison.told else logging.WARNING, message, **fields)
 
 
 def _run(args, setup, obs_client, combined, environ, out, prog):
     summary = Summary()
     via_task = []  # --via-task: the source keys to give OMS as a list task
+    comparison = Comparison.for_task(setup.task, args.checksum)
 
     def work(output, stopping):
+        say_comparison(comparison)
         pending = tempfile.TemporaryFile("w+", encoding="utf-8") if args.resubmit else None
         try:
-            if not _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
+            if not _compare(setup, obs_client, comparison, combined, out, summary, output, stopping, pending):
                 return True
             if pending is not None and pending.tell():
                 if args.via_task:
@@ -130,12 +129,12 @@ def _run(args, setup, obs_client, combined, environ, out, prog):
     return task_status if task_status or not summary.errors else base.EXIT_FAILED
 
 
-def _compare(args, setup, obs_client, combined, out, summary, output, stopping, pending):
+def _compare(setup, obs_client, comparison, combined, out, summary, output, stopping, pending):
     """The comparison, into ``summary`` and the reports; False when it was interrupted."""
     progress = base.Progress(output.progress("verify", "obj"))
     interrupted = False
     try:
-        verify(setup, obs_client, out, summary, combined, args.checksum, pending, progress, stopping)
+        verify(setup, obs_client, out, summary, combined, comparison, pending, progress, stopping)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -152,7 +151,8 @@ def _compare(args, setup, obs_client, combined, out, summary, output, stopping, 
 
 
 def _resubmit(args, setup, summary, output, stopping, pending):
-    """``--resubmit``: send the keys found missing or differing (``pending``) to OMS, with markers."""
+    """``--resubmit``: send the keys found missing or differing (``pending``; not the differences the task keeps)
+    to OMS, with markers."""
     bar = base.Progress(output.progress("resubmit", "key"), chunk=1)
     try:
         sent = bulk.send_keys(setup.submitter(), _read_keys(pending), args.workers, bar, stopping,

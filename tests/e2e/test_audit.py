@@ -394,3 +394,33 @@ def test_tricky_names_are_judged_and_resubmitted_unchanged_across_pages(stand):
     assert (report["source"], report["matched"], report["missing_unmarked"], report["missing_accepted"]) == (
         len(names), len(names) - len(missing), len(missing) - 1, 1)
     assert report["complete"] is True and report["errors"] == 0
+
+
+def test_the_audit_judges_as_the_sync_task_does_and_resubmits_no_difference_it_keeps(
+        oms_server, cos_server, obs_server, monkeypatch):
+    """A NO_OVERWRITE task keeps whatever the destination holds: the audit counts such a difference
+    (``differ_kept``) and resubmits only what is missing."""
+    from cos2oms import bucket_settings, handler, oms_tasks
+    from cos2oms.commands.buckets import Setup
+    from cos2oms.deadline import Deadline
+
+    environ = install(world.environ(oms_server, cos_server, obs_server), monkeypatch)
+    for key in ("differs.jpg", "gone.jpg", "same.jpg"):
+        world.source(cos_server, key)
+    world.destination(obs_server, "differs.jpg", b"another size")
+    world.destination(obs_server, "same.jpg")
+    task = oms_tasks.SyncTaskSettings(world.SOURCE_BUCKET, None, world.OBS_BUCKET, None, "NO_OVERWRITE",
+                                      "size_last_modified")
+    setup = Setup(audit._Args(), environ, task=task)
+    obs_client = audit.obs_client_or_refuse(setup)
+    try:
+        submitter = handler.build_submitter(setup.settings, Deadline(None), "audit-test")
+        outcome = audit.Auditor(setup, bucket_settings.load_audit(environ), obs_client, submitter, Deadline(None),
+                                "audit-test").run()
+    finally:
+        obs_client.close()
+    assert outcome["outcome"] == audit.PASS_DONE
+    counts = outcome["counts"]
+    assert (counts["matched"], counts["differ"], counts["differ_kept"], counts["missing"], counts["resubmitted"]) == (
+        1, 1, 1, 1, 1)
+    assert oms_server.received_keys() == [EVENT_PREFIX + "gone.jpg"]

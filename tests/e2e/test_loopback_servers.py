@@ -530,3 +530,45 @@ def test_cos_cli_prints_a_working_address():
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_crc64_is_crc64_ecma_as_the_obs_sdk_computes_it():
+    from local.cos_server import crc64_ecma
+
+    assert crc64_ecma(b"123456789") == 0x995DC9BBDF1939FA  # CRC-64/XZ's check value
+    assert crc64_ecma(b"") == 0
+    for body in (b"abcd", bytes(range(256)) * 3, "中文".encode()):
+        assert crc64_ecma(body) == obs_sdk_crc64(body)
+
+
+def obs_sdk_crc64(body):
+    from obs import util as obs_util
+
+    return obs_util.calculate_content_crc64(body)
+
+
+def test_with_crc64_a_head_or_get_answers_the_objects_crc64(cos_server, obs_server):
+    """COS's x-cos-hash-crc64ecma through the COS SDK, OBS's x-obs-checksum-crc64ecma through the OBS SDK."""
+    from cos2oms import obs
+    from cos2oms.bucket_settings import ObsSettings
+    from local.obs_server import put_object
+
+    put_object(cos_server, BUCKET, "a b", b"abcd")
+    client = cos_client(cos_server)
+    assert "x-cos-hash-crc64ecma" not in {k.lower() for k in client.head_object(Bucket=BUCKET, Key="a b")}
+    cos_server.crc64 = True
+    head = {k.lower(): v for k, v in client.head_object(Bucket=BUCKET, Key="a b").items()}
+    assert head["x-cos-hash-crc64ecma"] == str(obs_sdk_crc64(b"abcd"))
+    got = {k.lower(): v for k, v in client.get_object(Bucket=BUCKET, Key="a b").items() if k != "Body"}
+    assert got["x-cos-hash-crc64ecma"] == str(obs_sdk_crc64(b"abcd"))
+
+    put_object(obs_server, "dst", "k", b"abcX")
+    settings = ObsSettings("dst", obs_server.endpoint, False, obs_server.ip, obs_server.port,
+                           fake_credentials.OBS_AK, fake_credentials.OBS_SK, "")
+    obs_client = obs.build_obs_client(settings)
+    try:
+        assert obs.crc64_header(obs_client, "dst", "k") is None
+        obs_server.crc64 = True
+        assert obs.crc64_header(obs_client, "dst", "k") == str(obs_sdk_crc64(b"abcX"))
+    finally:
+        obs_client.close()

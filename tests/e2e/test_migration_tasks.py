@@ -213,6 +213,23 @@ def test_verify_resubmits_missing_objects_as_a_list_task(cos_server, obs_server)
     assert objects(obs_server, OBS_BUCKET, migration.LIST_FILE_FOLDER) == {}  # removed once the task has ended
 
 
+def test_verify_via_task_lists_no_difference_the_sync_task_would_keep(cos_server, obs_server):
+    for key in ("differs.jpg", "gone.jpg"):
+        source(cos_server, key)
+    destination(obs_server, "differs.jpg", b"another size")
+    listed = {}
+
+    def on_create(body):
+        listed["lines"] = read_list(obs_server, body["src_node"]["list_file"]["list_file_key"])
+
+    with ScriptedOms([state(5, 1, 1, size=4, task_type="list")], sync_task={"object_overwrite_mode": "NO_OVERWRITE"},
+                     on_create=on_create) as oms:
+        status, lines, report = run(verify, environ(oms, cos_server, obs_server), "--resubmit", "--via-task", *FAST)
+    summary = json.loads(lines[-1])
+    assert (summary["differ"], summary["differ_kept"], summary["missing"], summary["resubmitted"]) == (1, 1, 1, 1)
+    assert listed["lines"] == ["gone.jpg"]
+
+
 def test_list_files_split_and_go_to_the_list_bucket(cos_server, obs_server, monkeypatch):
     monkeypatch.setattr(migration, "LIST_FILE_MAX_LINES", 2)
     monkeypatch.setattr(migration.split_list, "__defaults__", (2, migration.LIST_FILE_MAX_BYTES))

@@ -140,7 +140,7 @@ def test_the_hand_run_oms_server_copies_what_it_accepts_but_its_no_copy_keys(han
     assert world.run(verify, environ) == (
         1, ['missing "%s": success marker: OMS accepted it and did not copy it' % lost],
         {"source": 2, "matched": 1, "missing": 1, "differ": 0, "extra": 0, "errors": 0, "missing_unmarked": 0,
-         "missing_accepted": 1, "missing_failed": 0, "resubmitted": 0})
+         "missing_accepted": 1, "missing_failed": 0, "differ_kept": 0, "resubmitted": 0})
     assert world.run(verify, environ, "--resubmit")[2]["resubmitted"] == 1
     oms.wait_for_line("OMS copied %r" % (EVENT_PREFIX + lost))  # not copied once, then copied
     status, lines, result = world.run(verify, environ)
@@ -153,7 +153,9 @@ def test_the_hand_run_oms_server_honours_its_overwrite_mode(hand_run_oms, cos_se
     world.destination(obs_server, "a.jpg", b"abcX", mtime=COPIED)  # same size, newer
     oms = hand_run_oms()  # OMS's default: size and last-modified comparison
     environ = world.environ(oms, cos_server, obs_server)
-    assert world.run(verify, environ, "--checksum", "--resubmit")[2]["resubmitted"] == 1
+    # verify knows the task would keep it (differ_kept) and does not resubmit it; backfill sends it anyway.
+    assert world.run(verify, environ, "--checksum", "--resubmit")[2]["differ_kept"] == 1
+    assert world.run(backfill, environ, "--since", "2024-05-01")[2]["accepted"] == 1
     oms.wait_for_line("OMS skipped %r" % (EVENT_PREFIX + "a.jpg"))
     assert read_object(obs_server, OBS_BUCKET, "a.jpg") == b"abcX"
 

@@ -20,12 +20,13 @@ from cos2oms import listings, markers, retry, verify
 from local import world as loopback
 from cos2oms import report, verify_merge
 from cos2oms.commands import verify as verify_command
+from local.cos_server import crc64_ecma
 from tests.e2e import migration as world
 from tests.e2e.migration import COPIED, EVENT_PREFIX, OBS_BUCKET, SOURCE_BUCKET, T0, TRICKY
 from tests.support import TASK
 
 ZERO = {"source": 0, "matched": 0, "missing": 0, "differ": 0, "extra": 0, "errors": 0, "missing_unmarked": 0,
-        "missing_accepted": 0, "missing_failed": 0, "resubmitted": 0}
+        "missing_accepted": 0, "missing_failed": 0, "differ_kept": 0, "resubmitted": 0}
 
 
 def summary(**counts):
@@ -135,7 +136,8 @@ def test_an_empty_bucket(environ):
     assert verify_run(environ) == (0, [], ZERO)
 
 
-def test_checksum_compares_md5_etags(environ, cos_server, obs_server):
+def test_checksum_compares_md5_etags(environ, oms_server, cos_server, obs_server):
+    oms_server.task_details = dict(oms_server.task_details, object_overwrite_mode="FULL_OVERWRITE")  # repairs it
     world.source(cos_server, "a.jpg", b"abcd")
     world.destination(obs_server, "a.jpg", b"abcX")
     assert verify_run(environ)[2]["matched"] == 1
@@ -277,22 +279,81 @@ def test_names_from_a_server_that_ignores_encoding_type_are_taken_as_they_are(
 def test_a_checksum_difference_on_a_newer_copy_needs_a_task_that_overwrites_fully(
         environ, oms_server, cos_server, obs_server):
     """OMS's default overwrite mode compares size and last-modified time: a same-size, newer copy whose MD5
-    differs is skipped, so resubmitting it changes nothing; a FULL_OVERWRITE task copies it."""
-    from local.obs_server import FULL_OVERWRITE, read_object
+    differs would be skipped, so verify reports it kept and does not resubmit it; a FULL_OVERWRITE task copies
+    it, so verify resubmits it there."""
+    from local.obs_server import FULL_OVERWRITE
 
     world.source(cos_server, "a.jpg", b"abcd")
     world.destination(obs_server, "a.jpg", b"abcX")  # same size, copied later
-    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
-    assert verify_run(environ, "--checksum", "--resubmit")[2] == summary(source=1, differ=1, resubmitted=1)
-    assert [copy.skipped for copy in migration.wait()] == [True]
-    assert read_object(obs_server, OBS_BUCKET, "a.jpg") == b"abcX"
-    assert verify_run(environ, "--checksum")[2] == summary(source=1, differ=1)  # still differs
+    status, lines, result = verify_run(environ, "--checksum", "--resubmit")
+    assert (status, result) == (1, summary(source=1, differ=1, differ_kept=1))
+    assert lines == ['differ  "a.jpg": MD5 %s on the source, %s on the destination (the sync task\'s overwrite mode '
+                     'SIZE_LAST_MODIFIED_COMPARISON_OVERWRITE keeps a copy of the same size that is not older: '
+                     'resubmitting does not replace it)' % (hashlib.md5(b"abcd").hexdigest(),
+                                                              hashlib.md5(b"abcX").hexdigest())]
+    assert [r.method for r in oms_server.requests] == ["GET"]  # ShowSyncTask; nothing sent
 
-    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0,
-                                   overwrite=FULL_OVERWRITE)
+    oms_server.task_details = dict(oms_server.task_details, object_overwrite_mode=FULL_OVERWRITE)
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)  # the task's mode
     assert verify_run(environ, "--checksum", "--resubmit")[2] == summary(source=1, differ=1, resubmitted=1)
     migration.wait()
     assert verify_run(environ, "--checksum") == (0, [], summary(source=1, matched=1))
+
+
+def test_a_no_overwrite_task_keeps_differing_copies_so_resubmit_sends_only_the_missing(
+        environ, oms_server, cos_server, obs_server, caplog):
+    from local.obs_server import NO_OVERWRITE
+
+    oms_server.task_details = dict(oms_server.task_details, object_overwrite_mode=NO_OVERWRITE)
+    migration = oms_server.migrate(cos_server, SOURCE_BUCKET, obs_server, OBS_BUCKET, delay=0.0)
+    for key in ("differs.jpg", "gone.jpg", "same.jpg"):
+        world.source(cos_server, key, b"data")
+    world.destination(obs_server, "differs.jpg", b"another size")
+    world.destination(obs_server, "same.jpg", b"data")
+
+    with caplog.at_level(logging.INFO, logger="cos2oms"):
+        status, lines, result = verify_run(environ, "--resubmit")
+    assert (status, result) == (1, summary(source=3, matched=1, missing=1, missing_unmarked=1, differ=1,
+                                           differ_kept=1, resubmitted=1))
+    assert lines == ['differ  "differs.jpg": size 4 on the source, 12 on the destination (the sync task\'s overwrite '
+                     'mode NO_OVERWRITE keeps the destination\'s copy: resubmitting does not replace it)',
+                     'missing "gone.jpg": no marker: the event never reached the function']
+    assert oms_server.received_keys() == [EVENT_PREFIX + "gone.jpg"]
+    assert "verify compares as the sync task's settings say consistency_check=size_last_modified " \
+           "object_overwrite_mode=NO_OVERWRITE" in caplog.text
+    migration.wait()
+    assert verify_run(environ)[2] == summary(source=3, matched=2, differ=1, differ_kept=1)
+
+
+def test_a_crc64_task_judges_older_copies_of_the_same_size_by_both_crc64s(environ, oms_server, cos_server,
+                                                                         obs_server):
+    oms_server.task_details = dict(oms_server.task_details, consistency_check="crc64")
+    cos_server.crc64 = obs_server.crc64 = True  # HEADs answer x-cos-hash-crc64ecma, x-obs-checksum-crc64ecma
+    for key in ("equal", "other", "size"):
+        world.source(cos_server, key, b"abcd", mtime=T0)
+    world.destination(obs_server, "equal", b"abcd", mtime=T0 - 3600)  # older, same bytes: OMS calls it consistent
+    world.destination(obs_server, "other", b"abcX", mtime=T0 - 3600)
+    world.destination(obs_server, "size", b"abcde", mtime=T0 - 3600)  # settled by the listing: no HEAD
+    crc = {body: str(crc64_ecma(body)) for body in (b"abcd", b"abcX")}
+
+    status, lines, result = verify_run(environ)
+    assert (status, result) == (1, summary(source=3, matched=1, differ=2))
+    assert lines == ['differ  "other": CRC64 %s on the source, %s on the destination' % (crc[b"abcd"], crc[b"abcX"]),
+                     'differ  "size": size 4 on the source, 5 on the destination']
+    assert sorted(r.key for r in cos_server.requests if r.kind == "head") == ["equal", "other"]
+    assert sorted(r.key for r in obs_server.requests if r.kind == "head") == ["equal", "other"]
+
+    obs_server.crc64 = False  # without both CRC64s OMS compares size and last-modified time, and so does verify
+    status, lines, result = verify_run(environ)
+    assert result == summary(source=3, differ=3)
+    assert lines[0] == 'differ  "equal": the destination (2024-05-01T11:00:00Z) is older than the source ' \
+                       '(2024-05-01T12:00:00Z)'
+
+    obs_server.fail_all(503, kind="head")  # a HEAD that fails is an error for that key, never a match
+    status, lines, result = verify_run(environ)
+    assert result == summary(source=3, differ=1, errors=2) and status == 1
+    assert lines[:2] == ['error   "equal": CRC64 look-up failed: after 3 attempt(s): OBS answered 503 - -',
+                         'error   "other": CRC64 look-up failed: after 3 attempt(s): OBS answered 503 - -']
 
 
 def test_the_source_bucket_is_listed_at_its_own_endpoint(oms_server, cos_server, obs_server):

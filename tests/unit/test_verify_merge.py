@@ -14,6 +14,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from cos2oms import listings, report, verify_merge
 from cos2oms.commands import buckets
+from cos2oms.comparison import Comparison
 from cos2oms.listings import Entry, ListingError
 from cos2oms.verify_merge import (ACCEPTED, ALL_TIME, DIFFER, ERROR, EXTRA, FAILED, MATCH, MISSING, UNKNOWN_BROKEN,
                             UNKNOWN_LONG, UNKNOWN_LOOKUP, UNMARKED, Marker, Result, Window, merge)
@@ -85,7 +86,7 @@ def test_checksum_compares_plain_md5s_only():
     source = [entry("a", etag=MD5_A), entry("b", etag=MD5_A), entry("c", etag="abc-2")]
     destination = [entry("a", etag=MD5_A.upper()), entry("b", etag=MD5_B), entry("c", etag=MD5_B)]
     assert [r.symbol for r in merge(source, destination)] == [MATCH, MATCH, MATCH]
-    got = outcomes(merge(source, destination, checksum=True))
+    got = outcomes(merge(source, destination, comparison=Comparison("size_last_modified", "FULL_OVERWRITE", True)))
     assert [g[0] for g in got] == [MATCH, DIFFER, MATCH]
     assert got[1][2] == "MD5 %s on the source, %s on the destination" % (MD5_A, MD5_B)
 
@@ -155,7 +156,7 @@ def test_summary_counts_and_exit_status():
         summary.count(result)
     assert summary.as_dict() == {"source": 3, "matched": 1, "missing": 1, "differ": 1, "extra": 1, "errors": 0,
                                  "missing_unmarked": 0, "missing_accepted": 0, "missing_failed": 1,
-                                 "resubmitted": 0}
+                                 "differ_kept": 0, "resubmitted": 0}
     assert list(summary.as_dict()) == list(verify_merge.Summary.FIELDS)
     assert summary.exit_status == 1
     clean = verify_merge.Summary()
