@@ -30,15 +30,16 @@ import threading
 import time
 import uuid
 
-from cos2oms import audit_state, bulk, handler, listings, logs, markers as marker_names, obs
+from cos2oms import audit_state, bulk, handler, listings, logs, obs
 from cos2oms import context as scf_context, bucket_settings, verify
+from cos2oms.audit_page import PageJudge, PassCounts
 from cos2oms.audit_state import AuditError, LeaseLost
 from cos2oms.commands.buckets import Setup
 from cos2oms.comparison import Comparison
 from cos2oms.deadline import Deadline
 from cos2oms.report import describe
 from cos2oms.settings import ConfigError
-from cos2oms.verify_merge import ACCEPTED, DIFFER, ERROR, FAILED, MISSING, UNMARKED, Summary, Window, merge
+from cos2oms.verify_merge import MISSING
 
 #: Source keys judged per page: the cursor is saved after each (tests make it small).
 PAGE = listings.PAGE
@@ -54,57 +55,6 @@ logger = logging.getLogger("cos2oms.audit")
 # What an invocation did (``Outcome.outcome``).
 NOT_DUE, BUSY, LEASE_LOST, OUT_OF_TIME, RETRY_LATER, PASS_DONE, STOPPED = (
     "not_due", "busy", "lease_lost", "out_of_time", "retry_later", "pass_done", "stopped")
-
-
-class PassCounts(Summary):
-    """A pass's counts: verify's summary fields, ``recent`` (not judged: within the grace window) and
-    ``resubmit_capped`` (keys that needed resubmitting past ``AUDIT_MAX_RESUBMIT``: not sent)."""
-
-    FIELDS = Summary.FIELDS + ("recent", "resubmit_capped")
-
-    @classmethod
-    def from_dict(cls, values):
-        counts = cls()
-        for name in cls.FIELDS:
-            value = (values or {}).get(name)
-            setattr(counts, name, value if isinstance(value, int) else 0)
-        return counts
-
-    def add(self, other):
-        for name in self.FIELDS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    @property
-    def all_clear(self):
-        return self.missing == 0 and self.differ == 0 and self.errors == 0
-
-
-def _bounded(entries, upto):
-    """The entries of a sorted stream up to the key ``upto`` (None: all); stops pulling past it."""
-    for entry in entries:
-        if upto is not None and entry.key > upto:
-            return
-        yield entry
-
-
-def _counting_extras(entries, source_keys, counts):
-    """The destination ``entries`` as they are, counting those that are no source key (``extra``)."""
-    for entry in entries:
-        if entry.key not in source_keys:
-            counts.extra += 1
-        yield entry
-
-
-class Page(object):
-    """One page judged: its counts, the event keys to resubmit, the last key, whether the listing goes on, or
-    ``failure`` (why it could not be judged)."""
-
-    def __init__(self):
-        self.counts = PassCounts()
-        self.resubmit = []
-        self.last_key = None
-        self.goes_on = False
-        self.failure = None
 
 
 class Auditor(object):
@@ -129,8 +79,7 @@ class Auditor(object):
         self.submitter = submitter
         self.marker_store = verify.marker_store(setup)
         self.states = audit_state.StateStore(self.marker_store, setup.settings.task_id, deadline)
-        self.obs_client = self.obs_lister = self.lookup = None  # a working invocation's (``_prepare``)
-        self._source_lister = None
+        self.obs_client = self.judge = None  # a working invocation's (``_prepare``)
         self.page_seconds = 0.0  # the longest page of this invocation: no page is started without that much time
         self.pages = 0
         self.report = None
@@ -180,8 +129,9 @@ class Auditor(object):
         setup = self.setup
         setup.resolve(deadline=self.deadline, override=None)  # no override: the audit repairs through the task
         self.obs_client = obs_client_or_refuse(setup)
-        self.obs_lister = obs.ObsLister(self.obs_client, setup.obs.bucket)
-        self.lookup = verify.MarkerLookup(setup)
+        # verify's comparison, chosen from the sync task as verify chooses it (OMS's defaults when not read)
+        self.judge = PageJudge(setup, self.marker_store, obs.ObsLister(self.obs_client, setup.obs.bucket),
+                               setup.source_lister(), Comparison.for_task(setup.task), self._found, PAGE)
 
     def _buckets(self):
         """What a pass compares, kept in its state: a pass never mixes two sources or destinations."""
@@ -204,7 +154,7 @@ class Auditor(object):
             if not self._time_for_a_page():
                 return self._out_of_time(state)
             started = self.deadline.elapsed()
-            page = self._judge_page(current)
+            page = self.judge.judge(current["cursor"], current["started"] - self.audit.grace)
             if page.failure is not None:
                 current["failures"] += 1
                 current["last_failure"] = page.failure
@@ -249,66 +199,7 @@ class Auditor(object):
         """Save ``state`` if this invocation still holds the lease (read again first); else ``LeaseLost``."""
         self.states.save(state, self.me, self._lease_until())
 
-    # ------------------------------------------------------------------------------------------ a page
-
-    def source_lister(self):
-        if self._source_lister is None:
-            self._source_lister = self.setup.source_lister()
-        return self._source_lister
-
-    def _judge_page(self, current):
-        page = Page()
-        cursor = current["cursor"]
-        cutoff = current["started"] - self.audit.grace
-        listed = listings.paged(self.source_lister(), "source", "", cursor, page_size=PAGE)
-        try:
-            entries, page.goes_on = next(listed, ([], False))
-        except listings.ListingError as exc:
-            page.failure = "source listing failed: %s" % exc.cause
-            return page
-        finally:
-            listed.close()
-        if entries:
-            page.last_key = entries[-1].key
-        upto = page.last_key if page.goes_on else None  # the last page reaches the end of every listing
-        page.counts.recent = sum(1 for entry in entries if entry.mtime >= cutoff)
-        streams = self._listings(cursor, upto, set(entry.key for entry in entries), page.counts)
-        try:
-            # verify's comparison, chosen from the sync task as verify chooses it (OMS's defaults when not read).
-            comparison = Comparison.for_task(self.setup.task)
-            crc64_lookup = verify.Crc64Lookup(self.setup, self.obs_lister.client, self.source_lister().client)
-            results = merge(entries, streams[0], streams[1], streams[2], Window(None, cutoff), comparison,
-                            self.lookup.is_long, self.lookup, crc64_lookup)
-            for result in results:
-                if result.symbol == ERROR:
-                    page.failure = result.why
-                    return page
-                if result.symbol == MISSING and result.why not in (UNMARKED, ACCEPTED, FAILED):
-                    page.failure = "the markers of %s could not be read (%s)" % (logs.show(result.key), result.why)
-                    return page
-                page.counts.count(result)
-                if result.symbol in (MISSING, DIFFER):
-                    self._found(result)
-                    if (result.symbol == DIFFER and not result.kept) or (result.symbol == MISSING
-                                                                         and result.why != FAILED):
-                        page.resubmit.append(self.setup.source.event_prefix + result.key)
-        finally:
-            for stream in streams:
-                stream.close()
-        return page
-
-    def _listings(self, cursor, upto, source_keys, counts):
-        """The destination and the two marker listings from the cursor up to ``upto``, prefixes taken off."""
-        prefix = self.setup.obs.prefix
-        destination = listings.stripped_pages(
-            listings.pages(self.obs_lister, "destination", prefix, prefix + cursor), prefix)
-        streams = [_counting_extras(_bounded(_entries(destination), upto), source_keys, counts)]
-        for kind, name in ((marker_names.SUCCESS, "success markers"), (marker_names.FAILED, "failed markers")):
-            listed_prefix = verify.marker_listing_prefix(self.setup, kind)
-            marker_pages = (entries for entries, _ in self.marker_store.listing(listed_prefix, name,
-                                                                                marker=listed_prefix + cursor))
-            streams.append(_bounded(_entries(listings.stripped_pages(marker_pages, listed_prefix)), upto))
-        return streams
+    # ------------------------------------------------------------------------------------------ findings
 
     def _found(self, result):
         line = describe(result)
@@ -388,12 +279,6 @@ class Auditor(object):
             result.update(started=audit_state.iso(current.get("started")),
                           counts=PassCounts.from_dict(current.get("counts")).as_dict())
         return result
-
-
-def _entries(page_iter):
-    for page in page_iter:
-        for entry in page:
-            yield entry
 
 
 def _log_fields(report):

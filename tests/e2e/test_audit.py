@@ -13,7 +13,7 @@ import time
 import pytest
 
 import audit as audit_entry
-from cos2oms import audit, audit_state, listings, markers
+from cos2oms import audit, audit_page, audit_state, listings, markers
 from local.world import install
 from tests.e2e import migration as world
 from tests.e2e.migration import EVENT_PREFIX, LOG_BUCKET, T0
@@ -99,13 +99,13 @@ def stand(oms_server, cos_server, obs_server, monkeypatch):
     monkeypatch.setattr(listings, "PAGE", PAGE)
     now = [1000.0]
     monkeypatch.setattr(audit, "monotonic", lambda: now[0])
-    judge = audit.Auditor._judge_page
+    judge = audit_page.PageJudge.judge
 
-    def judged_at_a_cost(self, current):
+    def judged_at_a_cost(self, cursor, cutoff):
         now[0] += PAGE_COST
-        return judge(self, current)
+        return judge(self, cursor, cutoff)
 
-    monkeypatch.setattr(audit.Auditor, "_judge_page", judged_at_a_cost)
+    monkeypatch.setattr(audit_page.PageJudge, "judge", judged_at_a_cost)
     environ = world.environ(oms_server, cos_server, obs_server)
     install(environ, monkeypatch)
     return oms_server, cos_server, obs_server, monkeypatch
@@ -232,19 +232,19 @@ def test_killed_invocations_lose_at_most_a_page_and_never_corrupt_the_state(stan
     class Killed(Exception):
         pass
 
-    judge = audit.Auditor._judge_page
+    judge = audit_page.PageJudge.judge
     calls = []
 
-    def killed_while_judging(self, current):
-        calls.append(current["cursor"])
+    def killed_while_judging(self, cursor, cutoff):
+        calls.append(cursor)
         if len(calls) == 2:
             raise Killed()
-        return judge(self, current)
+        return judge(self, cursor, cutoff)
 
-    monkeypatch.setattr(audit.Auditor, "_judge_page", killed_while_judging)
+    monkeypatch.setattr(audit_page.PageJudge, "judge", killed_while_judging)
     with pytest.raises(Killed):
         invoke()
-    monkeypatch.setattr(audit.Auditor, "_judge_page", judge)
+    monkeypatch.setattr(audit_page.PageJudge, "judge", judge)
     left = state(cos)
     assert left["lease"]["holder"] == "inv-%d" % invoke.n and left["pass"]["cursor"] == calls[1]
     # the killed invocation's lease stands until its deadline: a firing before then leaves at once
@@ -400,7 +400,7 @@ def test_the_audit_judges_as_the_sync_task_does_and_resubmits_no_difference_it_k
         oms_server, cos_server, obs_server, monkeypatch):
     """A NO_OVERWRITE task keeps whatever the destination holds: the audit counts such a difference
     (``differ_kept``) and resubmits only what is missing."""
-    from cos2oms import bucket_settings, handler, oms_tasks
+    from cos2oms import bucket_settings, handler
     from cos2oms.commands.buckets import Setup
     from cos2oms.deadline import Deadline
 
@@ -409,16 +409,10 @@ def test_the_audit_judges_as_the_sync_task_does_and_resubmits_no_difference_it_k
         world.source(cos_server, key)
     world.destination(obs_server, "differs.jpg", b"another size")
     world.destination(obs_server, "same.jpg")
-    task = oms_tasks.SyncTaskSettings(world.SOURCE_BUCKET, None, world.OBS_BUCKET, None, "NO_OVERWRITE",
-                                      "size_last_modified")
-    setup = Setup(audit._Args(), environ, task=task)
-    obs_client = audit.obs_client_or_refuse(setup)
-    try:
-        submitter = handler.build_submitter(setup.settings, Deadline(None), "audit-test")
-        outcome = audit.Auditor(setup, bucket_settings.load_audit(environ), obs_client, submitter, Deadline(None),
-                                "audit-test").run()
-    finally:
-        obs_client.close()
+    monkeypatch.setattr(oms_server, "task_details", dict(oms_server.task_details, object_overwrite_mode="NO_OVERWRITE"))
+    setup = Setup(audit._Args(), environ, deferred=True)  # as the timer function: the task says how to judge
+    submitter = handler.build_submitter(setup.settings, Deadline(None), "audit-test")
+    outcome = audit.Auditor(setup, bucket_settings.load_audit(environ), submitter, Deadline(None), "audit-test").run()
     assert outcome["outcome"] == audit.PASS_DONE
     counts = outcome["counts"]
     assert (counts["matched"], counts["differ"], counts["differ_kept"], counts["missing"], counts["resubmitted"]) == (
