@@ -7,7 +7,9 @@ shows what happened. The loopback OMS then does what OMS does: it copies each ac
 bucket, and ``cos2oms verify`` checks that everything is there. Then an object OMS accepts and never copies:
 ``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Last, an object
 whose event never reached the function: the audit's timer function (``audit.main_handler``) finds it and
-resubmits it, and ``status`` shows its report. No cloud account needed. Exit status 0 when the handler
+resubmits it. Then a trigger that was off for three days: ``backfill --via-task`` has OMS copy the window's
+objects as one migration task (restarted once for an object that failed), and ``verify`` agrees. Last,
+``status`` shows the audit's report. No cloud account needed. Exit status 0 when the handler
 returned True (and the verifications and the audit came out as shown), 1 otherwise.
 """
 
@@ -18,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+import contextlib
 import copy
 import io
 import time
@@ -26,7 +29,7 @@ import audit  # the audit's SCF entry point, beside index.py
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from local.obs_server import objects, put_object
 from local.world import World
-from cos2oms.commands import status as status_command, verify as verify_command
+from cos2oms.commands import backfill as backfill_command, status as status_command, verify as verify_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVENT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
@@ -35,6 +38,10 @@ LOG_BUCKET = "demo-oms-log-1250000000"
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 NO_EVENT_KEY = "photos/no-event.jpg"  # written two hours ago; its event never reached the function
+BACKFILL_PREFIX = "trips/"  # written while the trigger was off
+BACKFILLED = ("trips/day1.jpg", "trips/day2 beach.jpg", "trips/day3+sunset.jpg")
+BEFORE_WINDOW = "trips/last-year.jpg"  # modified before --since: not the task's
+FAILS_ONCE = "trips/day2 beach.jpg"  # its first copy fails: the task is restarted for it
 TIMER_EVENT = {"Type": "Timer", "TriggerName": "audit-timer", "Time": "2024-05-01T12:00:00Z", "Message": ""}
 
 
@@ -52,16 +59,24 @@ def created_objects(event):
     return found
 
 
-def run_verify(*argv):
-    """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
+def run_command(command, *argv, said=False):
+    """``cos2oms COMMAND ARGV`` with the demo's environment; prints its report (and, with ``said``, what it says
+    on standard error first), indented; returns (exit status, its JSON last line)."""
     parser = argparse.ArgumentParser()
-    verify_command.add_arguments(parser)
-    out = io.StringIO()
-    status = verify_command.run(parser.parse_args(list(argv)), out=out)
-    for line in out.getvalue().splitlines():
+    command.add_arguments(parser)
+    out, told = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(told) if said else contextlib.ExitStack():
+        status = command.run(parser.parse_args(list(argv)), out=out)
+    lines = told.getvalue().splitlines() + out.getvalue().splitlines()
+    for line in lines:
         print("  " + line)
     print("  exit status %d" % status)
-    return status
+    return status, json.loads(lines[-1]) if lines else {}
+
+
+def run_verify(*argv):
+    """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented; its exit status."""
+    return run_command(verify_command, *argv)[0]
 
 
 def show_copies(oms, start=0):
@@ -115,6 +130,45 @@ def audit_demo(oms, cos, migration):
     show_copies(oms, before)
     print("\ncos2oms verify, once OMS has copied it:")
     return counts.get("missing_unmarked") == 1 and counts.get("resubmitted") == 1 and run_verify() == 0
+
+
+def backfill_demo(oms, cos, obs):
+    """A trigger off for three days: ``backfill --via-task`` has OMS copy the window as one migration task."""
+    source_bucket = os.environ["SOURCE_BUCKET"]
+    now = time.time()
+    for days, key in zip((2.5, 1.5, 0.5), BACKFILLED):
+        put_object(cos, source_bucket, key, ("written %s days ago" % days).encode(), now - days * 86400)
+    put_object(cos, source_bucket, BEFORE_WINDOW, b"written last year", now - 365 * 86400)
+    oms.tasks.fail_objects([FAILS_ONCE])
+    print("\nThe trigger was off for three days: %d objects under %s were never sent (and %s is older)"
+          % (len(BACKFILLED), BACKFILL_PREFIX, BEFORE_WINDOW))
+    print("\ncos2oms backfill --since 3d --prefix %s --via-task (OMS's workers copy; one of them fails once):"
+          % BACKFILL_PREFIX)
+    polls = logging.getLogger("cos2oms.oms")  # one INFO line per ShowTask poll: not shown here
+    level = polls.level
+    polls.setLevel(logging.WARNING)
+    try:
+        status, report = run_command(backfill_command, "--since", "3d", "--prefix", BACKFILL_PREFIX, "--via-task",
+                                     "--poll-interval", "0.05", said=True)
+    finally:
+        polls.setLevel(level)
+    body = next(doc for operation, doc in oms.tasks.bodies if operation == "CreateTask")
+    print("  CreateTask sent: task_type=%s src_node.object_key=%s migrate_since=%s (seconds), "
+          "enable_failed_object_recording=%s" % (
+              body["task_type"], json.dumps(body["src_node"]["object_key"]), body["migrate_since"],
+              json.dumps(body["enable_failed_object_recording"])))
+    restarted = [doc for operation, doc in oms.tasks.bodies if operation == "StartTask"]
+    print("  StartTask sent %d time(s), migrate_failed_object=%s" % (
+        len(restarted), json.dumps([doc.get("migrate_failed_object") for doc in restarted])))
+    copied = sorted(key for key in objects(obs, OBS_BUCKET) if key.startswith(BACKFILL_PREFIX))
+    print("  now in %s under %s: %s" % (OBS_BUCKET, BACKFILL_PREFIX, ", ".join(copied)))
+    left_out = BEFORE_WINDOW not in objects(obs, OBS_BUCKET)
+    print("  %s: %s" % (BEFORE_WINDOW, "not copied (modified before migrate_since)" if left_out else "copied!"))
+    print("\ncos2oms verify --since 3d --prefix %s (the migration task wrote no markers: verify judges the copies):"
+          % BACKFILL_PREFIX)
+    agreed = run_verify("--since", "3d", "--prefix", BACKFILL_PREFIX)
+    return (status == 0 and report.get("succeeded") == len(BACKFILLED) and len(restarted) == 1 and agreed == 0
+            and copied == sorted(BACKFILLED) and left_out)
 
 
 def show_oms_requests(oms):
@@ -174,12 +228,13 @@ def main(argv=None):
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
         audited = audit_demo(oms, cos, migration)
+        backfilled = backfill_demo(oms, cos, obs)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers and the last audit):")
         out = io.StringIO()
         status_command.main(["--hours", "1"], out=out)
         for line in out.getvalue().splitlines():
             print("  " + line)
-    return 0 if clean and repaired and audited else 1
+    return 0 if clean and repaired and audited and backfilled else 1
 
 
 if __name__ == "__main__":

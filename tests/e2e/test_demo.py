@@ -32,7 +32,7 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     out = done.stdout
     assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
     reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
-    clean, lost, resubmitted, repaired, audited = reports
+    clean, lost, resubmitted, repaired, audited, _backfilled = reports
     assert clean["matched"] == 1 and clean["missing"] == 0
     assert lost["missing"] == 1 and lost["missing_accepted"] == 1
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
@@ -62,6 +62,23 @@ def test_demo_shows_an_audit_pass_finding_and_repairing_an_object_whose_event_ne
     assert returned["outcome"] == "pass_done" and returned["complete"] is True
     assert "/1253970026/testpic/photos/no-event.jpg -> demo-obs-destination/photos/no-event.jpg" in out
     assert "NoSuchKey" not in done.stdout + done.stderr  # no pass yet is no error
+
+
+def test_demo_shows_a_backfill_through_a_migration_task_and_verify_agreeing():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.split("cos2oms backfill --since 3d --prefix trips/ --via-task", 1)[1]
+    out = out.split("cos2oms status (", 1)[0]
+    assert "migration task 1 created (prefix)" in out
+    assert "migration task 1 ended with 1 failed object(s): restarting it once for them" in out
+    assert 'CreateTask sent: task_type=prefix src_node.object_key=["trips/"] migrate_since=' in out
+    assert "StartTask sent 1 time(s), migrate_failed_object=[true]" in out
+    task = json.loads(next(line for line in out.splitlines() if line.strip().startswith('{"oms_task_id"')))
+    assert (task["status"], task["total"], task["succeeded"], task["failed"]) == ("succeeded", 3, 3, 0)
+    assert "trips/day1.jpg, trips/day2 beach.jpg, trips/day3+sunset.jpg" in out
+    assert "trips/last-year.jpg: not copied (modified before migrate_since)" in out
+    agreed = json.loads(next(line for line in out.splitlines() if line.strip().startswith('{"source"')))
+    assert (agreed["source"], agreed["matched"], agreed["missing"], agreed["differ"]) == (3, 3, 0, 0)
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
