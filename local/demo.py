@@ -5,12 +5,14 @@ source bucket and the log bucket) and for the destination OBS bucket, points the
 credentials, calls ``index.main_handler`` on a COS event (default: the SCF console's COS PUT test event) and
 shows what happened. The loopback OMS then does what OMS does: it copies each accepted object into the OBS
 bucket, and ``cos2oms verify`` checks that everything is there. Then an object OMS accepts and never copies:
-``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Last, an object
+``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Then an object
 whose event never reached the function: the audit's timer function (``audit.main_handler``) finds it and
-resubmits it. Then a trigger that was off for three days: ``backfill --via-task`` has OMS copy the window's
-objects as one migration task (restarted once for an object that failed), and ``verify`` agrees. Last,
-``status`` shows the audit's report. No cloud account needed. Exit status 0 when the handler
-returned True (and the verifications and the audit came out as shown), 1 otherwise.
+resubmits it. Then objects written while the trigger was broken for days: ``backfill --via-task`` has OMS copy
+them with one migration task (restarted once for a scripted failed copy; those modified before ``--since`` left
+out), and ``verify`` over that window agrees; ``verify`` over all time finds the one left out and ``verify
+--resubmit --via-task`` copies it with a list task. Last, ``status`` shows the audit's report. No cloud account needed.
+Exit status 0 when the handler returned True (and the verifications, the audit and the backfill came out as
+shown), 1 otherwise.
 """
 
 import argparse
@@ -29,6 +31,7 @@ import audit  # the audit's SCF entry point, beside index.py
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from local.obs_server import objects, put_object
 from local.world import World
+from cos2oms.migration import LIST_FILE_FOLDER
 from cos2oms.commands import backfill as backfill_command, status as status_command, verify as verify_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +41,12 @@ LOG_BUCKET = "demo-oms-log-1250000000"
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 NO_EVENT_KEY = "photos/no-event.jpg"  # written two hours ago; its event never reached the function
-BACKFILL_PREFIX = "trips/"  # written while the trigger was off
-BACKFILLED = ("trips/day1.jpg", "trips/day2 beach.jpg", "trips/day3+sunset.jpg")
-BEFORE_WINDOW = "trips/last-year.jpg"  # modified before --since: not the task's
-FAILS_ONCE = "trips/day2 beach.jpg"  # its first copy fails: the task is restarted for it
+# The trigger was broken from 2024-04-28 to 2024-05-01: the scans written then never reached the function; the
+# one written before (2024-04-27) is outside the backfill's window and stays out.
+BROKEN_SINCE = "2024-04-28T00:00:00Z"
+SCANS = {"scans/2024-04-27.pdf": 1714176000, "scans/2024-04-28.pdf": 1714262400,
+         "scans/2024-04-29.pdf": 1714348800, "scans/2024-04-30.pdf": 1714435200}  # key: last modified (UTC noon)
+FAILING_SCAN = "scans/2024-04-29.pdf"  # its first copy fails: the command restarts the task for it
 TIMER_EVENT = {"Type": "Timer", "TriggerName": "audit-timer", "Time": "2024-05-01T12:00:00Z", "Message": ""}
 
 
@@ -59,24 +64,44 @@ def created_objects(event):
     return found
 
 
-def run_command(command, *argv, said=False):
-    """``cos2oms COMMAND ARGV`` with the demo's environment; prints its report (and, with ``said``, what it says
-    on standard error first), indented; returns (exit status, its JSON last line)."""
+def run_verify(*argv):
+    """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
+    return run_command(verify_command, *argv)
+
+
+class Indented(io.TextIOBase):
+    """Standard output with each line indented: what a command says on standard error, in the demo's output."""
+
+    def __init__(self):
+        self.at_start = True
+
+    def write(self, text):
+        for piece in text.splitlines(keepends=True):
+            sys.stdout.write(("  " if self.at_start else "") + piece)
+            self.at_start = piece.endswith("\n")
+        return len(text)
+
+
+def run_command(command, *argv, stderr=False):
+    """``cos2oms COMMAND ARGV`` with the demo's environment; prints its report (with ``stderr``: also what it
+    says on standard error, its lines for the person running it, as it says them), indented. Returns its exit
+    status."""
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    out, told = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(told) if said else contextlib.ExitStack():
-        status = command.run(parser.parse_args(list(argv)), out=out)
-    lines = told.getvalue().splitlines() + out.getvalue().splitlines()
-    for line in lines:
+    out = io.StringIO()
+    polls = logging.getLogger("cos2oms.oms")  # a following command logs each ShowTask poll at INFO: not shown
+    level = polls.level
+    if stderr:
+        polls.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stderr(Indented()) if stderr else contextlib.nullcontext():
+            status = command.run(parser.parse_args(list(argv)), out=out)
+    finally:
+        polls.setLevel(level)
+    for line in out.getvalue().splitlines():
         print("  " + line)
     print("  exit status %d" % status)
-    return status, json.loads(lines[-1]) if lines else {}
-
-
-def run_verify(*argv):
-    """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented; its exit status."""
-    return run_command(verify_command, *argv)[0]
+    return status
 
 
 def show_copies(oms, start=0):
@@ -133,42 +158,50 @@ def audit_demo(oms, cos, migration):
 
 
 def backfill_demo(oms, cos, obs):
-    """A trigger off for three days: ``backfill --via-task`` has OMS copy the window as one migration task."""
+    """Objects whose events never came, over days: ``backfill --via-task`` has OMS copy them with one migration
+    task (objects modified before ``--since`` left out), restarted once for the object that failed."""
     source_bucket = os.environ["SOURCE_BUCKET"]
-    now = time.time()
-    for days, key in zip((2.5, 1.5, 0.5), BACKFILLED):
-        put_object(cos, source_bucket, key, ("written %s days ago" % days).encode(), now - days * 86400)
-    put_object(cos, source_bucket, BEFORE_WINDOW, b"written last year", now - 365 * 86400)
-    oms.tasks.fail_objects([FAILS_ONCE])
-    print("\nThe trigger was off for three days: %d objects under %s were never sent (and %s is older)"
-          % (len(BACKFILLED), BACKFILL_PREFIX, BEFORE_WINDOW))
-    print("\ncos2oms backfill --since 3d --prefix %s --via-task (OMS's workers copy; one of them fails once):"
-          % BACKFILL_PREFIX)
-    polls = logging.getLogger("cos2oms.oms")  # one INFO line per ShowTask poll: not shown here
-    level = polls.level
-    polls.setLevel(logging.WARNING)
-    try:
-        status, report = run_command(backfill_command, "--since", "3d", "--prefix", BACKFILL_PREFIX, "--via-task",
-                                     "--poll-interval", "0.05", said=True)
-    finally:
-        polls.setLevel(level)
-    body = next(doc for operation, doc in oms.tasks.bodies if operation == "CreateTask")
-    print("  CreateTask sent: task_type=%s src_node.object_key=%s migrate_since=%s (seconds), "
-          "enable_failed_object_recording=%s" % (
-              body["task_type"], json.dumps(body["src_node"]["object_key"]), body["migrate_since"],
-              json.dumps(body["enable_failed_object_recording"])))
-    restarted = [doc for operation, doc in oms.tasks.bodies if operation == "StartTask"]
-    print("  StartTask sent %d time(s), migrate_failed_object=%s" % (
-        len(restarted), json.dumps([doc.get("migrate_failed_object") for doc in restarted])))
-    copied = sorted(key for key in objects(obs, OBS_BUCKET) if key.startswith(BACKFILL_PREFIX))
-    print("  now in %s under %s: %s" % (OBS_BUCKET, BACKFILL_PREFIX, ", ".join(copied)))
-    left_out = BEFORE_WINDOW not in objects(obs, OBS_BUCKET)
-    print("  %s: %s" % (BEFORE_WINDOW, "not copied (modified before migrate_since)" if left_out else "copied!"))
-    print("\ncos2oms verify --since 3d --prefix %s (the migration task wrote no markers: verify judges the copies):"
-          % BACKFILL_PREFIX)
-    agreed = run_verify("--since", "3d", "--prefix", BACKFILL_PREFIX)
-    return (status == 0 and report.get("succeeded") == len(BACKFILLED) and len(restarted) == 1 and agreed == 0
-            and copied == sorted(BACKFILLED) and left_out)
+    for key, modified in SCANS.items():
+        put_object(cos, source_bucket, key, b"a scan written while the trigger was broken", modified)
+    oms.tasks.steps = 2
+    oms.tasks.fail_objects([FAILING_SCAN])
+    print("\nThe trigger was broken from 2024-04-28 to 2024-05-01: %d objects under scans/ never reached the "
+          "function, one of them written before the breakage: %s" % (len(SCANS), ", ".join(SCANS)))
+    print("(the loopback OMS fails the first copy of %s)" % FAILING_SCAN)
+    argv = ["--since", BROKEN_SINCE, "--prefix", "scans/", "--via-task", "--poll-interval", "0.05"]
+    print("\ncos2oms backfill %s:" % " ".join(argv))
+    status = run_command(backfill_command, *argv, stderr=True)
+    body = [body for operation, body in oms.tasks.bodies if operation == "CreateTask"][-1]
+    print("  CreateTask's body, its key fields: task_type %s, src_node.object_key %s, migrate_since %d (%s)"
+          % (json.dumps(body["task_type"]), json.dumps(body["src_node"]["object_key"]), body["migrate_since"],
+             BROKEN_SINCE))
+    copied = sorted(key for key in objects(obs, OBS_BUCKET, "scans/"))
+    print("  scans/ in %s: %s" % (OBS_BUCKET, ", ".join(copied)))
+    left_out = sorted(set(SCANS) - set(copied))
+    print("  left out (modified before --since): %s" % (", ".join(left_out) or "none"))
+    print("\ncos2oms verify --since %s --prefix scans/ (the backfill's window):" % BROKEN_SINCE)
+    agreed = run_verify("--since", BROKEN_SINCE, "--prefix", "scans/") == 0
+    return status == 0 and agreed and left_out == [min(SCANS)]
+
+
+def resubmit_via_task_demo(oms, obs):
+    """What the backfill left out, found by ``verify`` over all time and copied with ``verify --resubmit
+    --via-task``: a ``list`` migration task reading a list file the command writes in the OBS bucket and removes
+    once the task has ended."""
+    print("\ncos2oms verify --prefix scans/ (all time: the scan modified before the backfill's --since is missing):")
+    found = run_verify("--prefix", "scans/")
+    argv = ["--prefix", "scans/", "--resubmit", "--via-task", "--poll-interval", "0.05"]
+    print("\ncos2oms verify %s (the missing keys in a list file, one list task):" % " ".join(argv))
+    before = len(oms.tasks.bodies)
+    run_command(verify_command, *argv, stderr=True)
+    body = [body for operation, body in oms.tasks.bodies[before:] if operation == "CreateTask"][-1]
+    list_file = body["src_node"]["list_file"]
+    print("  CreateTask's body: task_type %s, its list file in %s under %s"
+          % (json.dumps(body["task_type"]), list_file["obs_bucket"], LIST_FILE_FOLDER))
+    left = objects(obs, OBS_BUCKET, LIST_FILE_FOLDER)
+    print("  list files left in %s under %s: %d" % (OBS_BUCKET, LIST_FILE_FOLDER, len(left)))
+    print("\ncos2oms verify --prefix scans/, once the task has copied it:")
+    return found == 1 and not left and body["task_type"] == "list" and run_verify("--prefix", "scans/") == 0
 
 
 def show_oms_requests(oms):
@@ -228,7 +261,7 @@ def main(argv=None):
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
         audited = audit_demo(oms, cos, migration)
-        backfilled = backfill_demo(oms, cos, obs)
+        backfilled = backfill_demo(oms, cos, obs) and resubmit_via_task_demo(oms, obs)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers and the last audit):")
         out = io.StringIO()
         status_command.main(["--hours", "1"], out=out)

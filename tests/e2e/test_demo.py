@@ -32,7 +32,7 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     out = done.stdout
     assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
     reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
-    clean, lost, resubmitted, repaired, audited, _backfilled = reports
+    clean, lost, resubmitted, repaired, audited = reports[:5]  # then the backfill scene's
     assert clean["matched"] == 1 and clean["missing"] == 0
     assert lost["missing"] == 1 and lost["missing_accepted"] == 1
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
@@ -64,21 +64,41 @@ def test_demo_shows_an_audit_pass_finding_and_repairing_an_object_whose_event_ne
     assert "NoSuchKey" not in done.stdout + done.stderr  # no pass yet is no error
 
 
-def test_demo_shows_a_backfill_through_a_migration_task_and_verify_agreeing():
+def test_demo_shows_a_backfill_through_a_migration_task_restarted_once_and_verify_agreeing():
     done = demo()
     assert done.returncode == 0, done.stdout + done.stderr
-    out = done.stdout.split("cos2oms backfill --since 3d --prefix trips/ --via-task", 1)[1]
+    out = done.stdout.split("cos2oms backfill --since 2024-04-28T00:00:00Z --prefix scans/ --via-task", 1)[1]
     out = out.split("cos2oms status (", 1)[0]
-    assert "migration task 1 created (prefix)" in out
-    assert "migration task 1 ended with 1 failed object(s): restarting it once for them" in out
-    assert 'CreateTask sent: task_type=prefix src_node.object_key=["trips/"] migrate_since=' in out
-    assert "StartTask sent 1 time(s), migrate_failed_object=[true]" in out
-    task = json.loads(next(line for line in out.splitlines() if line.strip().startswith('{"oms_task_id"')))
-    assert (task["status"], task["total"], task["succeeded"], task["failed"]) == ("succeeded", 3, 3, 0)
-    assert "trips/day1.jpg, trips/day2 beach.jpg, trips/day3+sunset.jpg" in out
-    assert "trips/last-year.jpg: not copied (modified before migrate_since)" in out
-    agreed = json.loads(next(line for line in out.splitlines() if line.strip().startswith('{"source"')))
-    assert (agreed["source"], agreed["matched"], agreed["missing"], agreed["differ"]) == (3, 3, 0, 0)
+    lines = [line.strip() for line in out.splitlines()]
+    assert "migration task 1 created (prefix); follow it elsewhere with python -m cos2oms task 1" in lines
+    restart = lines.index("migration task 1 ended with 1 failed object(s): restarting it once for them")
+    report = json.loads(next(line for line in lines if line.startswith('{"oms_task_id"')))
+    assert lines.index(next(line for line in lines if line.startswith('{"oms_task_id"'))) > restart
+    assert {k: report[k] for k in ("oms_task_id", "task_type", "status", "total", "succeeded", "failed")} == {
+        "oms_task_id": 1, "task_type": "prefix", "status": "succeeded", "total": 3, "succeeded": 3, "failed": 0}
+    assert ('CreateTask\'s body, its key fields: task_type "prefix", src_node.object_key ["scans/"], '
+            'migrate_since 1714262400 (2024-04-28T00:00:00Z)') in lines
+    assert "scans/ in demo-obs-destination: scans/2024-04-28.pdf, scans/2024-04-29.pdf, scans/2024-04-30.pdf" in lines
+    assert "left out (modified before --since): scans/2024-04-27.pdf" in lines
+    window = lines[lines.index("cos2oms verify --since 2024-04-28T00:00:00Z --prefix scans/ (the backfill's window):"):]
+    verified = json.loads(next(line for line in window if line.startswith('{"source"')))
+    assert (verified["source"], verified["matched"], verified["missing"]) == (3, 3, 0)
+
+
+def test_demo_shows_verify_resubmitting_what_the_backfill_left_out_as_a_list_task():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.split("cos2oms verify --prefix scans/ (all time", 1)[1].split("cos2oms status (", 1)[0]
+    lines = [line.strip() for line in out.splitlines()]
+    assert 'missing "scans/2024-04-27.pdf": no marker: the event never reached the function' in lines
+    reports = [json.loads(line) for line in lines if line.startswith('{"source"')]
+    assert [(r["source"], r["matched"], r["missing"], r["resubmitted"]) for r in reports] == [
+        (4, 3, 1, 0), (4, 3, 1, 1), (4, 4, 0, 0)]  # found, resubmitted, copied
+    assert "migration task 2 created (list); follow it elsewhere with python -m cos2oms task 2" in lines
+    task = json.loads(next(line for line in lines if line.startswith('{"oms_task_id"')))
+    assert (task["task_type"], task["status"], task["succeeded"], task["failed"]) == ("list", "succeeded", 1, 0)
+    assert 'CreateTask\'s body: task_type "list", its list file in demo-obs-destination under oms-list-files/' in lines
+    assert "list files left in demo-obs-destination under oms-list-files/: 0" in lines
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
