@@ -18,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+import contextlib
 import copy
 import io
 import time
@@ -26,7 +27,7 @@ import audit  # the audit's SCF entry point, beside index.py
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from local.obs_server import objects, put_object
 from local.world import World
-from cos2oms.commands import status as status_command, verify as verify_command
+from cos2oms.commands import backfill as backfill_command, status as status_command, verify as verify_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EVENT = REPO_ROOT / "tests" / "events" / "cos_put_console.json"
@@ -35,6 +36,12 @@ LOG_BUCKET = "demo-oms-log-1250000000"
 OBS_BUCKET = "demo-obs-destination"
 LOST_KEY = "photos/lost.jpg"  # OMS accepts it and does not copy it
 NO_EVENT_KEY = "photos/no-event.jpg"  # written two hours ago; its event never reached the function
+# The trigger was broken from 2024-04-28 to 2024-05-01: the scans written then never reached the function; the
+# one written before (2024-04-27) is outside the backfill's window and stays out.
+BROKEN_SINCE = "2024-04-28T00:00:00Z"
+SCANS = {"scans/2024-04-27.pdf": 1714176000, "scans/2024-04-28.pdf": 1714262400,
+         "scans/2024-04-29.pdf": 1714348800, "scans/2024-04-30.pdf": 1714435200}  # key: last modified (UTC noon)
+FAILING_SCAN = "scans/2024-04-29.pdf"  # its first copy fails: the command restarts the task for it
 TIMER_EVENT = {"Type": "Timer", "TriggerName": "audit-timer", "Time": "2024-05-01T12:00:00Z", "Message": ""}
 
 
@@ -54,10 +61,31 @@ def created_objects(event):
 
 def run_verify(*argv):
     """``cos2oms verify ARGV`` with the demo's environment; prints its report, indented."""
+    return run_command(verify_command, *argv)
+
+
+class Indented(io.TextIOBase):
+    """Standard output with each line indented: what a command says on standard error, in the demo's output."""
+
+    def __init__(self):
+        self.at_start = True
+
+    def write(self, text):
+        for piece in text.splitlines(keepends=True):
+            sys.stdout.write(("  " if self.at_start else "") + piece)
+            self.at_start = piece.endswith("\n")
+        return len(text)
+
+
+def run_command(command, *argv, stderr=False):
+    """``cos2oms COMMAND ARGV`` with the demo's environment; prints its report (with ``stderr``: also what it
+    says on standard error, its lines for the person running it, as it says them), indented. Returns its exit
+    status."""
     parser = argparse.ArgumentParser()
-    verify_command.add_arguments(parser)
+    command.add_arguments(parser)
     out = io.StringIO()
-    status = verify_command.run(parser.parse_args(list(argv)), out=out)
+    with contextlib.redirect_stderr(Indented()) if stderr else contextlib.nullcontext():
+        status = command.run(parser.parse_args(list(argv)), out=out)
     for line in out.getvalue().splitlines():
         print("  " + line)
     print("  exit status %d" % status)
@@ -117,6 +145,33 @@ def audit_demo(oms, cos, migration):
     return counts.get("missing_unmarked") == 1 and counts.get("resubmitted") == 1 and run_verify() == 0
 
 
+def backfill_demo(oms, cos, obs):
+    """Objects whose events never came, over days: ``backfill --via-task`` has OMS copy them with one migration
+    task (objects modified before ``--since`` left out), restarted once for the object that failed."""
+    source_bucket = os.environ["SOURCE_BUCKET"]
+    for key, modified in SCANS.items():
+        put_object(cos, source_bucket, key, b"a scan written while the trigger was broken", modified)
+    oms.tasks.steps = 2
+    oms.tasks.fail_objects([FAILING_SCAN])
+    print("\nThe trigger was broken from 2024-04-28 to 2024-05-01: %d objects under scans/ never reached the "
+          "function, one of them written before the breakage: %s" % (len(SCANS), ", ".join(SCANS)))
+    print("(the loopback OMS fails the first copy of %s)" % FAILING_SCAN)
+    argv = ["--since", BROKEN_SINCE, "--prefix", "scans/", "--via-task", "--poll-interval", "0.05"]
+    print("\ncos2oms backfill %s:" % " ".join(argv))
+    status = run_command(backfill_command, *argv, stderr=True)
+    body = [body for operation, body in oms.tasks.bodies if operation == "CreateTask"][-1]
+    print("  CreateTask's body, its key fields: task_type %s, src_node.object_key %s, migrate_since %d (%s)"
+          % (json.dumps(body["task_type"]), json.dumps(body["src_node"]["object_key"]), body["migrate_since"],
+             BROKEN_SINCE))
+    copied = sorted(key for key in objects(obs, OBS_BUCKET, "scans/"))
+    print("  scans/ in %s: %s" % (OBS_BUCKET, ", ".join(copied)))
+    left_out = sorted(set(SCANS) - set(copied))
+    print("  left out (modified before --since): %s" % (", ".join(left_out) or "none"))
+    print("\ncos2oms verify --since %s --prefix scans/ (the backfill's window):" % BROKEN_SINCE)
+    agreed = run_verify("--since", BROKEN_SINCE, "--prefix", "scans/") == 0
+    return status == 0 and agreed and left_out == [min(SCANS)]
+
+
 def show_oms_requests(oms):
     print("\nOMS received %d request(s):" % oms.request_count)
     for i, request in enumerate(oms.requests, 1):
@@ -174,12 +229,13 @@ def main(argv=None):
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
         audited = audit_demo(oms, cos, migration)
+        backfilled = backfill_demo(oms, cos, obs)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers and the last audit):")
         out = io.StringIO()
         status_command.main(["--hours", "1"], out=out)
         for line in out.getvalue().splitlines():
             print("  " + line)
-    return 0 if clean and repaired and audited else 1
+    return 0 if clean and repaired and audited and backfilled else 1
 
 
 if __name__ == "__main__":
