@@ -32,7 +32,7 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     out = done.stdout
     assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
     reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
-    clean, lost, resubmitted, repaired, audited = reports
+    clean, lost, resubmitted, repaired, audited, _backfilled = reports
     assert clean["matched"] == 1 and clean["missing"] == 0
     assert lost["missing"] == 1 and lost["missing_accepted"] == 1
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
@@ -62,6 +62,27 @@ def test_demo_shows_an_audit_pass_finding_and_repairing_an_object_whose_event_ne
     assert returned["outcome"] == "pass_done" and returned["complete"] is True
     assert "/1253970026/testpic/photos/no-event.jpg -> demo-obs-destination/photos/no-event.jpg" in out
     assert "NoSuchKey" not in done.stdout + done.stderr  # no pass yet is no error
+
+
+def test_demo_shows_a_backfill_through_a_migration_task_restarted_once_and_verify_agreeing():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.split("cos2oms backfill --since 2024-04-28T00:00:00Z --prefix scans/ --via-task", 1)[1]
+    out = out.split("cos2oms status (", 1)[0]
+    lines = [line.strip() for line in out.splitlines()]
+    assert "migration task 1 created (prefix); follow it elsewhere with python -m cos2oms task 1" in lines
+    restart = lines.index("migration task 1 ended with 1 failed object(s): restarting it once for them")
+    report = json.loads(next(line for line in lines if line.startswith('{"oms_task_id"')))
+    assert lines.index(next(line for line in lines if line.startswith('{"oms_task_id"'))) > restart
+    assert {k: report[k] for k in ("oms_task_id", "task_type", "status", "total", "succeeded", "failed")} == {
+        "oms_task_id": 1, "task_type": "prefix", "status": "succeeded", "total": 3, "succeeded": 3, "failed": 0}
+    assert ('CreateTask\'s body, its key fields: task_type "prefix", src_node.object_key ["scans/"], '
+            'migrate_since 1714262400 (2024-04-28T00:00:00Z)') in lines
+    assert "scans/ in demo-obs-destination: scans/2024-04-28.pdf, scans/2024-04-29.pdf, scans/2024-04-30.pdf" in lines
+    assert "left out (modified before --since): scans/2024-04-27.pdf" in lines
+    window = lines[lines.index("cos2oms verify --since 2024-04-28T00:00:00Z --prefix scans/ (the backfill's window):"):]
+    verified = json.loads(next(line for line in window if line.startswith('{"source"')))
+    assert (verified["source"], verified["matched"], verified["missing"]) == (3, 3, 0)
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
