@@ -5,10 +5,13 @@ source bucket and the log bucket) and for the destination OBS bucket, points the
 credentials, calls ``index.main_handler`` on a COS event (default: the SCF console's COS PUT test event) and
 shows what happened. The loopback OMS then does what OMS does: it copies each accepted object into the OBS
 bucket, and ``cos2oms verify`` checks that everything is there. Then an object OMS accepts and never copies:
-``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Last, an object
+``verify`` reports it as missing with a success marker, and ``verify --resubmit`` repairs it. Then an object
 whose event never reached the function: the audit's timer function (``audit.main_handler``) finds it and
-resubmits it, and ``status`` shows its report. No cloud account needed. Exit status 0 when the handler
-returned True (and the verifications and the audit came out as shown), 1 otherwise.
+resubmits it. Then objects written while the trigger was broken for days: ``backfill --via-task`` has OMS copy
+them with one migration task (restarted once for a scripted failed copy; those modified before ``--since`` left
+out), and ``verify`` over that window agrees. Last, ``status`` shows the audit's report. No cloud account needed.
+Exit status 0 when the handler returned True (and the verifications, the audit and the backfill came out as
+shown), 1 otherwise.
 """
 
 import argparse
