@@ -9,7 +9,8 @@ bucket, and ``cos2oms verify`` checks that everything is there. Then an object O
 whose event never reached the function: the audit's timer function (``audit.main_handler``) finds it and
 resubmits it. Then objects written while the trigger was broken for days: ``backfill --via-task`` has OMS copy
 them with one migration task (restarted once for a scripted failed copy; those modified before ``--since`` left
-out), and ``verify`` over that window agrees. Last, ``status`` shows the audit's report. No cloud account needed.
+out), and ``verify`` over that window agrees; ``verify`` over all time finds the one left out and ``verify
+--resubmit --via-task`` copies it with a list task. Last, ``status`` shows the audit's report. No cloud account needed.
 Exit status 0 when the handler returned True (and the verifications, the audit and the backfill came out as
 shown), 1 otherwise.
 """
@@ -30,6 +31,7 @@ import audit  # the audit's SCF entry point, beside index.py
 import index  # the SCF entry point, at the repository root (the current directory of `python -m`)
 from local.obs_server import objects, put_object
 from local.world import World
+from cos2oms.migration import LIST_FILE_FOLDER
 from cos2oms.commands import backfill as backfill_command, status as status_command, verify as verify_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +177,26 @@ def backfill_demo(oms, cos, obs):
     return status == 0 and agreed and left_out == [min(SCANS)]
 
 
+def resubmit_via_task_demo(oms, obs):
+    """What the backfill left out, found by ``verify`` over all time and copied with ``verify --resubmit
+    --via-task``: a ``list`` migration task reading a list file the command writes in the OBS bucket and removes
+    once the task has ended."""
+    print("\ncos2oms verify --prefix scans/ (all time: the scan modified before the backfill's --since is missing):")
+    found = run_verify("--prefix", "scans/")
+    argv = ["--prefix", "scans/", "--resubmit", "--via-task", "--poll-interval", "0.05"]
+    print("\ncos2oms verify %s (the missing keys in a list file, one list task):" % " ".join(argv))
+    before = len(oms.tasks.bodies)
+    run_command(verify_command, *argv, stderr=True)
+    body = [body for operation, body in oms.tasks.bodies[before:] if operation == "CreateTask"][-1]
+    list_file = body["src_node"]["list_file"]
+    print("  CreateTask's body: task_type %s, its list file in %s under %s"
+          % (json.dumps(body["task_type"]), list_file["obs_bucket"], LIST_FILE_FOLDER))
+    left = objects(obs, OBS_BUCKET, LIST_FILE_FOLDER)
+    print("  list files left in %s under %s: %d" % (OBS_BUCKET, LIST_FILE_FOLDER, len(left)))
+    print("\ncos2oms verify --prefix scans/, once the task has copied it:")
+    return found == 1 and not left and body["task_type"] == "list" and run_verify("--prefix", "scans/") == 0
+
+
 def show_oms_requests(oms):
     print("\nOMS received %d request(s):" % oms.request_count)
     for i, request in enumerate(oms.requests, 1):
@@ -232,7 +254,7 @@ def main(argv=None):
         clean = run_verify() == 0
         repaired = lost_object_demo(event, oms, cos, migration)
         audited = audit_demo(oms, cos, migration)
-        backfilled = backfill_demo(oms, cos, obs)
+        backfilled = backfill_demo(oms, cos, obs) and resubmit_via_task_demo(oms, obs)
         print("\ncos2oms status (OMS's figures for the task, beside the failed markers and the last audit):")
         out = io.StringIO()
         status_command.main(["--hours", "1"], out=out)

@@ -32,7 +32,7 @@ def test_demo_shows_oms_copying_verify_clean_then_a_lost_object_found_and_repair
     out = done.stdout
     assert "/1253970026/testpic/testfile -> demo-obs-destination/testfile" in out  # OMS copied it
     reports = [json.loads(line) for line in out.splitlines() if line.strip().startswith('{"source"')]
-    clean, lost, resubmitted, repaired, audited, _backfilled = reports
+    clean, lost, resubmitted, repaired, audited = reports[:5]  # then the backfill scene's
     assert clean["matched"] == 1 and clean["missing"] == 0
     assert lost["missing"] == 1 and lost["missing_accepted"] == 1
     assert 'missing "photos/lost.jpg": success marker: OMS accepted it and did not copy it' in out
@@ -83,6 +83,22 @@ def test_demo_shows_a_backfill_through_a_migration_task_restarted_once_and_verif
     window = lines[lines.index("cos2oms verify --since 2024-04-28T00:00:00Z --prefix scans/ (the backfill's window):"):]
     verified = json.loads(next(line for line in window if line.startswith('{"source"')))
     assert (verified["source"], verified["matched"], verified["missing"]) == (3, 3, 0)
+
+
+def test_demo_shows_verify_resubmitting_what_the_backfill_left_out_as_a_list_task():
+    done = demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.split("cos2oms verify --prefix scans/ (all time", 1)[1].split("cos2oms status (", 1)[0]
+    lines = [line.strip() for line in out.splitlines()]
+    assert 'missing "scans/2024-04-27.pdf": no marker: the event never reached the function' in lines
+    reports = [json.loads(line) for line in lines if line.startswith('{"source"')]
+    assert [(r["source"], r["matched"], r["missing"], r["resubmitted"]) for r in reports] == [
+        (4, 3, 1, 0), (4, 3, 1, 1), (4, 4, 0, 0)]  # found, resubmitted, copied
+    assert "migration task 2 created (list); follow it elsewhere with python -m cos2oms task 2" in lines
+    task = json.loads(next(line for line in lines if line.startswith('{"oms_task_id"')))
+    assert (task["task_type"], task["status"], task["succeeded"], task["failed"]) == ("list", "succeeded", 1, 0)
+    assert 'CreateTask\'s body: task_type "list", its list file in demo-obs-destination under oms-list-files/' in lines
+    assert "list files left in demo-obs-destination under oms-list-files/: 0" in lines
 
 
 def test_demo_exits_1_when_the_handler_does_not_return_true(tmp_path):
