@@ -109,7 +109,7 @@ class Crc64Lookup(object):
         def head():
             with transport.time_limit(listings.PAGE_SECONDS):
                 headers = self.source_client.head_object(Bucket=self.setup.source.bucket, Key=key)
-            return next((v for k, v in (headers or {}).items() if k.lower() == "x-cos-hash-crc64ecma"), None)
+            return header(headers, "x-cos-hash-crc64ecma")
 
         return crc64_value(listings.with_attempts(head, "CRC64 look-up of the source", self.attempts, self.sleep,
                                                   message="CRC64 look-up failed", key=key))
@@ -124,9 +124,14 @@ class Crc64Lookup(object):
         return self._source_crc64(source.key), self._destination_crc64(destination.key)
 
 
+def header(headers, name):
+    """The value of header ``name`` (lower case) in a COS SDK answer's ``headers`` (any case), or None."""
+    return next((v for k, v in (headers or {}).items() if k.lower() == name), None)
+
+
 def http_time(headers):
     """Epoch seconds of a HEAD answer's ``Last-Modified`` (``Wed, 01 May 2024 12:00:00 GMT``), or None."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "last-modified"), None)
+    value = header(headers, "last-modified")
     parsed = email.utils.parsedate_tz(value) if isinstance(value, str) else None
     return float(email.utils.mktime_tz(parsed)) if parsed else None
 

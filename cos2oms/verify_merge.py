@@ -8,8 +8,7 @@ import math
 
 from cos2oms import listings
 from cos2oms.commands.base import EXIT_FAILED, EXIT_OK, Counts
-# is_plain_md5 and show_time live in comparison now; imported here for those who import them from here.
-from cos2oms.comparison import UNSETTLED, Comparison, is_plain_md5, show_time  # noqa: F401
+from cos2oms.comparison import UNSETTLED, Comparison
 
 # Outcomes, as rclone check's combined report writes them.
 MATCH, MISSING, DIFFER, EXTRA, ERROR = "=", "+", "*", "-", "!"
@@ -49,13 +48,6 @@ class Window(collections.namedtuple("Window", "since until")):
 
 
 ALL_TIME = Window(None, None)
-
-
-def compare(source, destination, checksum=False):
-    """None when ``destination`` holds ``source`` by OMS's default consistency check (same size, last-modified
-    not older, to the second; with ``checksum``, equal MD5 ETags where both are plain MD5s), else why not."""
-    difference = Comparison(checksum=checksum).judge(source, destination)
-    return None if difference is None else difference.why
 
 
 class _Cursor(object):

@@ -14,7 +14,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from cos2oms import listings, report, verify_merge
 from cos2oms.commands import buckets
-from cos2oms.comparison import Comparison
+from cos2oms.comparison import Comparison, is_plain_md5
 from cos2oms.listings import Entry, ListingError
 from cos2oms.verify_merge import (ACCEPTED, ALL_TIME, DIFFER, ERROR, EXTRA, FAILED, MATCH, MISSING, UNKNOWN_BROKEN,
                             UNKNOWN_LONG, UNKNOWN_LOOKUP, UNMARKED, Marker, Result, Window, merge)
@@ -266,7 +266,7 @@ def oracle(source, destination, success, failed, window, checksum):
             results.append((MISSING, s.key, state))
             continue
         same = s.size == d.size and int(d.mtime) >= int(s.mtime)
-        if same and checksum and verify_merge.is_plain_md5(s.etag) and verify_merge.is_plain_md5(d.etag):
+        if same and checksum and is_plain_md5(s.etag) and is_plain_md5(d.etag):
             same = s.etag == d.etag
         results.append((MATCH if same else DIFFER, s.key))
     if window == ALL_TIME:  # a destination-only object belongs to no window
